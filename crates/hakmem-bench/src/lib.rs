@@ -1,0 +1,1 @@
+//! hakmem-bench: workloads, runners and statistics for comparing allocators.
