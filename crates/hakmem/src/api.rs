@@ -1,0 +1,90 @@
+//! The malloc family over any `ThreadAccess`, with glibc's semantics. Returns null on
+//! failure; the C layer (hakmem-preload) adds `errno`.
+
+use crate::front::{fastlane, ThreadAccess};
+use crate::heap::LARGE_MAX;
+use crate::size_class::{class_for_aligned, BLOCK_SIZE, SMALL_MAX};
+use crate::superslab::{self, region, UNIT_SIZE};
+use crate::{large, msg};
+use core::ptr;
+
+pub use fastlane::{free, malloc};
+
+/// calloc: overflow-checked, zeroed.
+pub unsafe fn calloc<T: ThreadAccess>(count: usize, size: usize) -> *mut u8 {
+    let Some(n) = count.checked_mul(size) else {
+        return ptr::null_mut();
+    };
+    if n > LARGE_MAX {
+        // Fresh huge mappings are already zero: only recycled ones are cleared.
+        return large::huge_alloc(n, 0, true);
+    }
+    let p = malloc::<T>(n);
+    if !p.is_null() {
+        ptr::write_bytes(p, 0, n);
+    }
+    p
+}
+
+/// Aligned allocation; `align` must be a power of two (callers check).
+pub unsafe fn memalign<T: ThreadAccess>(align: usize, n: usize) -> *mut u8 {
+    debug_assert!(align.is_power_of_two());
+    if align <= 16 {
+        return malloc::<T>(n);
+    }
+    if n <= SMALL_MAX {
+        if let Some(c) = class_for_aligned(n, align) {
+            return fastlane::malloc_class::<T>(c);
+        }
+    }
+    // Large spans start on 64 KiB boundaries; beyond that, a huge mapping.
+    if align <= UNIT_SIZE && n <= LARGE_MAX {
+        return large::alloc::<T>(n.max(SMALL_MAX + 1), align);
+    }
+    large::huge_alloc(n, align, false)
+}
+
+/// malloc_usable_size; 0 for null and for pointers hakmem does not know.
+pub unsafe fn usable_size(p: *mut u8) -> usize {
+    fastlane::usable_size(p)
+}
+
+/// realloc with glibc's edge cases: realloc(NULL, n) = malloc(n); realloc(p, 0) frees p
+/// and returns NULL. On failure the old block is untouched and NULL is returned.
+pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
+    if p.is_null() {
+        return malloc::<T>(n);
+    }
+    if n == 0 {
+        free::<T>(p);
+        return ptr::null_mut();
+    }
+    let old = usable_size(p);
+    if old == 0 {
+        msg::fatal("realloc", "invalid pointer (not allocated by hakmem)", p as usize);
+    }
+    if region::is_superslab(p as usize) {
+        // Keep the block when the new size still fits and does not waste more than half.
+        if n <= old && (n > old / 2 || old <= BLOCK_SIZE[0] as usize) {
+            return p;
+        }
+    } else if !crate::thread::bootstrap_contains(p) && n > LARGE_MAX {
+        if let Some(q) = large::huge_realloc(p as usize, n) {
+            return q;
+        }
+    }
+    let q = malloc::<T>(n);
+    if q.is_null() {
+        return q;
+    }
+    ptr::copy_nonoverlapping(p, q, old.min(n));
+    free::<T>(p);
+    q
+}
+
+/// Is `p` somewhere hakmem hands out memory from (SuperSlab, huge block, bootstrap)?
+pub unsafe fn owns(p: *mut u8) -> bool {
+    region::is_superslab(p as usize) && (*superslab::ss_of(p as usize)).magic == superslab::SS_MAGIC
+        || crate::thread::bootstrap_contains(p)
+        || large::huge_size(p as usize).is_some()
+}

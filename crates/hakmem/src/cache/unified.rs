@@ -1,0 +1,69 @@
+//! The unified cache layer: moves blocks between a thread's FastLane and its heap's
+//! slabs in batches, so the per-block cost of the slow path is amortised over
+//! `LIMIT/2` operations.
+
+use crate::front::fastlane::{ThreadBlock, LIMIT};
+use crate::heap::{self, Heap};
+use crate::size_class::{ClassIdx, NCLASS};
+use crate::superslab::Block;
+use core::ptr;
+use core::sync::atomic::Ordering::Relaxed;
+
+/// Blocks moved per refill.
+#[inline]
+fn batch(c: ClassIdx) -> u32 {
+    (LIMIT[c] / 2).max(8)
+}
+
+/// The FastLane of class `c` is empty: fetch a batch, return one block, keep the rest.
+/// Null when the OS has no memory for us.
+pub unsafe fn refill(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) -> *mut u8 {
+    if !h.inbox.load(Relaxed).is_null() {
+        heap::drain_inbox(h);
+    }
+    let (head, n) = heap::take_batch(h, c, batch(c));
+    if head.is_null() {
+        return ptr::null_mut();
+    }
+    h.counters.refills[c] += 1;
+    h.counters.refill_blocks[c] += n as u64;
+    (*tb).fl[c] = (*head).next;
+    (*tb).cnt[c] = n - 1;
+    (*tb).allocs[c] += 1;
+    head as *mut u8
+}
+
+/// The FastLane of class `c` is over its limit: keep the most recently freed half
+/// (warm in cache), give the older half back to the slabs.
+#[cold]
+#[inline(never)]
+pub unsafe fn flush(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) {
+    let keep = LIMIT[c] / 2;
+    let mut last = (*tb).fl[c];
+    for _ in 1..keep {
+        last = (*last).next;
+    }
+    let rest = (*last).next;
+    (*last).next = ptr::null_mut();
+    (*tb).cnt[c] = keep;
+    h.counters.flushes[c] += 1;
+    give_chain(h, rest);
+}
+
+unsafe fn give_chain(h: &mut Heap, mut b: *mut Block) {
+    while !b.is_null() {
+        let next = (*b).next;
+        heap::give_block(h, b);
+        b = next;
+    }
+}
+
+/// Give every FastLane block back (thread exit).
+pub unsafe fn flush_all(tb: *mut ThreadBlock, h: &mut Heap) {
+    for c in 0..NCLASS {
+        let b = (*tb).fl[c];
+        (*tb).fl[c] = ptr::null_mut();
+        (*tb).cnt[c] = 0;
+        give_chain(h, b);
+    }
+}

@@ -1,0 +1,117 @@
+//! The warm pool: empty SuperSlabs kept mapped for reuse by any thread, so a heap
+//! that needs a SuperSlab usually gets one without a syscall. How much it keeps and
+//! when it gives memory back to the OS are decided by the memory-lean and
+//! release-policy boxes (see `boxes::mem_lean`, `boxes::release_policy`).
+
+use crate::boxes::{mem_lean, release_policy};
+use crate::heap::Heap;
+use crate::os;
+use crate::spinlock::SpinLock;
+use crate::superslab::{region, SuperSlab, SS_SIZE};
+use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub struct Pool {
+    head: *mut SuperSlab,
+    count: usize,
+}
+
+// SAFETY: the raw pointers are only touched under the pool's lock.
+unsafe impl Send for Pool {}
+
+pub static POOL: SpinLock<Pool> = SpinLock::new(Pool { head: ptr::null_mut(), count: 0 });
+
+pub static SS_MAPPED: AtomicU64 = AtomicU64::new(0);
+pub static SS_UNMAPPED: AtomicU64 = AtomicU64::new(0);
+pub static SS_REUSED: AtomicU64 = AtomicU64::new(0);
+pub static SS_IN_POOL: AtomicU64 = AtomicU64::new(0);
+
+/// Map a brand-new SuperSlab (not yet owned).
+fn map_new() -> *mut SuperSlab {
+    let p = os::map_aligned(SS_SIZE, SS_SIZE);
+    if p.is_null() {
+        return ptr::null_mut();
+    }
+    SS_MAPPED.fetch_add(1, Relaxed);
+    region::mark(p as usize, true);
+    p as *mut SuperSlab
+}
+
+/// Get an empty SuperSlab for heap `h`: from the pool if it has one, else from the OS.
+pub unsafe fn acquire(h: *mut Heap) -> *mut SuperSlab {
+    let ss = {
+        let mut pool = POOL.lock();
+        let s = pool.head;
+        if !s.is_null() {
+            pool.head = (*s).next;
+            pool.count -= 1;
+            SS_IN_POOL.store(pool.count as u64, Relaxed);
+        }
+        s
+    };
+    let ss = if ss.is_null() {
+        let s = map_new();
+        if s.is_null() {
+            return s;
+        }
+        s
+    } else {
+        SS_REUSED.fetch_add(1, Relaxed);
+        ss
+    };
+    SuperSlab::init(ss, h);
+    ss
+}
+
+/// Take an empty SuperSlab back. The lean and release-policy boxes decide whether it
+/// stays mapped, is decommitted, or the pool is trimmed back to its cap.
+pub unsafe fn release(ss: *mut SuperSlab) {
+    (*ss).owner.store(ptr::null_mut(), core::sync::atomic::Ordering::Release);
+    mem_lean::on_pool_entry(ss);
+    let mut victims: *mut SuperSlab = ptr::null_mut();
+    {
+        let mut pool = POOL.lock();
+        (*ss).next = pool.head;
+        pool.head = ss;
+        pool.count += 1;
+        let keep = release_policy::keep_after_insert(pool.count);
+        while pool.count > keep {
+            let v = pool.head;
+            pool.head = (*v).next;
+            pool.count -= 1;
+            (*v).next = victims;
+            victims = v;
+        }
+        SS_IN_POOL.store(pool.count as u64, Relaxed);
+    }
+    // Unmap outside the lock: munmap is slow and nobody can reach the victims now.
+    while !victims.is_null() {
+        let next = (*victims).next;
+        unmap(victims);
+        victims = next;
+    }
+}
+
+unsafe fn unmap(ss: *mut SuperSlab) {
+    region::mark(ss as usize, false);
+    os::unmap(ss as *mut u8, SS_SIZE);
+    SS_UNMAPPED.fetch_add(1, Relaxed);
+}
+
+/// Map `n` SuperSlabs into the pool ahead of need (the prewarm box).
+pub fn prewarm(n: usize) {
+    for _ in 0..n {
+        let s = map_new();
+        if s.is_null() {
+            return;
+        }
+        // SAFETY: a fresh mapping nobody else knows about.
+        unsafe {
+            let mut pool = POOL.lock();
+            (*s).next = pool.head;
+            pool.head = s;
+            pool.count += 1;
+            SS_IN_POOL.store(pool.count as u64, Relaxed);
+        }
+    }
+}

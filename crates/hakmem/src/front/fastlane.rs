@@ -1,0 +1,237 @@
+//! FastLane: the thread's free list per class, in thread-local storage.
+//!
+//! A malloc hit is: class lookup, load the head, load its next, store it back.
+//! A free hit is: region-bit check, owner check, push. No atomics, no locks, no calls.
+//! Everything else (refill, flush, remote frees, large and huge blocks, first use of a
+//! thread) is out of line in `*_slow` functions.
+
+use super::ThreadAccess;
+use crate::boxes::{alloc_passdown, c7_ultra as c7_box, harden};
+use crate::cache::unified;
+use crate::config::tuning;
+use crate::heap::{self, Heap};
+use crate::size_class::{fastlane_limit, ClassIdx, NCLASS, SMALL_MAX};
+use crate::superslab::{self, region, Block, SuperSlab, UnitKind, UC_FREE, UC_LARGE};
+use crate::{large, msg, thread};
+use core::ptr;
+use core::sync::atomic::Ordering::Relaxed;
+
+/// Per-thread state. Zero is a valid "thread has not allocated yet" state, so it can
+/// live in `.tbss` and needs no constructor.
+#[repr(C)]
+pub struct ThreadBlock {
+    /// FastLane heads, per class.
+    pub fl: [*mut Block; NCLASS],
+    /// FastLane lengths, per class.
+    pub cnt: [u32; NCLASS],
+    /// The heap owned by this thread (null before first malloc and after exit).
+    pub heap: *mut Heap,
+    /// What the free fast path compares owners with: `heap`, or null in hardened mode
+    /// so that every free takes the checked path at no cost to the normal one.
+    pub fast_heap: *mut Heap,
+    pub allocs: [u64; NCLASS],
+    pub frees: [u64; NCLASS],
+    /// Thread-exit destructor registered for this thread.
+    pub key_set: bool,
+}
+
+impl ThreadBlock {
+    pub const ZERO: ThreadBlock = ThreadBlock {
+        fl: [ptr::null_mut(); NCLASS],
+        cnt: [0; NCLASS],
+        heap: ptr::null_mut(),
+        fast_heap: ptr::null_mut(),
+        allocs: [0; NCLASS],
+        frees: [0; NCLASS],
+        key_set: false,
+    };
+}
+
+/// Flush threshold per class (FastLane length that triggers giving half back).
+pub static LIMIT: [u32; NCLASS] = {
+    let mut t = [0u32; NCLASS];
+    let mut c = 0;
+    while c < NCLASS {
+        t[c] = fastlane_limit(c);
+        c += 1;
+    }
+    t
+};
+
+// ---- malloc ------------------------------------------------------------------------------
+
+/// malloc for sizes up to `SMALL_MAX` and everything else.
+#[inline(always)]
+pub unsafe fn malloc<T: ThreadAccess>(n: usize) -> *mut u8 {
+    if n <= SMALL_MAX {
+        let c = super::c7_ultra::class_with_c7(n, tuning().c7_ultra);
+        let tb = T::block();
+        let b = (*tb).fl[c];
+        if !b.is_null() {
+            (*tb).fl[c] = (*b).next;
+            (*tb).cnt[c] -= 1;
+            (*tb).allocs[c] += 1;
+            return b as *mut u8;
+        }
+        return malloc_miss::<T>(tb, c, n);
+    }
+    large::alloc::<T>(n, 0)
+}
+
+/// The FastLane for class `c` is empty: refill it from the heap in a batch.
+#[cold]
+#[inline(never)]
+pub unsafe fn malloc_miss<T: ThreadAccess>(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *mut u8 {
+    // Pass-down box: with it on, the route computed at the entry (tb, c) is used as is;
+    // off, it is derived again from the size, as the seed's code did.
+    let (tb, c) = if tuning().passdown {
+        alloc_passdown::HITS.fetch_add(1, Relaxed);
+        (tb, c)
+    } else {
+        let _ = (tb, c);
+        (T::block(), crate::size_class::class_of(n))
+    };
+    if tuning().c7_ultra && c == 7 {
+        c7_box::HITS.fetch_add(1, Relaxed);
+    }
+    let h = thread::heap_for::<T>(tb);
+    if h.is_null() {
+        return thread::bootstrap_alloc(n);
+    }
+    unified::refill(tb, &mut *h, c)
+}
+
+/// Allocate from class `c` directly (aligned allocations pick their class themselves).
+pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx) -> *mut u8 {
+    let tb = T::block();
+    let b = (*tb).fl[c];
+    if !b.is_null() {
+        (*tb).fl[c] = (*b).next;
+        (*tb).cnt[c] -= 1;
+        (*tb).allocs[c] += 1;
+        return b as *mut u8;
+    }
+    let h = thread::heap_for::<T>(tb);
+    if h.is_null() {
+        return thread::bootstrap_alloc(crate::size_class::BLOCK_SIZE[c] as usize);
+    }
+    unified::refill(tb, &mut *h, c)
+}
+
+// ---- free --------------------------------------------------------------------------------
+
+#[inline(always)]
+pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
+    let a = p as usize;
+    if !region::is_superslab(a) {
+        return large::free_not_superslab(p);
+    }
+    let ss = superslab::ss_of(a);
+    let tb = T::block();
+    let c = (*ss).unit_class[superslab::unit_of(a)] as usize;
+    if (*ss).owner.load(Relaxed) != (*tb).fast_heap || c >= NCLASS {
+        return free_slow::<T>(tb, ss, p);
+    }
+    let head = (*tb).fl[c];
+    if head as *mut u8 == p {
+        msg::fatal("free", "double free detected", a);
+    }
+    let b = p as *mut Block;
+    (*b).next = head;
+    (*tb).fl[c] = b;
+    (*tb).frees[c] += 1;
+    let n = (*tb).cnt[c] + 1;
+    (*tb).cnt[c] = n;
+    if n > LIMIT[c] {
+        unified::flush(tb, &mut *(*tb).heap, c);
+    }
+}
+
+/// A SuperSlab pointer that is not a local small block: remote, large, hardened,
+/// a thread without a heap yet, or bad input.
+#[cold]
+#[inline(never)]
+pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
+    let a = p as usize;
+    let owner = (*ss).owner.load(core::sync::atomic::Ordering::Acquire);
+    if owner.is_null() {
+        msg::fatal("free", "invalid pointer or double free (block of an empty SuperSlab)", a);
+    }
+    let uc = (*ss).unit_class[superslab::unit_of(a)];
+    if uc == UC_FREE {
+        msg::fatal("free", "invalid pointer or double free (not inside a live slab)", a);
+    }
+    let m = SuperSlab::meta_of(ss, a);
+    let mine = owner == (*tb).heap;
+    if uc == UC_LARGE {
+        if (*m).kind != UnitKind::Large || (*m).start != a {
+            msg::fatal("free", "invalid pointer (not the start of a large block)", a);
+        }
+        if mine {
+            heap::large_release(&mut *owner, ss, m);
+        } else {
+            heap::remote_free(owner, p as *mut Block);
+        }
+        return;
+    }
+    if tuning().harden {
+        harden::HITS.fetch_add(1, Relaxed);
+        check_small_free(tb, ss, m, a);
+    }
+    if mine {
+        // Only hardened mode gets here for a local small block: push as the fast path would.
+        let c = uc as usize;
+        let b = p as *mut Block;
+        (*b).next = (*tb).fl[c];
+        (*tb).fl[c] = b;
+        (*tb).frees[c] += 1;
+        (*tb).cnt[c] += 1;
+        if (*tb).cnt[c] > LIMIT[c] {
+            unified::flush(tb, &mut *owner, c);
+        }
+    } else {
+        heap::remote_free(owner, p as *mut Block);
+    }
+}
+
+/// Hardened checks for a small block: it must start a carved block of its slab and must
+/// not already be free in the slab or in this thread's FastLane.
+#[cold]
+unsafe fn check_small_free(tb: *mut ThreadBlock, ss: *mut SuperSlab, m: *mut superslab::SlabMeta, a: usize) {
+    let _ = ss;
+    if !superslab::slab::is_block_start(&*m, a) {
+        msg::fatal("free", "invalid pointer (not the start of a block)", a);
+    }
+    if (*m).kind == UnitKind::Slab && (*tb).heap == (*ss).owner.load(Relaxed) {
+        let c = (*m).class as usize;
+        let mut b = (*tb).fl[c];
+        while !b.is_null() {
+            if b as usize == a {
+                msg::fatal("free", "double free detected", a);
+            }
+            b = (*b).next;
+        }
+        let mut b = (*m).free;
+        while !b.is_null() {
+            if b as usize == a {
+                msg::fatal("free", "double free detected", a);
+            }
+            b = (*b).next;
+        }
+    }
+}
+
+/// Usable size of a block we handed out (0 for a pointer we do not know).
+pub unsafe fn usable_size(p: *mut u8) -> usize {
+    let a = p as usize;
+    if region::is_superslab(a) {
+        let ss = superslab::ss_of(a);
+        let uc = (*ss).unit_class[superslab::unit_of(a)];
+        if uc == UC_FREE || (*ss).owner.load(Relaxed).is_null() {
+            return 0;
+        }
+        let m = SuperSlab::meta_of(ss, a);
+        return (*m).block_size as usize;
+    }
+    large::usable_size_not_superslab(p)
+}

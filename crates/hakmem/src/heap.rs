@@ -1,0 +1,304 @@
+//! A heap: the backing store one thread allocates from. It owns SuperSlabs, keeps a
+//! list of partial slabs per class, and has an inbox where other threads drop the
+//! blocks they free (lock-free, many producers, one consumer: the owner).
+//!
+//! Heaps are never unmapped. When a thread exits its heap is abandoned whole and the
+//! next new thread adopts it, SuperSlabs, partial slabs, inbox and all, so thread
+//! churn neither leaks memory nor strands blocks.
+
+use crate::cache::warm_pool;
+use crate::front::fastlane::ThreadBlock;
+use crate::size_class::{ClassIdx, NCLASS};
+use crate::superslab::{self, slab, Block, SlabMeta, SuperSlab, UnitKind, UC_LARGE, UNIT_SIZE};
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+#[repr(C)]
+pub struct Heap {
+    /// Slabs with a block to give, per class (doubly linked through SlabMeta).
+    pub partial: [*mut SlabMeta; NCLASS],
+    /// SuperSlabs with at least one free unit.
+    pub avail: *mut SuperSlab,
+    /// One empty SuperSlab kept back from the warm pool, so a heap that empties and
+    /// refills its last SuperSlab does not bounce it through the global pool.
+    pub spare: *mut SuperSlab,
+    /// Blocks freed by other threads.
+    pub inbox: AtomicPtr<Block>,
+    /// Owner's thread block (stats read its counters); null when abandoned.
+    pub tb: *mut ThreadBlock,
+    pub state: HeapState,
+    /// Links: abandoned-heap stack, and the list of every heap.
+    pub next_free: *mut Heap,
+    pub next_all: *mut Heap,
+    /// pthread_self() of the owning thread (fork tells survivors from the rest).
+    pub owner_thread: usize,
+    pub counters: HeapCounters,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HeapState {
+    Active,
+    Abandoned,
+    /// Owned by a thread that does not exist in this process (fork child): never adopted.
+    Orphaned,
+}
+
+/// Per-heap counters (owner writes, stats reads racily: fine for statistics).
+#[repr(C)]
+pub struct HeapCounters {
+    pub allocs: [u64; NCLASS],
+    pub frees: [u64; NCLASS],
+    pub refills: [u64; NCLASS],
+    pub refill_blocks: [u64; NCLASS],
+    pub flushes: [u64; NCLASS],
+    pub remote_drained: u64,
+    pub large_allocs: u64,
+    pub large_frees: u64,
+}
+
+/// Blocks sent to another thread's inbox (all threads).
+pub static REMOTE_FREES: AtomicU64 = AtomicU64::new(0);
+
+impl Heap {
+    /// Reset a heap's backing state for first use (memory from `thread::new_heap` is zeroed).
+    pub fn init(h: &mut Heap) {
+        h.partial = [ptr::null_mut(); NCLASS];
+        h.avail = ptr::null_mut();
+        h.spare = ptr::null_mut();
+        h.inbox = AtomicPtr::new(ptr::null_mut());
+        h.tb = ptr::null_mut();
+        h.state = HeapState::Active;
+        h.next_free = ptr::null_mut();
+        h.owner_thread = 0;
+    }
+}
+
+// ---- partial-slab lists ----------------------------------------------------------------
+
+unsafe fn partial_push(h: &mut Heap, m: *mut SlabMeta) {
+    let c = (*m).class as usize;
+    (*m).prev = ptr::null_mut();
+    (*m).next = h.partial[c];
+    if !h.partial[c].is_null() {
+        (*h.partial[c]).prev = m;
+    }
+    h.partial[c] = m;
+    (*m).in_partial = true;
+}
+
+unsafe fn partial_remove(h: &mut Heap, m: *mut SlabMeta) {
+    let c = (*m).class as usize;
+    if !(*m).prev.is_null() {
+        (*(*m).prev).next = (*m).next;
+    } else {
+        h.partial[c] = (*m).next;
+    }
+    if !(*m).next.is_null() {
+        (*(*m).next).prev = (*m).prev;
+    }
+    (*m).next = ptr::null_mut();
+    (*m).prev = ptr::null_mut();
+    (*m).in_partial = false;
+}
+
+// ---- SuperSlabs with free units --------------------------------------------------------
+
+unsafe fn avail_push(h: &mut Heap, ss: *mut SuperSlab) {
+    (*ss).prev = ptr::null_mut();
+    (*ss).next = h.avail;
+    if !h.avail.is_null() {
+        (*h.avail).prev = ss;
+    }
+    h.avail = ss;
+    (*ss).in_avail = true;
+}
+
+unsafe fn avail_remove(h: &mut Heap, ss: *mut SuperSlab) {
+    if !(*ss).prev.is_null() {
+        (*(*ss).prev).next = (*ss).next;
+    } else {
+        h.avail = (*ss).next;
+    }
+    if !(*ss).next.is_null() {
+        (*(*ss).next).prev = (*ss).prev;
+    }
+    (*ss).next = ptr::null_mut();
+    (*ss).prev = ptr::null_mut();
+    (*ss).in_avail = false;
+}
+
+/// Claim `k` contiguous units from this heap's SuperSlabs, taking a new SuperSlab if
+/// none has room. Returns null when the OS refuses memory.
+unsafe fn claim_units(h: &mut Heap, k: usize, kind: UnitKind, uclass: u8) -> *mut SlabMeta {
+    let mut ss = h.avail;
+    while !ss.is_null() {
+        if let Some(first) = (*ss).find_units(k) {
+            return claim_in(h, ss, first, k, kind, uclass);
+        }
+        ss = (*ss).next;
+    }
+    let ss = if !h.spare.is_null() {
+        let s = h.spare;
+        h.spare = ptr::null_mut();
+        s
+    } else {
+        let s = warm_pool::acquire(h);
+        if s.is_null() {
+            return ptr::null_mut();
+        }
+        s
+    };
+    avail_push(h, ss);
+    claim_in(h, ss, 1, k, kind, uclass)
+}
+
+unsafe fn claim_in(h: &mut Heap, ss: *mut SuperSlab, first: usize, k: usize, kind: UnitKind, uclass: u8) -> *mut SlabMeta {
+    let m = SuperSlab::claim_units(ss, first, k, kind, uclass);
+    if (*ss).free_units == 0 {
+        avail_remove(h, ss);
+    }
+    m
+}
+
+/// Return the units of the slab/span `m` (in `ss`) to the SuperSlab; an emptied
+/// SuperSlab becomes the heap's spare or goes to the warm pool.
+unsafe fn release_units(h: &mut Heap, ss: *mut SuperSlab, m: *mut SlabMeta) {
+    let first = (*m).head as usize;
+    let empty = SuperSlab::release_units(ss, first);
+    if !(*ss).in_avail {
+        avail_push(h, ss);
+    }
+    if empty {
+        avail_remove(h, ss);
+        if h.spare.is_null() {
+            h.spare = ss;
+        } else {
+            warm_pool::release(ss);
+        }
+    }
+}
+
+// ---- class slabs -----------------------------------------------------------------------
+
+/// Take up to `want` blocks of class `c` as a chain; (null, 0) when out of memory.
+pub unsafe fn take_batch(h: &mut Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) {
+    let mut m = h.partial[c];
+    if m.is_null() {
+        let k = crate::size_class::slab_units(c);
+        m = claim_units(h, k, UnitKind::Slab, c as u8);
+        if m.is_null() {
+            return (ptr::null_mut(), 0);
+        }
+        slab::init(&mut *m, c);
+        partial_push(h, m);
+    }
+    let r = slab::take(&mut *m, want);
+    if !slab::has_room(&*m) {
+        partial_remove(h, m);
+    }
+    r
+}
+
+/// Give one block (known to be in a slab of this heap) back to its slab.
+pub unsafe fn give_block(h: &mut Heap, b: *mut Block) {
+    let ss = superslab::ss_of(b as usize);
+    let m = SuperSlab::meta_of(ss, b as usize);
+    let used = slab::give(&mut *m, b);
+    if !(*m).in_partial {
+        partial_push(h, m);
+    }
+    if used == 0 {
+        // Keep an empty slab if it is the class's only partial one: a class that
+        // oscillates around one slab's worth of blocks should not re-carve each time.
+        let c = (*m).class as usize;
+        if h.partial[c] == m && (*m).next.is_null() {
+            return;
+        }
+        partial_remove(h, m);
+        release_units(h, ss, m);
+    }
+}
+
+/// Free every block other threads have sent us.
+#[cold]
+pub unsafe fn drain_inbox(h: &mut Heap) {
+    let mut b = h.inbox.swap(ptr::null_mut(), Ordering::Acquire);
+    while !b.is_null() {
+        let next = (*b).next;
+        let ss = superslab::ss_of(b as usize);
+        let m = SuperSlab::meta_of(ss, b as usize);
+        if (*m).kind == UnitKind::Large {
+            large_release(h, ss, m);
+        } else {
+            give_block(h, b);
+        }
+        h.counters.remote_drained += 1;
+        b = next;
+    }
+}
+
+/// Send a block to its owner heap's inbox (called by a non-owner thread).
+pub unsafe fn remote_free(owner: *mut Heap, b: *mut Block) {
+    let inbox = &(*owner).inbox;
+    let mut head = inbox.load(Ordering::Relaxed);
+    loop {
+        (*b).next = head;
+        match inbox.compare_exchange_weak(head, b, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(h) => head = h,
+        }
+    }
+    REMOTE_FREES.fetch_add(1, Ordering::Relaxed);
+}
+
+// ---- large spans (32 KiB < size <= LARGE_MAX) ------------------------------------------
+
+/// Largest block served as a span of units inside a SuperSlab.
+pub const LARGE_MAX: usize = 1024 * 1024;
+
+/// Units a large block of `n` bytes needs.
+#[inline]
+pub fn large_units(n: usize) -> usize {
+    n.div_ceil(UNIT_SIZE)
+}
+
+/// Allocate a large span; its block starts at the span's first byte (64 KiB aligned).
+pub unsafe fn large_alloc(h: &mut Heap, n: usize) -> *mut u8 {
+    let k = large_units(n);
+    let m = claim_units(h, k, UnitKind::Large, UC_LARGE);
+    if m.is_null() {
+        return ptr::null_mut();
+    }
+    (*m).used = 1;
+    (*m).block_size = (k * UNIT_SIZE) as u32;
+    (*m).capacity = 1;
+    (*m).carved = 1;
+    h.counters.large_allocs += 1;
+    (*m).start as *mut u8
+}
+
+/// Free a large span owned by this heap.
+pub unsafe fn large_release(h: &mut Heap, ss: *mut SuperSlab, m: *mut SlabMeta) {
+    h.counters.large_frees += 1;
+    release_units(h, ss, m);
+}
+
+/// Drop every empty slab this heap holds (used at thread exit so an idle abandoned
+/// heap does not pin memory) and hand its spare SuperSlab to the warm pool.
+pub unsafe fn trim(h: &mut Heap) {
+    for c in 0..NCLASS {
+        let mut m = h.partial[c];
+        while !m.is_null() {
+            let next = (*m).next;
+            if (*m).used == 0 {
+                partial_remove(h, m);
+                release_units(h, superslab::ss_of((*m).start), m);
+            }
+            m = next;
+        }
+    }
+    if !h.spare.is_null() {
+        warm_pool::release(h.spare);
+        h.spare = ptr::null_mut();
+    }
+}

@@ -1,0 +1,181 @@
+//! The only module that talks to the OS for memory. Every call is counted, so the
+//! stats report and `hakmem_os_calls()` show exactly what the allocator asked for.
+
+use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub static MMAP_CALLS: AtomicU64 = AtomicU64::new(0);
+pub static MUNMAP_CALLS: AtomicU64 = AtomicU64::new(0);
+pub static MADVISE_CALLS: AtomicU64 = AtomicU64::new(0);
+pub static MREMAP_CALLS: AtomicU64 = AtomicU64::new(0);
+/// Bytes currently mapped by the allocator (superslabs + huge blocks + metadata).
+pub static MAPPED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+pub const PAGE: usize = 4096;
+
+/// How released memory is given back without unmapping it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Decommit {
+    /// Keep the pages (fastest reuse, RSS stays).
+    Off,
+    /// `madvise(MADV_DONTNEED)`: pages dropped now, re-faulted as zero pages.
+    DontNeed,
+    /// `madvise(MADV_FREE)`: pages dropped lazily under memory pressure.
+    Free,
+}
+
+/// Map `len` bytes of fresh, zeroed, read-write memory. Null on failure (errno set by mmap).
+pub fn map(len: usize) -> *mut u8 {
+    MMAP_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: anonymous private mapping with no address hint has no preconditions.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return ptr::null_mut();
+    }
+    MAPPED_BYTES.fetch_add(len as u64, Relaxed);
+    p as *mut u8
+}
+
+/// Map `len` bytes aligned to `align` (a power of two >= PAGE): over-map, then trim.
+pub fn map_aligned(len: usize, align: usize) -> *mut u8 {
+    let Some(span) = len.checked_add(align) else {
+        return ptr::null_mut();
+    };
+    let raw = map(span);
+    if raw.is_null() {
+        return raw;
+    }
+    let start = raw as usize;
+    let aligned = (start + align - 1) & !(align - 1);
+    if aligned > start {
+        unmap(raw, aligned - start);
+    }
+    let end = aligned + len;
+    let raw_end = start + span;
+    if raw_end > end {
+        unmap(end as *mut u8, raw_end - end);
+    }
+    aligned as *mut u8
+}
+
+/// Return a mapping to the OS.
+pub fn unmap(p: *mut u8, len: usize) {
+    MUNMAP_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: callers pass a range they mapped through this module and no longer use.
+    unsafe { libc::munmap(p as *mut libc::c_void, len) };
+    MAPPED_BYTES.fetch_sub(len as u64, Relaxed);
+}
+
+/// Give the pages of a still-mapped range back (contents become zero or undefined).
+pub fn decommit(p: *mut u8, len: usize, how: Decommit) {
+    let advice = match how {
+        Decommit::Off => return,
+        Decommit::DontNeed => libc::MADV_DONTNEED,
+        Decommit::Free => libc::MADV_FREE,
+    };
+    MADVISE_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: the range is a page-aligned part of one of our mappings, unused by anyone.
+    unsafe { libc::madvise(p as *mut libc::c_void, len, advice) };
+}
+
+/// Grow or shrink a mapping in place if the kernel can; never moves it.
+pub fn remap_in_place(p: *mut u8, old: usize, new: usize) -> bool {
+    MREMAP_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: (p, old) is one of our mappings; flags 0 forbids moving it.
+    let r = unsafe { libc::mremap(p as *mut libc::c_void, old, new, 0) };
+    if r == libc::MAP_FAILED {
+        return false;
+    }
+    if new >= old {
+        MAPPED_BYTES.fetch_add((new - old) as u64, Relaxed);
+    } else {
+        MAPPED_BYTES.fetch_sub((old - new) as u64, Relaxed);
+    }
+    true
+}
+
+/// Current and peak resident set size in bytes, read without allocating.
+pub fn rss() -> (u64, u64) {
+    let mut buf = [0u8; 2048];
+    let n = read_file(b"/proc/self/status\0", &mut buf);
+    let text = &buf[..n];
+    (status_kb(text, b"VmRSS:") * 1024, status_kb(text, b"VmHWM:") * 1024)
+}
+
+fn status_kb(text: &[u8], key: &[u8]) -> u64 {
+    let mut i = 0;
+    while i + key.len() <= text.len() {
+        if &text[i..i + key.len()] == key && (i == 0 || text[i - 1] == b'\n') {
+            let mut v = 0u64;
+            for &b in &text[i + key.len()..] {
+                match b {
+                    b'0'..=b'9' => v = v * 10 + (b - b'0') as u64,
+                    b' ' | b'\t' => continue,
+                    _ => break,
+                }
+            }
+            return v;
+        }
+        i += 1;
+    }
+    0
+}
+
+/// Read up to `buf.len()` bytes of a file (path NUL-terminated) with raw syscalls.
+pub fn read_file(path: &[u8], buf: &mut [u8]) -> usize {
+    // SAFETY: path is NUL-terminated; buf is writable for its length.
+    unsafe {
+        let fd = libc::open(path.as_ptr() as *const libc::c_char, libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 0;
+        }
+        let mut got = 0usize;
+        while got < buf.len() {
+            let r = libc::read(fd, buf.as_mut_ptr().add(got) as *mut libc::c_void, buf.len() - got);
+            if r <= 0 {
+                break;
+            }
+            got += r as usize;
+        }
+        libc::close(fd);
+        got
+    }
+}
+
+/// Write bytes to stderr with a raw syscall (no buffering, no allocation).
+pub fn write_stderr(b: &[u8]) {
+    let mut off = 0;
+    while off < b.len() {
+        // SAFETY: the slice is valid for reads of its length.
+        let r = unsafe { libc::write(2, b.as_ptr().add(off) as *const libc::c_void, b.len() - off) };
+        if r <= 0 {
+            break;
+        }
+        off += r as usize;
+    }
+}
+
+/// Resize a mapping, letting the kernel move its pages (no copy). Null on failure.
+pub fn remap_move(p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    MREMAP_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: (p, old) is one of our mappings, no longer referenced once this succeeds.
+    let r = unsafe { libc::mremap(p as *mut libc::c_void, old, new, libc::MREMAP_MAYMOVE) };
+    if r == libc::MAP_FAILED {
+        return ptr::null_mut();
+    }
+    if new >= old {
+        MAPPED_BYTES.fetch_add((new - old) as u64, Relaxed);
+    } else {
+        MAPPED_BYTES.fetch_sub((old - new) as u64, Relaxed);
+    }
+    r as *mut u8
+}

@@ -1,0 +1,182 @@
+//! Size classes: size -> class, class -> block size and slab geometry.
+//!
+//! Tiny classes C0–C7 cover 1..=1024 bytes (C7 is the 1 KiB class). Small classes
+//! C8–C27 cover 1025..=32 KiB, four per doubling, so internal waste stays under 25%.
+//! Every block size is a multiple of 16 and every slab starts on a 64 KiB boundary,
+//! so a block of size `bs` is aligned to the largest power of two dividing `bs`
+//! (that is how aligned allocations are served without interior pointers).
+
+/// Number of tiny classes (C0–C7).
+pub const TINY_CLASSES: usize = 8;
+/// Number of classes served by the FastLane front (tiny + small).
+pub const NCLASS: usize = 28;
+/// Largest tiny size (C7).
+pub const TINY_MAX: usize = 1024;
+/// Largest size served from a class slab; above it come large spans and huge mappings.
+pub const SMALL_MAX: usize = 32 * 1024;
+
+/// A class index, `0..NCLASS`.
+pub type ClassIdx = usize;
+
+const fn build_sizes() -> [u32; NCLASS] {
+    let mut s = [0u32; NCLASS];
+    let tiny = [16, 32, 64, 128, 256, 512, 768, 1024];
+    let mut i = 0;
+    while i < TINY_CLASSES {
+        s[i] = tiny[i];
+        i += 1;
+    }
+    // four classes per doubling: 1280 1536 1792 2048 | 2560 ... | ... 32768
+    let mut base = 1024u32;
+    while i < NCLASS {
+        let mut k = 1;
+        while k <= 4 && i < NCLASS {
+            s[i] = base + base / 4 * k;
+            k += 1;
+            i += 1;
+        }
+        base *= 2;
+    }
+    s
+}
+
+/// Block size of each class.
+pub static BLOCK_SIZE: [u32; NCLASS] = build_sizes();
+
+const fn build_tiny_lookup() -> [u8; TINY_MAX / 16 + 1] {
+    let sizes = build_sizes();
+    let mut t = [0u8; TINY_MAX / 16 + 1];
+    let mut i = 0;
+    while i < t.len() {
+        let n = if i == 0 { 1 } else { i * 16 } as u32;
+        let mut c = 0;
+        while sizes[c] < n {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+}
+
+/// `TINY_LOOKUP[(n + 15) >> 4]` is the class of a size `n <= 1024`.
+pub static TINY_LOOKUP: [u8; TINY_MAX / 16 + 1] = build_tiny_lookup();
+
+/// Class of a size `n <= SMALL_MAX` (0 maps to C0).
+#[inline(always)]
+pub fn class_of(n: usize) -> ClassIdx {
+    if n <= TINY_MAX {
+        TINY_LOOKUP[(n + 15) >> 4] as usize
+    } else {
+        small_class_of(n)
+    }
+}
+
+/// Class of `TINY_MAX < n <= SMALL_MAX`: four classes per power of two.
+#[inline(always)]
+pub fn small_class_of(n: usize) -> ClassIdx {
+    debug_assert!(n > TINY_MAX && n <= SMALL_MAX);
+    let m = n - 1;
+    let b = (usize::BITS - 1 - m.leading_zeros()) as usize; // floor(log2(n-1)) >= 10
+    let quarter = (m >> (b - 2)) - 4; // 0..=3 within the doubling
+    TINY_CLASSES + (b - 10) * 4 + quarter
+}
+
+/// Slab units (64 KiB each) a slab of this class spans: enough for >= 8 blocks.
+#[inline]
+pub fn slab_units(c: ClassIdx) -> usize {
+    if BLOCK_SIZE[c] <= 8192 {
+        1
+    } else {
+        4
+    }
+}
+
+/// How many blocks the FastLane may hold for a class before it flushes half back.
+/// Sized by bytes so big classes don't hoard memory: ~64 KiB per class, 16..=512 blocks.
+pub const fn fastlane_limit(c: ClassIdx) -> u32 {
+    let n = (64 * 1024) / build_sizes()[c];
+    if n < 16 {
+        16
+    } else if n > 512 {
+        512
+    } else {
+        n
+    }
+}
+
+/// Smallest class that holds `n` bytes and whose blocks are `align`-aligned
+/// (block size a multiple of `align`), if any.
+pub fn class_for_aligned(n: usize, align: usize) -> Option<ClassIdx> {
+    if n > SMALL_MAX || align > 64 * 1024 {
+        return None;
+    }
+    let mut c = class_of(n);
+    while c < NCLASS {
+        if BLOCK_SIZE[c] as usize % align == 0 {
+            return Some(c);
+        }
+        c += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_increasing_multiples_of_16() {
+        for c in 0..NCLASS {
+            assert_eq!(BLOCK_SIZE[c] % 16, 0, "class {c}");
+            if c > 0 {
+                assert!(BLOCK_SIZE[c] > BLOCK_SIZE[c - 1]);
+            }
+        }
+        assert_eq!(BLOCK_SIZE[7], 1024, "C7 is the 1 KiB class");
+        assert_eq!(BLOCK_SIZE[NCLASS - 1] as usize, SMALL_MAX);
+    }
+
+    #[test]
+    fn every_size_maps_to_the_smallest_fitting_class() {
+        for n in 0..=SMALL_MAX {
+            let c = class_of(n);
+            assert!(BLOCK_SIZE[c] as usize >= n.max(1), "n={n} c={c}");
+            if c > 0 {
+                assert!((BLOCK_SIZE[c - 1] as usize) < n, "n={n} fits a smaller class than {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn waste_is_bounded_above_64_bytes() {
+        for n in 65..=SMALL_MAX {
+            let bs = BLOCK_SIZE[class_of(n)] as usize;
+            assert!(bs * 100 <= n * 200, "n={n} bs={bs}");
+            if n > TINY_MAX {
+                assert!(bs * 4 <= n * 5 + 4, "small class waste >25%: n={n} bs={bs}");
+            }
+        }
+    }
+
+    #[test]
+    fn aligned_classes_are_multiples_of_alignment() {
+        for align in [16usize, 32, 64, 128, 256, 512, 1024, 4096, 8192, 32768] {
+            for n in [1usize, 17, 100, 1000, 5000, 20000] {
+                if let Some(c) = class_for_aligned(n, align) {
+                    assert!(BLOCK_SIZE[c] as usize >= n);
+                    assert_eq!(BLOCK_SIZE[c] as usize % align, 0);
+                }
+            }
+        }
+        assert!(class_for_aligned(100, 4096).is_some());
+        assert!(class_for_aligned(40000, 16).is_none());
+    }
+
+    #[test]
+    fn slabs_hold_at_least_eight_blocks() {
+        for c in 0..NCLASS {
+            assert!(slab_units(c) * 65536 / BLOCK_SIZE[c] as usize >= 8);
+        }
+    }
+}

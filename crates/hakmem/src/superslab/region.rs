@@ -1,0 +1,56 @@
+//! Which 2 MiB chunks of the address space are SuperSlabs: one bit each.
+//!
+//! 2^47 bytes of user address space / 2 MiB = 2^26 bits = 8 MiB of .bss, of which
+//! only the pages covering chunks we actually use are ever touched.
+
+use super::SS_SHIFT;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+const CHUNKS: usize = 1 << (47 - SS_SHIFT);
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU64 = AtomicU64::new(0);
+static BITS: [AtomicU64; CHUNKS / 64] = [ZERO; CHUNKS / 64];
+
+/// Is `p` inside a SuperSlab? False for null and for addresses above user space.
+#[inline(always)]
+pub fn is_superslab(p: usize) -> bool {
+    let i = p >> SS_SHIFT;
+    if i >= CHUNKS {
+        return false;
+    }
+    // SAFETY: i < CHUNKS, so i / 64 is in bounds.
+    let w = unsafe { BITS.get_unchecked(i >> 6) }.load(Relaxed);
+    (w >> (i & 63)) & 1 != 0
+}
+
+pub fn mark(ss: usize, on: bool) {
+    let i = ss >> SS_SHIFT;
+    if i >= CHUNKS {
+        return;
+    }
+    let bit = 1u64 << (i & 63);
+    if on {
+        BITS[i >> 6].fetch_or(bit, Relaxed);
+    } else {
+        BITS[i >> 6].fetch_and(!bit, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_and_unmarks_chunks() {
+        let a = 0x5555_0000_0000usize;
+        assert!(!is_superslab(a));
+        mark(a, true);
+        assert!(is_superslab(a + 12345));
+        assert!(!is_superslab(a + (1 << SS_SHIFT)));
+        mark(a, false);
+        assert!(!is_superslab(a));
+        assert!(!is_superslab(0));
+        assert!(!is_superslab(usize::MAX));
+    }
+}
