@@ -71,11 +71,9 @@ fn set_errno(e: i32) {
     unsafe { *libc::__errno_location() = e };
 }
 
+/// The core sets errno = ENOMEM itself on failure; this only changes the pointer type.
 #[inline(always)]
 fn enomem_if_null(p: *mut u8) -> *mut c_void {
-    if p.is_null() {
-        set_errno(libc::ENOMEM);
-    }
     p as *mut c_void
 }
 
@@ -103,11 +101,7 @@ pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
 
 #[no_mangle]
 pub unsafe extern "C" fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
-    let q = api::realloc::<Tls>(p as *mut u8, n);
-    if q.is_null() && n != 0 {
-        set_errno(libc::ENOMEM);
-    }
-    q as *mut c_void
+    api::realloc::<Tls>(p as *mut u8, n) as *mut c_void
 }
 
 #[no_mangle]

@@ -1,5 +1,6 @@
 //! The malloc family over any `ThreadAccess`, with glibc's semantics. Returns null on
-//! failure; the C layer (hakmem-preload) adds `errno`.
+//! failure with `errno = ENOMEM` (set by the failing mmap, or by us where no syscall
+//! was made), so the C layer can tail-call straight into these.
 
 use crate::front::{fastlane, ThreadAccess};
 use crate::heap::LARGE_MAX;
@@ -13,6 +14,7 @@ pub use fastlane::{free, malloc};
 /// calloc: overflow-checked, zeroed.
 pub unsafe fn calloc<T: ThreadAccess>(count: usize, size: usize) -> *mut u8 {
     let Some(n) = count.checked_mul(size) else {
+        crate::os::set_enomem();
         return ptr::null_mut();
     };
     if n > LARGE_MAX {

@@ -46,11 +46,13 @@ pub enum HeapState {
 /// Per-heap counters (owner writes, stats reads racily: fine for statistics).
 #[repr(C)]
 pub struct HeapCounters {
-    pub allocs: [u64; NCLASS],
+    /// Frees folded in from exited threads' blocks.
     pub frees: [u64; NCLASS],
     pub refills: [u64; NCLASS],
     pub refill_blocks: [u64; NCLASS],
     pub flushes: [u64; NCLASS],
+    /// Blocks moved from a FastLane back to slabs (flushes and thread exit).
+    pub flush_blocks: [u64; NCLASS],
     pub remote_drained: u64,
     pub large_allocs: u64,
     pub large_frees: u64,
@@ -249,7 +251,18 @@ pub unsafe fn remote_free(owner: *mut Heap, b: *mut Block) {
         }
     }
     REMOTE_FREES.fetch_add(1, Ordering::Relaxed);
+    // The owner has exited: nobody drains this inbox until a thread adopts the heap.
+    // Every so often, reclaim such blocks from here instead.
+    if core::ptr::read_volatile(&(*owner).state) == HeapState::Abandoned
+        && TO_ABANDONED.fetch_add(1, Ordering::Relaxed) % RECLAIM_EVERY == RECLAIM_EVERY - 1
+    {
+        crate::thread::reclaim_abandoned();
+    }
 }
+
+/// Remote frees into abandoned heaps between two reclaims.
+const RECLAIM_EVERY: u64 = 1024;
+static TO_ABANDONED: AtomicU64 = AtomicU64::new(0);
 
 // ---- large spans (32 KiB < size <= LARGE_MAX) ------------------------------------------
 

@@ -23,6 +23,8 @@ pub static HUGE_FREES: AtomicU64 = AtomicU64::new(0);
 pub static HUGE_LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Allocate `n > SMALL_MAX` bytes (or any size with `align > 64 KiB`).
+#[cold]
+#[inline(never)]
 pub unsafe fn alloc<T: ThreadAccess>(n: usize, align: usize) -> *mut u8 {
     if n <= LARGE_MAX && align <= UNIT_SIZE {
         let tb = T::block();
@@ -203,9 +205,11 @@ fn page_round(n: usize) -> Option<usize> {
 pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
     let align = align.max(PAGE);
     let Some(len) = page_round(n.max(1)) else {
+        os::set_enomem();
         return ptr::null_mut();
     };
     if len > isize::MAX as usize / 2 {
+        os::set_enomem();
         return ptr::null_mut();
     }
     let cached = HUGE.lock().cache_take(len, align);
@@ -224,6 +228,7 @@ pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
     };
     if !HUGE.lock().insert(Entry { ptr: base, base, len }) {
         os::unmap(base as *mut u8, len);
+        os::set_enomem();
         return ptr::null_mut();
     }
     HUGE_ALLOCS.fetch_add(1, Relaxed);

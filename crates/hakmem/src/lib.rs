@@ -11,9 +11,10 @@
 //! ```
 //! or from C with `LD_PRELOAD=libhakmem.so` (crate hakmem-preload).
 
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![allow(clippy::missing_safety_doc)]
 
+#[cfg(not(test))]
 extern crate std;
 
 #[macro_use]

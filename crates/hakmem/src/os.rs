@@ -179,3 +179,10 @@ pub fn remap_move(p: *mut u8, old: usize, new: usize) -> *mut u8 {
     }
     r as *mut u8
 }
+
+/// Set errno to ENOMEM (for failures that made no syscall, e.g. an impossible size).
+#[cold]
+pub fn set_enomem() {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = libc::ENOMEM };
+}

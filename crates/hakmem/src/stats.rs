@@ -80,8 +80,11 @@ pub fn snapshot() -> Stats {
         s.remote_drained += h.counters.remote_drained;
         for c in 0..NCLASS {
             let k = &mut s.classes[c];
-            k.allocs += h.counters.allocs[c];
+            // Every block a FastLane hands out came from a refill or a local free and
+            // did not leave by a flush; so allocs = refilled + frees - flushed - still cached.
             k.frees += h.counters.frees[c];
+            k.allocs += h.counters.refill_blocks[c] + h.counters.frees[c];
+            k.allocs -= h.counters.flush_blocks[c].min(k.allocs);
             k.refills += h.counters.refills[c];
             k.refill_blocks += h.counters.refill_blocks[c];
             k.flushes += h.counters.flushes[c];
@@ -89,8 +92,11 @@ pub fn snapshot() -> Stats {
                 // SAFETY: plain loads of counters another thread may be bumping; a torn
                 // or stale value is acceptable for statistics, volatile keeps it a real load.
                 unsafe {
-                    k.allocs += core::ptr::read_volatile(&tb.allocs[c]);
-                    k.frees += core::ptr::read_volatile(&tb.frees[c]);
+                    let frees = core::ptr::read_volatile(&tb.frees[c]);
+                    let room = core::ptr::read_volatile(&tb.room[c]);
+                    let cached = (crate::front::fastlane::limit(c) as i64 - room as i64).max(0) as u64;
+                    k.frees += frees;
+                    k.allocs = (k.allocs + frees).saturating_sub(cached);
                 }
             }
         }

@@ -109,6 +109,7 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     if !ensure_init() {
         return ptr::null_mut();
     }
+    reclaim_abandoned();
     let h = {
         let mut pool = HEAPS.lock();
         let h = pool.free;
@@ -136,6 +137,7 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
             h
         }
     };
+    unified::reset_lanes(tb);
     (*h).tb = tb;
     (*h).owner_thread = libc::pthread_self() as usize;
     (*tb).heap = h;
@@ -146,6 +148,24 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
         (*tb).key_set = true;
     }
     h
+}
+
+/// Drain the inboxes of abandoned heaps: blocks other threads freed after the owner
+/// exited go back to their slabs, and emptied SuperSlabs to the warm pool (and, past the
+/// release policy's cap, to the OS). Holding the pool lock makes us the heaps' owner.
+pub fn reclaim_abandoned() {
+    let pool = HEAPS.lock();
+    let mut h = pool.free;
+    while !h.is_null() {
+        // SAFETY: heaps on the free list belong to no thread; the lock keeps it so.
+        unsafe {
+            if !(*h).inbox.load(Ordering::Relaxed).is_null() {
+                heap::drain_inbox(&mut *h);
+                heap::trim(&mut *h);
+            }
+            h = (*h).next_free;
+        }
+    }
 }
 
 /// pthread key destructor: give the thread's cached blocks back and abandon its heap.
@@ -176,9 +196,7 @@ pub unsafe fn detach(tb: *mut ThreadBlock) {
 
 unsafe fn fold_counters(tb: *mut ThreadBlock, h: &mut Heap) {
     for c in 0..crate::size_class::NCLASS {
-        h.counters.allocs[c] += (*tb).allocs[c];
         h.counters.frees[c] += (*tb).frees[c];
-        (*tb).allocs[c] = 0;
         (*tb).frees[c] = 0;
     }
 }
@@ -252,6 +270,7 @@ pub unsafe fn bootstrap_alloc(n: usize) -> *mut u8 {
     let need = (n.max(1) + 16 + 15) & !15;
     let off = BOOT_USED.fetch_add(need, Ordering::Relaxed);
     if off + need > BOOT_SIZE {
+        crate::os::set_enomem();
         return ptr::null_mut();
     }
     let base = (BOOT.0.get() as *mut u8).add(off);

@@ -2,7 +2,7 @@
 //! slabs in batches, so the per-block cost of the slow path is amortised over
 //! `LIMIT/2` operations.
 
-use crate::front::fastlane::{ThreadBlock, LIMIT};
+use crate::front::fastlane::{limit, ThreadBlock};
 use crate::heap::{self, Heap};
 use crate::size_class::{ClassIdx, NCLASS};
 use crate::superslab::Block;
@@ -12,7 +12,7 @@ use core::sync::atomic::Ordering::Relaxed;
 /// Blocks moved per refill.
 #[inline]
 fn batch(c: ClassIdx) -> u32 {
-    (LIMIT[c] / 2).max(8)
+    (limit(c) / 2).max(8)
 }
 
 /// The FastLane of class `c` is empty: fetch a batch, return one block, keep the rest.
@@ -26,10 +26,12 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) -> *mut u8
         return ptr::null_mut();
     }
     h.counters.refills[c] += 1;
+    if c == 7 && crate::config::tuning().c7_ultra {
+        crate::boxes::c7_ultra::HITS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
     h.counters.refill_blocks[c] += n as u64;
     (*tb).fl[c] = (*head).next;
-    (*tb).cnt[c] = n - 1;
-    (*tb).allocs[c] += 1;
+    (*tb).room[c] = limit(c) as i32 - (n as i32 - 1);
     head as *mut u8
 }
 
@@ -38,23 +40,35 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) -> *mut u8
 #[cold]
 #[inline(never)]
 pub unsafe fn flush(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) {
-    let keep = LIMIT[c] / 2;
+    let lim = limit(c);
+    let keep = lim / 2;
     let mut last = (*tb).fl[c];
     for _ in 1..keep {
         last = (*last).next;
     }
     let rest = (*last).next;
     (*last).next = ptr::null_mut();
-    (*tb).cnt[c] = keep;
+    (*tb).room[c] = (lim - keep) as i32;
     h.counters.flushes[c] += 1;
-    give_chain(h, rest);
+    h.counters.flush_blocks[c] += give_chain(h, rest);
 }
 
-unsafe fn give_chain(h: &mut Heap, mut b: *mut Block) {
+/// Give a chain of blocks back to their slabs; returns how many.
+unsafe fn give_chain(h: &mut Heap, mut b: *mut Block) -> u64 {
+    let mut n = 0;
     while !b.is_null() {
         let next = (*b).next;
         heap::give_block(h, b);
         b = next;
+        n += 1;
+    }
+    n
+}
+
+/// An attached thread starts with empty lanes: full room in each.
+pub unsafe fn reset_lanes(tb: *mut ThreadBlock) {
+    for c in 0..NCLASS {
+        (*tb).room[c] = limit(c) as i32;
     }
 }
 
@@ -63,7 +77,7 @@ pub unsafe fn flush_all(tb: *mut ThreadBlock, h: &mut Heap) {
     for c in 0..NCLASS {
         let b = (*tb).fl[c];
         (*tb).fl[c] = ptr::null_mut();
-        (*tb).cnt[c] = 0;
-        give_chain(h, b);
+        (*tb).room[c] = limit(c) as i32;
+        h.counters.flush_blocks[c] += give_chain(h, b);
     }
 }

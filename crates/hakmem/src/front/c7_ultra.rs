@@ -1,15 +1,20 @@
 //! The C7 (1 KiB class) short path, behind `HAKMEM_C7_ULTRA` (see `boxes::c7_ultra`).
+//!
+//! Every class already has a headerless FastLane hit path, so C7's "own short path" is
+//! a deeper lane: with the box on, C7 keeps four times as many blocks before flushing
+//! and refills in batches four times larger, so more of its traffic stays on the hit
+//! path. It costs nothing on the hit path itself: only refill and flush read it.
 
-use crate::size_class::{class_of, ClassIdx};
+use super::fastlane::LIMIT;
+use crate::config::tuning;
+use crate::size_class::ClassIdx;
 
-/// C7 holds sizes 769..=1024.
-const C7_LO: usize = 769;
-
-/// Size to class, trying the C7 range first when the box is on.
-#[inline(always)]
-pub fn class_with_c7(n: usize, c7_ultra: bool) -> ClassIdx {
-    if c7_ultra && n.wrapping_sub(C7_LO) < 1024 - C7_LO + 1 {
-        return 7;
+/// FastLane limit of class `c`.
+#[inline]
+pub fn limit(c: ClassIdx) -> u32 {
+    if c == 7 && tuning().c7_ultra {
+        LIMIT[7] * 4
+    } else {
+        LIMIT[c]
     }
-    class_of(n)
 }

@@ -6,7 +6,7 @@
 //! thread) is out of line in `*_slow` functions.
 
 use super::ThreadAccess;
-use crate::boxes::{alloc_passdown, c7_ultra as c7_box, harden};
+use crate::boxes::{alloc_passdown, harden};
 use crate::cache::unified;
 use crate::config::tuning;
 use crate::heap::{self, Heap};
@@ -22,14 +22,15 @@ use core::sync::atomic::Ordering::Relaxed;
 pub struct ThreadBlock {
     /// FastLane heads, per class.
     pub fl: [*mut Block; NCLASS],
-    /// FastLane lengths, per class.
-    pub cnt: [u32; NCLASS],
+    /// Room left in each class's FastLane: `limit(c) - length`. Counting down lets the
+    /// free path test "over the limit" with the flags of one decrement.
+    pub room: [i32; NCLASS],
     /// The heap owned by this thread (null before first malloc and after exit).
     pub heap: *mut Heap,
     /// What the free fast path compares owners with: `heap`, or null in hardened mode
     /// so that every free takes the checked path at no cost to the normal one.
     pub fast_heap: *mut Heap,
-    pub allocs: [u64; NCLASS],
+    /// Frees pushed on the FastLane (allocations are derived: see `stats`).
     pub frees: [u64; NCLASS],
     /// Thread-exit destructor registered for this thread.
     pub key_set: bool,
@@ -38,10 +39,9 @@ pub struct ThreadBlock {
 impl ThreadBlock {
     pub const ZERO: ThreadBlock = ThreadBlock {
         fl: [ptr::null_mut(); NCLASS],
-        cnt: [0; NCLASS],
+        room: [0; NCLASS],
         heap: ptr::null_mut(),
         fast_heap: ptr::null_mut(),
-        allocs: [0; NCLASS],
         frees: [0; NCLASS],
         key_set: false,
     };
@@ -58,19 +58,21 @@ pub static LIMIT: [u32; NCLASS] = {
     t
 };
 
+pub use super::c7_ultra::limit;
+
 // ---- malloc ------------------------------------------------------------------------------
 
 /// malloc for sizes up to `SMALL_MAX` and everything else.
 #[inline(always)]
 pub unsafe fn malloc<T: ThreadAccess>(n: usize) -> *mut u8 {
     if n <= SMALL_MAX {
-        let c = super::c7_ultra::class_with_c7(n, tuning().c7_ultra);
+        let c = crate::size_class::class_of(n);
         let tb = T::block();
-        let b = (*tb).fl[c];
+        let slot = (*tb).fl.as_mut_ptr().add(c);
+        let b = *slot;
         if !b.is_null() {
-            (*tb).fl[c] = (*b).next;
-            (*tb).cnt[c] -= 1;
-            (*tb).allocs[c] += 1;
+            *slot = (*b).next;
+            *(*tb).room.as_mut_ptr().add(c) += 1;
             return b as *mut u8;
         }
         return malloc_miss::<T>(tb, c, n);
@@ -91,9 +93,6 @@ pub unsafe fn malloc_miss<T: ThreadAccess>(tb: *mut ThreadBlock, c: ClassIdx, n:
         let _ = (tb, c);
         (T::block(), crate::size_class::class_of(n))
     };
-    if tuning().c7_ultra && c == 7 {
-        c7_box::HITS.fetch_add(1, Relaxed);
-    }
     let h = thread::heap_for::<T>(tb);
     if h.is_null() {
         return thread::bootstrap_alloc(n);
@@ -107,8 +106,7 @@ pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx) -> *mut u8 {
     let b = (*tb).fl[c];
     if !b.is_null() {
         (*tb).fl[c] = (*b).next;
-        (*tb).cnt[c] -= 1;
-        (*tb).allocs[c] += 1;
+        (*tb).room[c] += 1;
         return b as *mut u8;
     }
     let h = thread::heap_for::<T>(tb);
@@ -132,17 +130,24 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     if (*ss).owner.load(Relaxed) != (*tb).fast_heap || c >= NCLASS {
         return free_slow::<T>(tb, ss, p);
     }
-    let head = (*tb).fl[c];
+    push_local(tb, c, p);
+}
+
+/// Push a block of this thread's heap on its FastLane; flush when over the limit.
+#[inline(always)]
+unsafe fn push_local(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+    let slot = (*tb).fl.as_mut_ptr().add(c);
+    let head = *slot;
     if head as *mut u8 == p {
-        msg::fatal("free", "double free detected", a);
+        msg::fatal("free", "double free detected", p as usize);
     }
     let b = p as *mut Block;
     (*b).next = head;
-    (*tb).fl[c] = b;
-    (*tb).frees[c] += 1;
-    let n = (*tb).cnt[c] + 1;
-    (*tb).cnt[c] = n;
-    if n > LIMIT[c] {
+    *slot = b;
+    *(*tb).frees.as_mut_ptr().add(c) += 1;
+    let room = (*tb).room.as_mut_ptr().add(c);
+    *room -= 1;
+    if *room < 0 {
         unified::flush(tb, &mut *(*tb).heap, c);
     }
 }
@@ -180,15 +185,7 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
     }
     if mine {
         // Only hardened mode gets here for a local small block: push as the fast path would.
-        let c = uc as usize;
-        let b = p as *mut Block;
-        (*b).next = (*tb).fl[c];
-        (*tb).fl[c] = b;
-        (*tb).frees[c] += 1;
-        (*tb).cnt[c] += 1;
-        if (*tb).cnt[c] > LIMIT[c] {
-            unified::flush(tb, &mut *owner, c);
-        }
+        push_local(tb, uc as usize, p);
     } else {
         heap::remote_free(owner, p as *mut Block);
     }
