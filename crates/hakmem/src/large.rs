@@ -203,6 +203,10 @@ fn page_round(n: usize) -> Option<usize> {
 
 /// Map (or reuse) a huge block. `zero`: the caller needs zeroed memory.
 pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
+    // A huge block may be a process's first allocation: read the configuration first.
+    if !thread::ensure_init() {
+        return thread::bootstrap_alloc(n);
+    }
     let align = align.max(PAGE);
     let Some(len) = page_round(n.max(1)) else {
         os::set_enomem();

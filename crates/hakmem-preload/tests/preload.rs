@@ -1,0 +1,271 @@
+//! libhakmem.so under LD_PRELOAD: the C ABI's contract (tests/c/abi.c), bad input
+//! ending in a clear message, and every box switch changing what the stats report.
+//! Needs `cargo build --release` first (the README's test command does it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// target/<profile>/libhakmem.so, next to the deps/ folder holding this test binary.
+fn lib() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let so = dir.join("libhakmem.so");
+    assert!(so.is_file(), "{} missing: run `cargo build --release` before the tests", so.display());
+    so
+}
+
+/// Compile one of tests/c/*.c once per test run.
+fn c_prog(name: &str) -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("hakmem-preload-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    });
+    let out = dir.join(name);
+    static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = COMPILING.lock().unwrap();
+    if !out.exists() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
+        // -fno-builtin: gcc must not fold malloc(SIZE_MAX) or free(&x) at compile time.
+        let st = Command::new("cc")
+            .args(["-O1", "-fno-builtin", "-w", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .args(["-lpthread", "-ldl"])
+            .status()
+            .expect("cc not found (install gcc)");
+        assert!(st.success(), "compiling {name}.c failed");
+    }
+    out
+}
+
+fn run(prog: &str, arg: &str, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(c_prog(prog));
+    c.arg(arg).env("LD_PRELOAD", lib());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn abi(check: &str) {
+    let o = run("abi", check, &[]);
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains(&format!("ok {check}")),
+        "abi {check}: status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn abi_basic_sizes_and_usable_size() {
+    abi("basic");
+}
+#[test]
+fn abi_calloc_zero_and_overflow() {
+    abi("calloc");
+}
+#[test]
+fn abi_impossible_sizes_enomem() {
+    abi("impossible");
+}
+#[test]
+fn abi_alignment_family() {
+    abi("align");
+}
+#[test]
+fn abi_realloc_across_kinds() {
+    abi("realloc");
+}
+#[test]
+fn abi_thread_churn_with_surviving_blocks() {
+    abi("threads");
+}
+#[test]
+fn abi_fork_while_threads_allocate() {
+    abi("fork");
+}
+
+/// A fault ends the process with SIGABRT and one line naming the call and address.
+fn fault(check: &str, expect: &str, env: &[(&str, &str)]) {
+    let o = run("abi", check, env);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{check} survived: {err}");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("survived"));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(libc::SIGABRT), "{check}: {:?}", o.status);
+    let line = err.lines().find(|l| l.starts_with("hakmem: free()")).unwrap_or_else(|| panic!("{check}: no message in {err:?}"));
+    assert!(line.contains(expect), "{check}: {line}");
+    assert!(line.contains("address 0x"), "{check}: message must name the address: {line}");
+}
+
+#[test]
+fn bad_free_of_a_foreign_pointer_aborts_with_message() {
+    fault("bad-free", "invalid pointer", &[]);
+}
+#[test]
+fn double_free_of_a_tiny_block_aborts_with_message() {
+    fault("double-free", "double free", &[]);
+}
+#[test]
+fn double_free_of_large_and_huge_blocks_abort() {
+    fault("double-free-large", "double free", &[]);
+    fault("double-free-huge", "invalid pointer", &[]);
+}
+#[test]
+fn hardened_mode_catches_interior_pointers() {
+    fault("bad-free-heap", "not the start of a block", &[("HAKMEM_HARDEN", "1")]);
+}
+
+// ---- boxes, observed through HAKMEM_STATS=1 -------------------------------------------------
+
+/// Parsed `hakmem: ...` report lines.
+struct Report(String);
+
+impl Report {
+    fn of(o: &Output) -> Report {
+        assert!(o.status.success(), "run failed: {}", String::from_utf8_lossy(&o.stderr));
+        Report(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+    /// The number after `word` on the line starting with `prefix`.
+    fn num(&self, prefix: &str, word: &str) -> u64 {
+        let line = self.0.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {}", self.0));
+        let mut it = line.split_whitespace();
+        while let Some(w) = it.next() {
+            if w == word {
+                return it.next().unwrap().trim_end_matches(',').parse().unwrap();
+            }
+        }
+        panic!("no {word:?} in {line:?}")
+    }
+    /// allocs, frees, refills, refilled, flushes of class `c`.
+    fn class_row(&self, c: usize) -> Vec<u64> {
+        let tag = format!("C{c}");
+        let line = self.0.lines().find(|l| l.split_whitespace().nth(1) == Some(tag.as_str())).unwrap_or_else(|| panic!("no {tag} row"));
+        line.split_whitespace().skip(3).map(|w| w.parse().unwrap()).collect()
+    }
+    fn box_hits(&self, name: &str) -> u64 {
+        self.num(&format!("hakmem: box {name} "), "hits")
+    }
+}
+
+fn stats(prog_arg: &str, env: &[(&str, &str)]) -> Report {
+    let mut e = vec![("HAKMEM_STATS", "1")];
+    e.extend_from_slice(env);
+    Report::of(&run("boxes", prog_arg, &e))
+}
+
+#[test]
+fn lean_mode_gives_a_burst_back_and_speed_keeps_a_pool() {
+    let speed = stats("burst", &[("HAKMEM_PROFILE", "speed")]);
+    let lean = stats("burst", &[("HAKMEM_PROFILE", "balanced")]);
+    let pool = |r: &Report| r.num("hakmem: superslabs", "pool");
+    let released = |r: &Report| r.num("hakmem: superslabs", "released");
+    // balanced keeps <= 10 MB (5 SuperSlabs) + hysteresis; speed keeps up to 64 MB.
+    assert!(pool(&lean) <= 7, "lean pool {}", pool(&lean));
+    assert!(pool(&speed) > pool(&lean), "speed pool {} lean pool {}", pool(&speed), pool(&lean));
+    assert!(released(&lean) > released(&speed));
+    assert!(lean.box_hits("HAKMEM_SS_MEM_LEAN") > 0);
+    assert_eq!(speed.box_hits("HAKMEM_SS_MEM_LEAN"), 0);
+    // and no madvise without a decommit policy
+    assert_eq!(lean.num("hakmem: syscalls", "madvise"), 0);
+}
+
+#[test]
+fn lean_decommit_policies_madvise() {
+    for how in ["DONTNEED", "FREE"] {
+        let r = stats("burst", &[("HAKMEM_SS_MEM_LEAN_DECOMMIT", how)]);
+        assert!(r.num("hakmem: syscalls", "madvise") > 0, "{how}: no madvise");
+    }
+    let off = stats("burst", &[("HAKMEM_SS_MEM_LEAN_DECOMMIT", "OFF")]);
+    assert_eq!(off.num("hakmem: syscalls", "madvise"), 0);
+}
+
+#[test]
+fn lean_target_sets_what_stays_mapped() {
+    let small = stats("burst", &[("HAKMEM_SS_MEM_LEAN_TARGET_MB", "2")]);
+    let big = stats("burst", &[("HAKMEM_SS_MEM_LEAN_TARGET_MB", "40")]);
+    let pool = |r: &Report| r.num("hakmem: superslabs", "pool");
+    assert!(pool(&small) < pool(&big), "target 2: {} target 40: {}", pool(&small), pool(&big));
+}
+
+#[test]
+fn release_policy_hysteresis_avoids_map_unmap_churn() {
+    let env_on = [("HAKMEM_SS_RELEASE_POLICY", "1"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4")];
+    let env_off = [("HAKMEM_SS_RELEASE_POLICY", "0"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4")];
+    let on = stats("oscillate", &env_on);
+    let off = stats("oscillate", &env_off);
+    let mmaps = |r: &Report| r.num("hakmem: syscalls", "mmap");
+    assert!(on.box_hits("HAKMEM_SS_RELEASE_POLICY") > 0);
+    assert!(mmaps(&off) > mmaps(&on), "no hysteresis: {} mmaps, hysteresis: {}", mmaps(&off), mmaps(&on));
+}
+
+#[test]
+fn prewarm_maps_superslabs_at_start_only_without_lean() {
+    let speed = stats("idle", &[("HAKMEM_PROFILE", "speed")]);
+    let balanced = stats("idle", &[]);
+    let mapped = |r: &Report| r.num("hakmem: superslabs", "mapped");
+    assert!(mapped(&speed) >= 2, "speed prewarms 2: {}", mapped(&speed));
+    assert_eq!(mapped(&balanced), 1);
+    let suppressed = stats("idle", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_MEM_LEAN", "1")]);
+    assert_eq!(mapped(&suppressed), 1, "lean mode suppresses prewarm");
+}
+
+#[test]
+fn passdown_and_c7_boxes_run_when_switched_on() {
+    let off = stats("oscillate", &[]);
+    assert_eq!(off.box_hits("HAKMEM_ALLOC_PASSDOWN_SSOT"), 0);
+    assert_eq!(off.box_hits("HAKMEM_C7_ULTRA"), 0);
+    let on = stats("oscillate", &[("HAKMEM_ALLOC_PASSDOWN_SSOT", "1"), ("HAKMEM_C7_ULTRA", "1")]);
+    assert!(on.box_hits("HAKMEM_ALLOC_PASSDOWN_SSOT") > 0);
+    assert!(on.box_hits("HAKMEM_C7_ULTRA") > 0);
+    // the deeper C7 lane refills less often
+    assert!(on.class_row(7)[2] < off.class_row(7)[2], "C7 refills: on {:?} off {:?}", on.class_row(7), off.class_row(7));
+}
+
+#[test]
+fn huge_cache_box_reuses_mappings() {
+    let on = stats("huge", &[("HAKMEM_HUGE_CACHE_MB", "64")]);
+    let off = stats("huge", &[("HAKMEM_HUGE_CACHE_MB", "0")]);
+    assert_eq!(off.box_hits("HAKMEM_HUGE_CACHE_MB"), 0);
+    assert!(on.box_hits("HAKMEM_HUGE_CACHE_MB") >= 90);
+    let mmaps = |r: &Report| r.num("hakmem: syscalls", "mmap");
+    assert!(mmaps(&off) >= 100 && mmaps(&on) < 20, "mmaps: cache {} no cache {}", mmaps(&on), mmaps(&off));
+}
+
+#[test]
+fn invalid_and_unknown_variables_warn_and_use_defaults() {
+    let o = run(
+        "boxes",
+        "idle",
+        &[("HAKMEM_SS_MEM_LEAN", "maybe"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "-3"), ("HAKMEM_SS_MEM_LAEN", "1"), ("HAKMEM_STATS", "1")],
+    );
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = |needle: &str| err.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in {err}")).to_string();
+    let l = line("HAKMEM_SS_MEM_LEAN=\"maybe\"");
+    assert!(l.contains("0|1") && l.contains("using 1"), "{l}");
+    let l = line("HAKMEM_SS_MEM_LEAN_TARGET_MB=\"-3\"");
+    assert!(l.contains("integer") && l.contains("using 10"), "{l}");
+    let l = line("HAKMEM_SS_MEM_LAEN");
+    assert!(l.contains("unknown"), "{l}");
+    // defaults in force: balanced, lean on
+    assert!(err.contains("profile balanced"));
+    let bad_profile = run("boxes", "idle", &[("HAKMEM_PROFILE", "turbo"), ("HAKMEM_STATS", "1")]);
+    let err = String::from_utf8_lossy(&bad_profile.stderr);
+    assert!(err.contains("HAKMEM_PROFILE=\"turbo\"") && err.contains("profile balanced"), "{err}");
+}
+
+#[test]
+fn profile_precedence_default_profile_env() {
+    let pool = |r: &Report| r.num("hakmem: superslabs", "pool");
+    // speed profile: no lean -> big pool; explicit HAKMEM_SS_MEM_LEAN=1 overrides the profile.
+    let speed = stats("burst", &[("HAKMEM_PROFILE", "MIXED_TINYV3_C7_SAFE")]);
+    let speed_lean = stats("burst", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_MEM_LEAN", "1")]);
+    assert!(pool(&speed) > pool(&speed_lean));
+    assert!(speed.0.contains("profile speed"));
+}
