@@ -1,0 +1,22 @@
+# Two commands do everything on a fresh machine (Debian, as root or with sudo):
+#   make bench   the headline benchmark: hakmem vs glibc and every installed peer
+#   make test    every test (what CI runs through .ci/run)
+# Both install what they need first (scripts/setup.sh: peers, real programs, tools).
+
+CARGO ?= cargo
+
+.PHONY: bench test build setup
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	$(CARGO) build --release --workspace
+
+bench: setup build
+	./target/release/hakmem bench
+
+# cargo test builds the test binaries; the preload and CLI tests also need the release
+# cdylib and binaries, hence the build first.
+test: setup build
+	$(CARGO) test --release --workspace
