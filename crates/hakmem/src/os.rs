@@ -45,8 +45,24 @@ pub fn map(len: usize) -> *mut u8 {
     p as *mut u8
 }
 
-/// Map `len` bytes aligned to `align` (a power of two >= PAGE): over-map, then trim.
+/// Set once a plain mapping came back misaligned: stop trying the one-syscall route.
+static PLAIN_MISALIGNED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Map `len` bytes aligned to `align` (a power of two >= PAGE).
+///
+/// Linux (6.7+) places anonymous mappings whose length is a multiple of 2 MiB on a
+/// 2 MiB boundary, so a plain mmap usually is aligned: one syscall. Otherwise
+/// over-map and trim (up to three).
 pub fn map_aligned(len: usize, align: usize) -> *mut u8 {
+    use core::sync::atomic::Ordering;
+    if len % align == 0 && !PLAIN_MISALIGNED.load(Ordering::Relaxed) {
+        let p = map(len);
+        if p.is_null() || p as usize % align == 0 {
+            return p;
+        }
+        unmap(p, len);
+        PLAIN_MISALIGNED.store(true, Ordering::Relaxed);
+    }
     let Some(span) = len.checked_add(align) else {
         return ptr::null_mut();
     };

@@ -89,8 +89,15 @@ unsafe impl Send for HeapPool {}
 
 static HEAPS: SpinLock<HeapPool> = SpinLock::new(HeapPool { free: ptr::null_mut(), all: ptr::null_mut(), cur: 0, end: 0 });
 
-/// Owner thread of each heap, for fork (pthread_self of the adopter).
-static HEAP_CHUNK: usize = 64 * 1024;
+const HEAP_CHUNK: usize = 64 * 1024;
+
+/// The first heaps come from `.bss`, so a single-threaded program makes no syscall for
+/// them (later ones come from 64 KiB mappings).
+#[repr(C, align(64))]
+struct FirstHeaps(UnsafeCell<[u8; 16 * 1024]>);
+// SAFETY: carved out under the HEAPS lock only.
+unsafe impl Sync for FirstHeaps {}
+static FIRST_HEAPS: FirstHeaps = FirstHeaps(UnsafeCell::new([0; 16 * 1024]));
 
 /// The calling thread's heap, attaching one on first use. Null while hakmem is
 /// initialising on this thread (use the bootstrap arena) or when out of memory.
@@ -120,6 +127,10 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
             h
         } else {
             let sz = core::mem::size_of::<Heap>().next_multiple_of(64);
+            if pool.end == 0 {
+                pool.cur = FIRST_HEAPS.0.get() as usize;
+                pool.end = pool.cur + 16 * 1024;
+            }
             if pool.cur + sz > pool.end {
                 let chunk = os::map(HEAP_CHUNK);
                 if chunk.is_null() {
@@ -130,7 +141,7 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
             }
             let h = pool.cur as *mut Heap;
             pool.cur += sz;
-            // Fresh mmap memory is zeroed; zero counters are what a new heap wants.
+            // Fresh mmap and .bss memory is zeroed; zero counters are what a new heap wants.
             Heap::init(&mut *h);
             (*h).next_all = pool.all;
             pool.all = h;
