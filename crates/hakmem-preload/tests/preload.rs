@@ -98,7 +98,7 @@ fn fault(check: &str, expect: &str, env: &[(&str, &str)]) {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("survived"));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(o.status.signal(), Some(libc::SIGABRT), "{check}: {:?}", o.status);
-    let line = err.lines().find(|l| l.starts_with("hakmem: free()")).unwrap_or_else(|| panic!("{check}: no message in {err:?}"));
+    let line = err.lines().find(|l| l.starts_with("hakmem: ")).unwrap_or_else(|| panic!("{check}: no message in {err:?}"));
     assert!(line.contains(expect), "{check}: {line}");
     assert!(line.contains("address 0x"), "{check}: message must name the address: {line}");
 }
@@ -119,6 +119,24 @@ fn double_free_of_large_and_huge_blocks_abort() {
 #[test]
 fn hardened_mode_catches_interior_pointers() {
     fault("bad-free-heap", "not the start of a block", &[("HAKMEM_HARDEN", "1")]);
+}
+#[test]
+fn hardened_mode_catches_double_free_below_the_top() {
+    fault("double-free-aba", "double free", &[("HAKMEM_HARDEN", "1")]);
+}
+#[test]
+fn hardened_mode_refuses_a_forged_free_list_link() {
+    let o = run("abi", "overflow-into-free", &[("HAKMEM_HARDEN", "1")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "forged link followed: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(err.contains("corrupted free list") && err.contains("address 0x"), "{err}");
+}
+#[test]
+fn hardened_mode_runs_the_abi_checks() {
+    for check in ["basic", "calloc", "align", "realloc", "threads"] {
+        let o = run("abi", check, &[("HAKMEM_HARDEN", "1")]);
+        assert!(o.status.success(), "{check} under HAKMEM_HARDEN=1: {}", String::from_utf8_lossy(&o.stderr));
+    }
 }
 
 // ---- boxes, observed through HAKMEM_STATS=1 -------------------------------------------------

@@ -61,6 +61,7 @@ fn init_slow() -> bool {
 unsafe fn global_init() {
     let cfg = config::from_process_env();
     config::set_tuning(config::Tuning::from_config(&cfg));
+    boxes::harden::init(tuning().harden);
     let mut key: libc::pthread_key_t = 0;
     if libc::pthread_key_create(&mut key, Some(thread_exit)) == 0 {
         KEY.store(key as u32 + 1, Ordering::Release);

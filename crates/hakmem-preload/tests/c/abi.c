@@ -219,6 +219,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "double-free")) { void *p = malloc(40); free(p); free(p); puts("survived"); return 0; }
     else if (!strcmp(c, "double-free-large")) { void *p = malloc(100000); free(p); free(p); puts("survived"); return 0; }
     else if (!strcmp(c, "double-free-huge")) { void *p = malloc(4 << 20); free(p); free(p); puts("survived"); return 0; }
+    else if (!strcmp(c, "double-free-aba")) { void *a = malloc(40), *b = malloc(40); free(a); free(b); free(a); puts("survived"); return 0; }
+    else if (!strcmp(c, "overflow-into-free")) {
+        /* a heap overflow rewrites a free block's link: hardened mode must not follow it */
+        char *a = malloc(40), *b = malloc(40);
+        free(b);
+        memset(a, 0x41, 72);
+        void *c1 = malloc(40), *c2 = malloc(40);
+        printf("survived %p %p\n", c1, c2);
+        return 0;
+    }
     else if (!strcmp(c, "stats")) {
         void (*print)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "hakmem_stats_print");
         CHECK(print);

@@ -12,6 +12,9 @@ use core::sync::atomic::Ordering::Relaxed;
 /// Blocks moved per refill.
 #[inline]
 fn batch(c: ClassIdx) -> u32 {
+    if crate::boxes::harden::on() {
+        return 1; // hardened: free blocks stay in the (protected) slab lists
+    }
     (limit(c) / 2).max(8)
 }
 

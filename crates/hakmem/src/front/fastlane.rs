@@ -184,8 +184,12 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
         check_small_free(tb, ss, m, a);
     }
     if mine {
-        // Only hardened mode gets here for a local small block: push as the fast path would.
-        push_local(tb, uc as usize, p);
+        // Only hardened mode gets here for a local small block: straight to its slab's
+        // protected free list.
+        // Counted as freed and flushed at once, so derived allocs stay exact.
+        (*tb).frees[uc as usize] += 1;
+        (*owner).counters.flush_blocks[uc as usize] += 1;
+        heap::give_block(&mut *owner, p as *mut Block);
     } else {
         heap::remote_free(owner, p as *mut Block);
     }
@@ -199,22 +203,9 @@ unsafe fn check_small_free(tb: *mut ThreadBlock, ss: *mut SuperSlab, m: *mut sup
     if !superslab::slab::is_block_start(&*m, a) {
         msg::fatal("free", "invalid pointer (not the start of a block)", a);
     }
-    if (*m).kind == UnitKind::Slab && (*tb).heap == (*ss).owner.load(Relaxed) {
-        let c = (*m).class as usize;
-        let mut b = (*tb).fl[c];
-        while !b.is_null() {
-            if b as usize == a {
-                msg::fatal("free", "double free detected", a);
-            }
-            b = (*b).next;
-        }
-        let mut b = (*m).free;
-        while !b.is_null() {
-            if b as usize == a {
-                msg::fatal("free", "double free detected", a);
-            }
-            b = (*b).next;
-        }
+    // The slab's free list belongs to the owner: only the owner may walk it.
+    if (*m).kind == UnitKind::Slab && (*tb).heap == (*ss).owner.load(Relaxed) && superslab::slab::is_free(&*m, a) {
+        msg::fatal("free", "double free detected", a);
     }
 }
 

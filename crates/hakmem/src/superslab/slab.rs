@@ -2,8 +2,25 @@
 //! given back one by one. Owner-thread only, so no atomics.
 
 use super::{Block, SlabMeta, UNIT_SIZE};
+use crate::boxes::harden;
 use crate::size_class::{ClassIdx, BLOCK_SIZE};
 use core::ptr;
+
+// Slab free lists store `next` through `harden::encode` (identity unless HAKMEM_HARDEN=1,
+// where it is XOR-ed with a per-process key and the slot address, safe-linking style).
+#[inline]
+unsafe fn set_next(b: *mut Block, next: *mut Block) {
+    (*b).next = harden::encode(b as usize, next as usize) as *mut Block;
+}
+
+#[inline]
+unsafe fn get_next(m: &SlabMeta, b: *mut Block) -> *mut Block {
+    let n = harden::decode(b as usize, (*b).next as usize);
+    if harden::on() && n != 0 && !is_block_start(m, n) {
+        crate::msg::fatal("malloc", "corrupted free list (next pointer outside its slab)", b as usize);
+    }
+    n as *mut Block
+}
 
 /// Set up `m` (already claimed, `start` and `units` set) as a slab of class `c`.
 pub fn init(m: &mut SlabMeta, c: ClassIdx) {
@@ -31,7 +48,19 @@ pub unsafe fn take(m: &mut SlabMeta, want: u32) -> (*mut Block, u32) {
     if m.free_count > 0 {
         let head = m.free;
         let n;
-        if m.free_count <= want {
+        if harden::on() {
+            // Hand out plain links only: decode (and validate) the part we take.
+            n = want.min(m.free_count);
+            let mut tail = head;
+            for _ in 1..n {
+                let next = get_next(m, tail);
+                (*tail).next = next;
+                tail = next;
+            }
+            m.free = get_next(m, tail);
+            (*tail).next = ptr::null_mut();
+            m.free_count -= n;
+        } else if m.free_count <= want {
             // Whole list: no walk needed.
             n = m.free_count;
             m.free = ptr::null_mut();
@@ -73,11 +102,23 @@ pub unsafe fn take(m: &mut SlabMeta, want: u32) -> (*mut Block, u32) {
 /// `b` is a block of `m` that is out of the slab (counted in `used`).
 #[inline]
 pub unsafe fn give(m: &mut SlabMeta, b: *mut Block) -> u32 {
-    (*b).next = m.free;
+    set_next(b, m.free);
     m.free = b;
     m.free_count += 1;
     m.used -= 1;
     m.used
+}
+
+/// Is `b` on this slab's free list? (a walk: hardened mode only)
+pub unsafe fn is_free(m: &SlabMeta, b: usize) -> bool {
+    let mut p = m.free;
+    while !p.is_null() {
+        if p as usize == b {
+            return true;
+        }
+        p = get_next(m, p);
+    }
+    false
 }
 
 /// Is `p` the start of a block of this slab? (division; used on checked paths only)
