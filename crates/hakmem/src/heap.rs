@@ -205,6 +205,13 @@ pub unsafe fn take_batch(h: &mut Heap, c: ClassIdx, want: u32) -> (*mut Block, u
 pub unsafe fn give_block(h: &mut Heap, b: *mut Block) {
     let ss = superslab::ss_of(b as usize);
     let m = SuperSlab::meta_of(ss, b as usize);
+    // A block given back to a slab with nothing out (or to no slab at all) was freed twice.
+    if (*m).used == 0 || (*m).kind != UnitKind::Slab {
+        crate::msg::fatal("free", "double free detected (block already back in its slab)", b as usize);
+    }
+    if crate::boxes::harden::on() && slab::is_free(&*m, b as usize) {
+        crate::msg::fatal("free", "double free detected", b as usize);
+    }
     let used = slab::give(&mut *m, b);
     if !(*m).in_partial {
         partial_push(h, m);
@@ -244,6 +251,9 @@ pub unsafe fn remote_free(owner: *mut Heap, b: *mut Block) {
     let inbox = &(*owner).inbox;
     let mut head = inbox.load(Ordering::Relaxed);
     loop {
+        if head == b {
+            crate::msg::fatal("free", "double free detected (block already sent to its owner)", b as usize);
+        }
         (*b).next = head;
         match inbox.compare_exchange_weak(head, b, Ordering::Release, Ordering::Relaxed) {
             Ok(_) => break,

@@ -223,9 +223,15 @@ pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
             (b, l, false)
         }
         None => {
-            let p = if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
+            let map = || if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
+            let mut p = map();
             if p.is_null() {
-                return p;
+                // Give back every cached SuperSlab and mapping, then try once more.
+                crate::cache::warm_pool::release_all_cached();
+                p = map();
+                if p.is_null() {
+                    return p;
+                }
             }
             (p as usize, len, true)
         }
@@ -241,6 +247,24 @@ pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
         ptr::write_bytes(base as *mut u8, 0, n);
     }
     base as *mut u8
+}
+
+/// Unmap every cached huge mapping (memory pressure).
+pub fn release_cache() {
+    let mut out = [(0usize, 0usize); CACHE_SLOTS];
+    {
+        let mut g = HUGE.lock();
+        for (i, e) in g.cache.iter_mut().enumerate() {
+            out[i] = *e;
+            *e = (0, 0);
+        }
+        g.cache_bytes = 0;
+    }
+    for (b, l) in out {
+        if l != 0 {
+            os::unmap(b as *mut u8, l);
+        }
+    }
 }
 
 /// Usable size of a huge block, if `p` is one.

@@ -37,6 +37,28 @@ fn map_new() -> *mut SuperSlab {
     p as *mut SuperSlab
 }
 
+/// Memory is short: unmap every pooled SuperSlab and every cached huge mapping.
+/// Called when an mmap failed, before the one retry.
+pub fn release_all_cached() {
+    let mut victims = {
+        let mut pool = POOL.lock();
+        let v = pool.head;
+        pool.head = ptr::null_mut();
+        pool.count = 0;
+        SS_IN_POOL.store(0, Relaxed);
+        v
+    };
+    // SAFETY: the pool owned these and nobody else can reach them now.
+    unsafe {
+        while !victims.is_null() {
+            let next = (*victims).next;
+            unmap(victims);
+            victims = next;
+        }
+    }
+    crate::large::release_cache();
+}
+
 /// Get an empty SuperSlab for heap `h`: from the pool if it has one, else from the OS.
 pub unsafe fn acquire(h: *mut Heap) -> *mut SuperSlab {
     let ss = {
@@ -50,9 +72,14 @@ pub unsafe fn acquire(h: *mut Heap) -> *mut SuperSlab {
         s
     };
     let ss = if ss.is_null() {
-        let s = map_new();
+        let mut s = map_new();
         if s.is_null() {
-            return s;
+            // Out of address space or memory: give back what we cache and try once more.
+            release_all_cached();
+            s = map_new();
+            if s.is_null() {
+                return s;
+            }
         }
         s
     } else {
