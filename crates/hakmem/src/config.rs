@@ -93,7 +93,7 @@ pub static SWITCHES: [Switch; 12] = [
         help: "pass the route (class, thread block, heap) computed at malloc entry down to the refill path" },
     Switch { name: "HAKMEM_C7_ULTRA", kind: Kind::Bool, speed: 0, balanced: 0,
         help: "C7 (1 KiB class) short path: a range check before the size-class table" },
-    Switch { name: "HAKMEM_HUGE_CACHE_MB", kind: Kind::Uint { max: 1 << 20 }, speed: 64, balanced: 16,
+    Switch { name: "HAKMEM_HUGE_CACHE_MB", kind: Kind::Uint { max: 1 << 20 }, speed: 64, balanced: 32,
         help: "MB of freed huge mappings kept for reuse instead of unmapped at once" },
     Switch { name: "HAKMEM_HARDEN", kind: Kind::Bool, speed: 0, balanced: 0,
         help: "hardened mode: block-start and double-free checks on every free path" },
@@ -432,7 +432,7 @@ impl Tuning {
         prewarm: 0,
         passdown: false,
         c7_ultra: false,
-        huge_cache_bytes: 16 * MB,
+        huge_cache_bytes: 32 * MB,
         harden: false,
         stats: false,
     };

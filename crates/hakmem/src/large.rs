@@ -164,12 +164,22 @@ impl Huge {
         e
     }
 
-    /// Take a cached mapping of at least `len` bytes (at most twice that), aligned to `align`.
+    /// Take a cached mapping for `len` bytes aligned to `align`: the smallest one that
+    /// fits, used as it is (its pages are resident: no fault, no syscall); else (page
+    /// alignment only) the largest, which the caller grows with mremap so that only the
+    /// new tail faults.
     fn cache_take(&mut self, len: usize, align: usize) -> Option<(usize, usize)> {
         let mut best: Option<usize> = None;
         for (i, &(b, l)) in self.cache.iter().enumerate() {
-            if l >= len && l / 2 <= len && b % align == 0 && best.is_none_or(|j| self.cache[j].1 > l) {
+            if l >= len && b % align == 0 && best.is_none_or(|j| self.cache[j].1 > l) {
                 best = Some(i);
+            }
+        }
+        if best.is_none() && align <= PAGE {
+            for (i, &(_, l)) in self.cache.iter().enumerate() {
+                if l != 0 && best.is_none_or(|j| self.cache[j].1 < l) {
+                    best = Some(i);
+                }
             }
         }
         let i = best?;
@@ -216,7 +226,19 @@ pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
         os::set_enomem();
         return ptr::null_mut();
     }
-    let cached = HUGE.lock().cache_take(len, align);
+    let mut cached = HUGE.lock().cache_take(len, align);
+    if let Some((b, l)) = cached {
+        if l < len {
+            // Grow a resident mapping rather than fault in a whole fresh one.
+            let q = os::remap_move(b as *mut u8, l, len);
+            cached = if q.is_null() {
+                os::unmap(b as *mut u8, l);
+                None
+            } else {
+                Some((q as usize, len))
+            };
+        }
+    }
     let (base, len, fresh) = match cached {
         Some((b, l)) => {
             huge_cache::HITS.fetch_add(1, Relaxed);
