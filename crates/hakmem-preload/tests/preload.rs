@@ -256,6 +256,18 @@ fn huge_cache_box_reuses_mappings() {
 }
 
 #[test]
+fn remote_batch_box_queues_cross_thread_frees() {
+    let on = stats("remote", &[("HAKMEM_REMOTE_BATCH", "32")]);
+    let off = stats("remote", &[("HAKMEM_REMOTE_BATCH", "0")]);
+    assert!(on.box_hits("HAKMEM_REMOTE_BATCH") >= 100_000);
+    assert_eq!(off.box_hits("HAKMEM_REMOTE_BATCH"), 0);
+    // both ways every block reaches its owner's heap and is counted as remote
+    for r in [&on, &off] {
+        assert!(r.num("hakmem: remote", "frees") >= 100_000, "{}", r.0);
+    }
+}
+
+#[test]
 fn invalid_and_unknown_variables_warn_and_use_defaults() {
     let o = run(
         "boxes",

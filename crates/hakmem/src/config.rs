@@ -70,11 +70,12 @@ pub mod sw {
     pub const HUGE_CACHE_MB: usize = 9;
     pub const HARDEN: usize = 10;
     pub const STATS: usize = 11;
+    pub const REMOTE_BATCH: usize = 12;
 }
 
 pub const DECOMMIT_CHOICES: &[&str] = &["OFF", "DONTNEED", "FREE"];
 
-pub static SWITCHES: [Switch; 12] = [
+pub static SWITCHES: [Switch; 13] = [
     Switch { name: "HAKMEM_SS_MEM_LEAN", kind: Kind::Bool, speed: 0, balanced: 1,
         help: "memory-lean mode: cache empty SuperSlabs only up to the target, no prewarm" },
     Switch { name: "HAKMEM_SS_MEM_LEAN_DECOMMIT", kind: Kind::Choice(DECOMMIT_CHOICES), speed: 0, balanced: 0,
@@ -99,6 +100,8 @@ pub static SWITCHES: [Switch; 12] = [
         help: "hardened mode: block-start and double-free checks on every free path" },
     Switch { name: "HAKMEM_STATS", kind: Kind::Bool, speed: 0, balanced: 0,
         help: "print allocator statistics to stderr at exit" },
+    Switch { name: "HAKMEM_REMOTE_BATCH", kind: Kind::Uint { max: 4096 }, speed: 32, balanced: 32,
+        help: "blocks a thread queues per owner before sending them with one CAS (0/1: send each)" },
 ];
 
 /// `HAKMEM_*` names that are not allocator switches but are known (so not typos).
@@ -416,6 +419,7 @@ pub struct Tuning {
     pub huge_cache_bytes: usize,
     pub harden: bool,
     pub stats: bool,
+    pub remote_batch: u32,
 }
 
 const MB: usize = 1 << 20;
@@ -435,6 +439,7 @@ impl Tuning {
         huge_cache_bytes: 32 * MB,
         harden: false,
         stats: false,
+        remote_batch: 32,
     };
 
     pub fn from_config(c: &Config) -> Tuning {
@@ -452,6 +457,7 @@ impl Tuning {
             huge_cache_bytes: c.get(sw::HUGE_CACHE_MB) as usize * MB,
             harden: c.flag(sw::HARDEN),
             stats: c.flag(sw::STATS),
+            remote_batch: c.get(sw::REMOTE_BATCH),
         }
     }
 }

@@ -54,11 +54,14 @@ pub struct HeapCounters {
     /// Blocks moved from a FastLane back to slabs (flushes and thread exit).
     pub flush_blocks: [u64; NCLASS],
     pub remote_drained: u64,
+    /// Blocks this heap's threads sent to other heaps (folded from the thread block).
+    pub remote_sent: u64,
     pub large_allocs: u64,
     pub large_frees: u64,
 }
 
-/// Blocks sent to another thread's inbox (all threads).
+/// Blocks sent to another heap's inbox by threads that have no heap of their own
+/// (threads with a heap count in their thread block).
 pub static REMOTE_FREES: AtomicU64 = AtomicU64::new(0);
 
 impl Heap {
@@ -246,27 +249,33 @@ pub unsafe fn drain_inbox(h: &mut Heap) {
     }
 }
 
-/// Send a block to its owner heap's inbox (called by a non-owner thread).
+/// Send one block to its owner heap's inbox (a non-owner thread without a remote queue).
 pub unsafe fn remote_free(owner: *mut Heap, b: *mut Block) {
+    REMOTE_FREES.fetch_add(1, Ordering::Relaxed);
+    remote_push_chain(owner, b, b, 1);
+}
+
+/// Push the chain `head..=tail` (`n` blocks, all of `owner`) onto its inbox with one CAS.
+pub unsafe fn remote_push_chain(owner: *mut Heap, head: *mut Block, tail: *mut Block, n: u64) {
     let inbox = &(*owner).inbox;
-    let mut head = inbox.load(Ordering::Relaxed);
+    let mut cur = inbox.load(Ordering::Relaxed);
     loop {
-        if head == b {
-            crate::msg::fatal("free", "double free detected (block already sent to its owner)", b as usize);
+        if cur == head {
+            crate::msg::fatal("free", "double free detected (block already sent to its owner)", head as usize);
         }
-        (*b).next = head;
-        match inbox.compare_exchange_weak(head, b, Ordering::Release, Ordering::Relaxed) {
+        (*tail).next = cur;
+        match inbox.compare_exchange_weak(cur, head, Ordering::Release, Ordering::Relaxed) {
             Ok(_) => break,
-            Err(h) => head = h,
+            Err(h) => cur = h,
         }
     }
-    REMOTE_FREES.fetch_add(1, Ordering::Relaxed);
     // The owner has exited: nobody drains this inbox until a thread adopts the heap.
     // Every so often, reclaim such blocks from here instead.
-    if core::ptr::read_volatile(&(*owner).state) == HeapState::Abandoned
-        && TO_ABANDONED.fetch_add(1, Ordering::Relaxed) % RECLAIM_EVERY == RECLAIM_EVERY - 1
-    {
-        crate::thread::reclaim_abandoned();
+    if core::ptr::read_volatile(&(*owner).state) == HeapState::Abandoned {
+        let before = TO_ABANDONED.fetch_add(n, Ordering::Relaxed);
+        if before / RECLAIM_EVERY != (before + n) / RECLAIM_EVERY {
+            crate::thread::reclaim_abandoned();
+        }
     }
 }
 

@@ -78,6 +78,11 @@ pub fn snapshot() -> Stats {
         s.large_allocs += h.counters.large_allocs;
         s.large_frees += h.counters.large_frees;
         s.remote_drained += h.counters.remote_drained;
+        s.remote_frees += h.counters.remote_sent;
+        if let Some(tb) = tb {
+            // SAFETY: a racy read of a counter, as below.
+            s.remote_frees += unsafe { core::ptr::read_volatile(&tb.remote_frees) };
+        }
         for c in 0..NCLASS {
             let k = &mut s.classes[c];
             // Every block a FastLane hands out came from a refill or a local free and
@@ -127,8 +132,10 @@ pub fn print() {
         );
         b.flush();
     }
-    let _ = writeln!(b, "hakmem: large allocs {} frees {} | huge allocs {} frees {} | remote frees {} drained {}",
-        s.large_allocs, s.large_frees, s.huge_allocs, s.huge_frees, s.remote_frees, s.remote_drained);
+    let _ = writeln!(b, "hakmem: large allocs {} frees {} | huge allocs {} frees {}",
+        s.large_allocs, s.large_frees, s.huge_allocs, s.huge_frees);
+    b.flush();
+    let _ = writeln!(b, "hakmem: remote frees {} drained {}", s.remote_frees, s.remote_drained);
     b.flush();
     let _ = writeln!(b, "hakmem: superslabs mapped {} released {} reused {} in warm pool {}",
         s.ss_mapped, s.ss_unmapped, s.ss_reused, s.ss_in_pool);

@@ -193,6 +193,7 @@ pub unsafe fn detach(tb: *mut ThreadBlock) {
     if h.is_null() {
         return;
     }
+    crate::front::fastlane::flush_remote(tb);
     unified::flush_all(tb, &mut *h);
     heap::drain_inbox(&mut *h);
     heap::trim(&mut *h);
@@ -211,6 +212,8 @@ unsafe fn fold_counters(tb: *mut ThreadBlock, h: &mut Heap) {
         h.counters.frees[c] += (*tb).frees[c];
         (*tb).frees[c] = 0;
     }
+    h.counters.remote_sent += (*tb).remote_frees;
+    (*tb).remote_frees = 0;
 }
 
 /// Visit every heap (and its live thread block, if any) under the pool lock.

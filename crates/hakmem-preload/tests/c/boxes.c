@@ -1,8 +1,9 @@
 /* Workloads whose allocator-side effects the box tests read from HAKMEM_STATS=1.
- * Usage: boxes burst|oscillate|huge|idle */
+ * Usage: boxes burst|oscillate|huge|remote|idle */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 static void burst(void) {
     /* ~300 MB of 512 B and 128 KiB blocks, all freed: what stays mapped is the policy's. */
@@ -37,11 +38,28 @@ static void huge(void) {
     }
 }
 
+static void *produce(void *arg) {
+    void **v = arg;
+    for (int i = 0; i < 100000; i++) v[i] = malloc(16 + i % 500);
+    return NULL;
+}
+
+static void remote(void) {
+    /* every block allocated by a thread that exits, freed by main */
+    void **v = malloc(100000 * sizeof *v);
+    pthread_t t;
+    pthread_create(&t, NULL, produce, v);
+    pthread_join(t, NULL);
+    for (int i = 0; i < 100000; i++) free(v[i]);
+    free(v);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "burst")) burst();
     else if (!strcmp(argv[1], "oscillate")) oscillate();
     else if (!strcmp(argv[1], "huge")) huge();
+    else if (!strcmp(argv[1], "remote")) remote();
     else if (!strcmp(argv[1], "idle")) { void *p = malloc(1); free(p); }
     else return 2;
     puts("done");

@@ -11,15 +11,17 @@ pub mod harden;
 pub mod huge_cache;
 pub mod mem_lean;
 pub mod release_policy;
+pub mod remote_batch;
 
 use core::sync::atomic::AtomicU64;
 
 /// Hit counters, by switch name, reported as `hakmem: box NAME hits N`.
-pub static HITS: [(&str, &AtomicU64); 6] = [
+pub static HITS: [(&str, &AtomicU64); 7] = [
     ("HAKMEM_SS_MEM_LEAN", &mem_lean::HITS),
     ("HAKMEM_SS_RELEASE_POLICY", &release_policy::HITS),
     ("HAKMEM_ALLOC_PASSDOWN_SSOT", &alloc_passdown::HITS),
     ("HAKMEM_C7_ULTRA", &c7_ultra::HITS),
     ("HAKMEM_HUGE_CACHE_MB", &huge_cache::HITS),
     ("HAKMEM_HARDEN", &harden::HITS),
+    ("HAKMEM_REMOTE_BATCH", &remote_batch::HITS),
 ];

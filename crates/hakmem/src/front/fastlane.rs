@@ -32,6 +32,14 @@ pub struct ThreadBlock {
     pub fast_heap: *mut Heap,
     /// Frees pushed on the FastLane (allocations are derived: see `stats`).
     pub frees: [u64; NCLASS],
+    /// Remote queue (remote-batch box): blocks freed here that belong to `rq_owner`,
+    /// chained `rq_head..=rq_tail`, sent to its inbox with one CAS every `rq_len` = batch.
+    pub rq_owner: *mut Heap,
+    pub rq_head: *mut Block,
+    pub rq_tail: *mut Block,
+    pub rq_len: u32,
+    /// Blocks this thread sent to other heaps.
+    pub remote_frees: u64,
     /// Thread-exit destructor registered for this thread.
     pub key_set: bool,
 }
@@ -43,6 +51,11 @@ impl ThreadBlock {
         heap: ptr::null_mut(),
         fast_heap: ptr::null_mut(),
         frees: [0; NCLASS],
+        rq_owner: ptr::null_mut(),
+        rq_head: ptr::null_mut(),
+        rq_tail: ptr::null_mut(),
+        rq_len: 0,
+        remote_frees: 0,
         key_set: false,
     };
 }
@@ -97,6 +110,8 @@ pub unsafe fn malloc_miss<T: ThreadAccess>(tb: *mut ThreadBlock, c: ClassIdx, n:
     if h.is_null() {
         return thread::bootstrap_alloc(n);
     }
+    // Blocks queued for other heaps should not wait longer than our own next miss.
+    flush_remote(tb);
     unified::refill(tb, &mut *h, c)
 }
 
@@ -175,7 +190,7 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
         if mine {
             heap::large_release(&mut *owner, ss, m);
         } else {
-            heap::remote_free(owner, p as *mut Block);
+            remote_enqueue(tb, owner, p as *mut Block);
         }
         return;
     }
@@ -191,7 +206,47 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
         (*owner).counters.flush_blocks[uc as usize] += 1;
         heap::give_block(&mut *owner, p as *mut Block);
     } else {
-        heap::remote_free(owner, p as *mut Block);
+        remote_enqueue(tb, owner, p as *mut Block);
+    }
+}
+
+/// A block of another heap: queue it for its owner (remote-batch box), or send it now.
+#[inline]
+unsafe fn remote_enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) {
+    let batch = tuning().remote_batch;
+    // Without a heap this thread has no exit hook to flush a queue with: send directly.
+    if batch <= 1 || (*tb).heap.is_null() {
+        heap::remote_free(owner, b);
+        return;
+    }
+    crate::boxes::remote_batch::HITS.fetch_add(1, Relaxed);
+    (*tb).remote_frees += 1;
+    if (*tb).rq_owner != owner {
+        flush_remote(tb);
+        (*tb).rq_owner = owner;
+        (*tb).rq_tail = b;
+        (*b).next = ptr::null_mut();
+    } else {
+        if (*tb).rq_head == b {
+            msg::fatal("free", "double free detected (block already queued for its owner)", b as usize);
+        }
+        (*b).next = (*tb).rq_head;
+    }
+    (*tb).rq_head = b;
+    (*tb).rq_len += 1;
+    if (*tb).rq_len >= batch {
+        flush_remote(tb);
+    }
+}
+
+/// Send the remote queue to its owner's inbox.
+pub unsafe fn flush_remote(tb: *mut ThreadBlock) {
+    if (*tb).rq_len != 0 {
+        heap::remote_push_chain((*tb).rq_owner, (*tb).rq_head, (*tb).rq_tail, (*tb).rq_len as u64);
+        (*tb).rq_owner = ptr::null_mut();
+        (*tb).rq_head = ptr::null_mut();
+        (*tb).rq_tail = ptr::null_mut();
+        (*tb).rq_len = 0;
     }
 }
 
