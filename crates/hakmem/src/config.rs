@@ -71,11 +71,12 @@ pub mod sw {
     pub const HARDEN: usize = 10;
     pub const STATS: usize = 11;
     pub const REMOTE_BATCH: usize = 12;
+    pub const FASTLANE_KB: usize = 13;
 }
 
 pub const DECOMMIT_CHOICES: &[&str] = &["OFF", "DONTNEED", "FREE"];
 
-pub static SWITCHES: [Switch; 13] = [
+pub static SWITCHES: [Switch; 14] = [
     Switch { name: "HAKMEM_SS_MEM_LEAN", kind: Kind::Bool, speed: 0, balanced: 1,
         help: "memory-lean mode: cache empty SuperSlabs only up to the target, no prewarm" },
     Switch { name: "HAKMEM_SS_MEM_LEAN_DECOMMIT", kind: Kind::Choice(DECOMMIT_CHOICES), speed: 0, balanced: 0,
@@ -102,6 +103,8 @@ pub static SWITCHES: [Switch; 13] = [
         help: "print allocator statistics to stderr at exit" },
     Switch { name: "HAKMEM_REMOTE_BATCH", kind: Kind::Uint { max: 4096 }, speed: 32, balanced: 32,
         help: "blocks a thread queues per owner before sending them with one CAS (0/1: send each)" },
+    Switch { name: "HAKMEM_FASTLANE_KB", kind: Kind::Uint { max: 1024 }, speed: 64, balanced: 32,
+        help: "KiB each class's FastLane may hold before flushing half (16..512 blocks)" },
 ];
 
 /// `HAKMEM_*` names that are not allocator switches but are known (so not typos).
@@ -420,6 +423,7 @@ pub struct Tuning {
     pub harden: bool,
     pub stats: bool,
     pub remote_batch: u32,
+    pub lane_kib: u32,
 }
 
 const MB: usize = 1 << 20;
@@ -440,6 +444,7 @@ impl Tuning {
         harden: false,
         stats: false,
         remote_batch: 32,
+        lane_kib: 32,
     };
 
     pub fn from_config(c: &Config) -> Tuning {
@@ -458,6 +463,7 @@ impl Tuning {
             harden: c.flag(sw::HARDEN),
             stats: c.flag(sw::STATS),
             remote_batch: c.get(sw::REMOTE_BATCH),
+            lane_kib: c.get(sw::FASTLANE_KB).max(1),
         }
     }
 }

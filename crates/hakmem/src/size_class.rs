@@ -112,9 +112,10 @@ pub fn slab_units(c: ClassIdx) -> usize {
 }
 
 /// How many blocks the FastLane may hold for a class before it flushes half back.
-/// Sized by bytes so big classes don't hoard memory: ~64 KiB per class, 16..=512 blocks.
-pub const fn fastlane_limit(c: ClassIdx) -> u32 {
-    let n = (64 * 1024) / build_sizes()[c];
+/// Sized by bytes (`lane_bytes` per class) so big classes don't hoard memory,
+/// 16..=512 blocks.
+pub const fn fastlane_limit(c: ClassIdx, lane_bytes: u32) -> u32 {
+    let n = lane_bytes / build_sizes()[c];
     if n < 16 {
         16
     } else if n > 512 {
@@ -206,6 +207,9 @@ mod tests {
     fn slabs_hold_at_least_eight_blocks() {
         for c in 0..NCLASS {
             assert!(slab_units(c) * 65536 / BLOCK_SIZE[c] as usize >= 8);
+            assert!((16..=512).contains(&fastlane_limit(c, 64 * 1024)));
         }
+        assert_eq!(fastlane_limit(7, 64 * 1024), 64);
+        assert_eq!(fastlane_limit(7, 32 * 1024), 32);
     }
 }

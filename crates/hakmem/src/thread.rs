@@ -62,6 +62,7 @@ unsafe fn global_init() {
     let cfg = config::from_process_env();
     config::set_tuning(config::Tuning::from_config(&cfg));
     boxes::harden::init(tuning().harden);
+    crate::front::fastlane::init_limits(tuning());
     let mut key: libc::pthread_key_t = 0;
     if libc::pthread_key_create(&mut key, Some(thread_exit)) == 0 {
         KEY.store(key as u32 + 1, Ordering::Release);

@@ -1,6 +1,6 @@
 //! The unified cache layer: moves blocks between a thread's FastLane and its heap's
 //! slabs in batches, so the per-block cost of the slow path is amortised over
-//! `LIMIT/2` operations.
+//! `limit/2` operations.
 
 use crate::front::fastlane::{limit, ThreadBlock};
 use crate::heap::{self, Heap};

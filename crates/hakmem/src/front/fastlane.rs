@@ -60,18 +60,38 @@ impl ThreadBlock {
     };
 }
 
-/// Flush threshold per class (FastLane length that triggers giving half back).
-pub static LIMIT: [u32; NCLASS] = {
+/// Flush threshold per class (FastLane length that triggers giving half back), set once
+/// at start-up from the lane budget (`HAKMEM_FASTLANE_KB`) and the C7 ultra box.
+static mut LIMITS: [u32; NCLASS] = {
     let mut t = [0u32; NCLASS];
     let mut c = 0;
     while c < NCLASS {
-        t[c] = fastlane_limit(c);
+        t[c] = fastlane_limit(c, 64 * 1024);
         c += 1;
     }
     t
 };
 
-pub use super::c7_ultra::limit;
+/// FastLane limit of class `c`.
+#[inline]
+pub fn limit(c: ClassIdx) -> u32 {
+    // SAFETY: written only by `init_limits` during global init, before any heap exists.
+    unsafe { (*core::ptr::addr_of!(LIMITS))[c] }
+}
+
+/// Compute the limits from the tuning (global init only).
+///
+/// # Safety
+/// No other thread may be allocating.
+pub unsafe fn init_limits(t: &crate::config::Tuning) {
+    let l = &mut *core::ptr::addr_of_mut!(LIMITS);
+    for (c, x) in l.iter_mut().enumerate() {
+        *x = fastlane_limit(c, t.lane_kib * 1024);
+    }
+    super::c7_ultra::adjust_limits(l, t.c7_ultra);
+}
+
+
 
 // ---- malloc ------------------------------------------------------------------------------
 
