@@ -1,11 +1,554 @@
-//! `hakmem bench` (being built; see the issue for bench).
+//! `hakmem bench`: the same workload binary under LD_PRELOAD of each allocator, interleaved,
+//! with a summary table (and optionally JSON, CSV, a Markdown report, a plot, callgrind counts).
 
-use anyhow::{bail, Result};
+use crate::paths;
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use hakmem_bench::report::{self, ContestantRuns, Row};
+use hakmem_bench::runner::{self, Contestant};
+use hakmem_bench::workloads;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Workloads (repeatable or comma list; `all` for every one).
+    #[arg(short, long, value_delimiter = ',', default_value = "random-mixed")]
+    pub workload: Vec<String>,
+    /// Runs per contestant (interleaved A B C A B C ...).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Contestants: hakmem, hakmem-speed, hakmem-balanced, mimalloc, jemalloc, tcmalloc, glibc.
+    #[arg(short, long, value_delimiter = ',', default_value = "hakmem,mimalloc,jemalloc,tcmalloc,glibc")]
+    pub allocators: Vec<String>,
+    /// Profile for the `hakmem` contestant (sets HAKMEM_PROFILE).
+    #[arg(long, value_parser = ["speed", "balanced"])]
+    pub profile: Option<String>,
+    /// Workload op count (passed as --cycles to every workload).
+    #[arg(long)]
+    pub cycles: Option<u64>,
+    /// Multiply every workload's default op count (e.g. 0.1 for a quick `-w all`); --cycles
+    /// sets one count for all, which suits a single workload better (its unit differs per workload).
+    #[arg(long, conflicts_with = "cycles")]
+    pub scale: Option<f64>,
+    /// Threads for the multithreaded workloads (default 2).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Any other workload option, as KEY=VALUE (e.g. `--arg ws=4096`); repeatable.
+    #[arg(long = "arg", value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+    /// Write the results as JSON (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the table rows as CSV (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Bar chart of median ops/s with min..max error bars (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write a Markdown report (tables, machine, date, command line), e.g. docs/benchmarks.md.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Also run each contestant once under `valgrind --tool=callgrind` and report instructions.
+    #[arg(long)]
+    pub instructions: bool,
+    /// Op count for the callgrind runs (default: a tenth of the workload's default).
+    #[arg(long)]
+    pub instr_cycles: Option<u64>,
+    /// Also run each contestant once under `strace -f -c` and report memory syscalls per op
+    /// (mmap, munmap, madvise, mremap, brk, mprotect; whole process) for every allocator.
+    #[arg(long)]
+    pub syscalls: bool,
+    /// The contestant ratios are taken against.
+    #[arg(long, default_value = "mimalloc")]
+    pub reference: String,
+}
 
-pub fn main(_a: BenchArgs) -> Result<i32> {
-    bail!("hakmem bench is not built yet")
+/// Resolves contestant names; missing libraries are skipped with a notice on stderr.
+pub fn contestants(names: &[String], profile: Option<&str>) -> Result<Vec<Contestant>> {
+    let mut out: Vec<Contestant> = Vec::new();
+    for n in names {
+        let n = n.trim();
+        if !runner::ALLOCATOR_NAMES.contains(&n) {
+            bail!("unknown allocator '{n}' (known: {})", runner::ALLOCATOR_NAMES.join(", "));
+        }
+        if out.iter().any(|c| c.name == n) {
+            continue;
+        }
+        let c = match n {
+            "glibc" => Contestant { name: n.into(), preload: None, env: vec![] },
+            "hakmem" | "hakmem-speed" | "hakmem-balanced" => {
+                let lib = match paths::libhakmem() {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("hakmem bench: skipping {n}: {e}");
+                        continue;
+                    }
+                };
+                let prof = match n {
+                    "hakmem-speed" => Some("speed"),
+                    "hakmem-balanced" => Some("balanced"),
+                    _ => profile,
+                };
+                let env = prof.map(|p| vec![("HAKMEM_PROFILE".to_string(), p.to_string())]).unwrap_or_default();
+                Contestant { name: n.into(), preload: Some(lib), env }
+            }
+            _ => {
+                let p = runner::peer(n).context("peer table")?;
+                if !Path::new(p.path).is_file() {
+                    eprintln!("hakmem bench: skipping {n}: {} not found (install it with `apt-get install {}`)", p.path, p.package);
+                    continue;
+                }
+                Contestant { name: n.into(), preload: Some(PathBuf::from(p.path)), env: vec![] }
+            }
+        };
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// `KEY=VALUE` options to `--key value` words.
+pub fn passthrough(cycles: Option<u64>, args: &[String]) -> Result<Vec<String>> {
+    let mut v = Vec::new();
+    if let Some(c) = cycles {
+        v.push("--cycles".to_string());
+        v.push(c.to_string());
+    }
+    for a in args {
+        let Some((k, val)) = a.split_once('=') else { bail!("--arg {a}: expected KEY=VALUE") };
+        let k = k.trim().trim_start_matches('-');
+        if k.is_empty() {
+            bail!("--arg {a}: empty KEY");
+        }
+        v.push(format!("--{}", k.replace('_', "-")));
+        v.push(val.to_string());
+    }
+    Ok(v)
+}
+
+/// Expands `all` and checks names.
+pub fn workload_names(ws: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for w in ws {
+        let w = w.trim();
+        if w == "all" {
+            out.extend(workloads::NAMES.iter().map(|s| s.to_string()));
+        } else if workloads::NAMES.contains(&w) {
+            out.push(w.to_string());
+        } else {
+            bail!("unknown workload '{w}' (known: {}, all)", workloads::NAMES.join(", "));
+        }
+    }
+    out.dedup();
+    if out.is_empty() {
+        bail!("no workload given");
+    }
+    Ok(out)
+}
+
+/// Workload words for one workload: shared options plus `--threads` where it applies; checked
+/// against the workload's options before anything runs.
+pub fn workload_args(w: &str, base: &[String], threads: Option<usize>) -> Result<Vec<String>> {
+    let mut a = base.to_vec();
+    if let (Some(t), true) = (threads, workloads::takes_threads(w)) {
+        a.push("--threads".into());
+        a.push(t.to_string());
+    }
+    let o = workloads::parse_overrides(&a).with_context(|| format!("workload {w}"))?;
+    workloads::prepare(w, &o)?;
+    Ok(a)
+}
+
+struct WorkloadResult {
+    workload: String,
+    args: Vec<String>,
+    cs: Vec<ContestantRuns>,
+}
+
+pub fn main(a: BenchArgs) -> Result<i32> {
+    if a.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let names = workload_names(&a.workload)?;
+    let base = passthrough(a.cycles, &a.args)?;
+    let mut plan: Vec<(String, Vec<String>)> = Vec::new();
+    if let Some(f) = a.scale {
+        if !(f > 0.0 && f.is_finite()) {
+            bail!("--scale must be a positive number");
+        }
+    }
+    for w in &names {
+        let mut wb = base.clone();
+        if let Some(f) = a.scale {
+            let c = (workloads::default_cycles(w).unwrap_or(1) as f64 * f).round().max(1.0) as u64;
+            wb.splice(0..0, ["--cycles".to_string(), c.to_string()]);
+        }
+        plan.push((w.clone(), workload_args(w, &wb, a.threads)?));
+    }
+    if let Some(p) = &a.plot {
+        // Fail before the runs, not after them.
+        plot_ext(p)?;
+        register_font()?;
+    }
+    let contestants = contestants(&a.allocators, a.profile.as_deref())?;
+    if contestants.is_empty() {
+        bail!("no allocator left to run");
+    }
+    let bin = paths::workload_bin()?;
+    let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
+    let pb = ProgressBar::new((per_workload * plan.len()) as u64);
+    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+
+    let load_before = runner::loadavg();
+    let mut results: Vec<WorkloadResult> = Vec::new();
+    let mut any_failed = false;
+    for (w, args) in &plan {
+        let mut cs: Vec<ContestantRuns> = contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
+        for (r, ci) in runner::schedule(contestants.len(), a.runs) {
+            let c = &contestants[ci];
+            pb.set_message(format!("{w}: {} run {}/{}", c.name, r + 1, a.runs));
+            match runner::run_once(&bin, c, w, args) {
+                Ok(o) => cs[ci].runs.push(o),
+                Err(e) => {
+                    pb.suspend(|| eprintln!("hakmem bench: {e:#}"));
+                    cs[ci].failures.push(format!("{e:#}"));
+                    any_failed = true;
+                }
+            }
+            pb.inc(1);
+        }
+        if a.instructions {
+            let mut iargs: Vec<String> = strip_cycles(args);
+            // valgrind is ~50x slower: a tenth of the timed runs' op count by default.
+            let timed = args.iter().position(|x| x == "--cycles").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok());
+            let ic = a.instr_cycles.unwrap_or_else(|| timed.or_else(|| workloads::default_cycles(w)).unwrap_or(1_000_000) / 10).max(1);
+            iargs.push("--cycles".into());
+            iargs.push(ic.to_string());
+            for (ci, c) in contestants.iter().enumerate() {
+                pb.set_message(format!("{w}: {} under callgrind", c.name));
+                match runner::callgrind_ir(&bin, c, w, &iargs) {
+                    Ok((ir, o)) => cs[ci].instructions = Some((ir, o.ops)),
+                    Err(e) => {
+                        pb.suspend(|| eprintln!("hakmem bench: {e:#}"));
+                        any_failed = true;
+                    }
+                }
+                pb.inc(1);
+            }
+        }
+        if a.syscalls {
+            for (ci, c) in contestants.iter().enumerate() {
+                pb.set_message(format!("{w}: {} under strace", c.name));
+                match runner::strace_syscalls(&bin, c, w, args) {
+                    Ok((counts, o)) => cs[ci].strace = Some((counts.values().sum(), o.ops)),
+                    Err(e) => {
+                        pb.suspend(|| eprintln!("hakmem bench: {e:#}"));
+                        any_failed = true;
+                    }
+                }
+                pb.inc(1);
+            }
+        }
+        results.push(WorkloadResult { workload: w.clone(), args: args.clone(), cs });
+    }
+    pb.finish_and_clear();
+
+    let all_rows: Vec<Vec<Row>> = results.iter().map(|r| report::rows(&r.workload, &r.cs, &a.reference)).collect();
+    let table_to_stderr = a.json.as_deref() == Some(Path::new("-")) || a.csv.as_deref() == Some(Path::new("-"));
+    let mut text = String::new();
+    for (r, rows) in results.iter().zip(&all_rows) {
+        text.push_str(&format!("{} {}\n", r.workload, r.args.join(" ")));
+        text.push_str(&report::text_table(rows));
+        text.push('\n');
+    }
+    if table_to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    let flat: Vec<Row> = all_rows.iter().flatten().cloned().collect();
+    if let Some(p) = &a.json {
+        let v = serde_json::json!({
+            "machine": runner::machine(),
+            "command": command_line(),
+            "rows": flat,
+            "runs": results.iter().map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs})).collect::<Vec<_>>(),
+        });
+        write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))?;
+    }
+    if let Some(p) = &a.csv {
+        write_out(p, &report::csv(&flat)?)?;
+    }
+    if let Some(p) = &a.markdown {
+        write_out(p, &markdown(&a, &results, &all_rows, &contestants, &load_before))?;
+        eprintln!("hakmem bench: wrote {}", p.display());
+    }
+    if let Some(p) = &a.plot {
+        plot(p, &results)?;
+        eprintln!("hakmem bench: wrote {}", p.display());
+    }
+    Ok(if any_failed { 1 } else { 0 })
+}
+
+fn strip_cycles(args: &[String]) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--cycles" {
+            i += 2;
+            continue;
+        }
+        v.push(args[i].clone());
+        i += 1;
+    }
+    v
+}
+
+fn write_out(p: &Path, s: &str) -> Result<()> {
+    if p == Path::new("-") {
+        print!("{s}");
+        return Ok(());
+    }
+    if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    std::fs::write(p, s).with_context(|| format!("cannot write {}", p.display()))
+}
+
+/// This invocation as a shell command (`hakmem` plus the arguments, quoted where needed).
+pub fn command_line() -> String {
+    std::iter::once("hakmem".to_string()).chain(std::env::args().skip(1).map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(a: &str) -> String {
+    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c)) {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[Contestant], load_before: &str) -> String {
+    let m = runner::machine();
+    let mut s = String::from("# Benchmarks\n\n");
+    s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
+    s.push_str(&format!("- command: `{}`\n", command_line()));
+    s.push_str(&format!("- date: {}\n", m.date_utc));
+    s.push_str(&format!("- machine: `{}`\n", m.uname));
+    s.push_str(&format!("- CPU: {} ({} cores visible)\n", m.cpu, m.cores));
+    s.push_str(&format!("- load average (1/5/15 min): {load_before} before, {} after\n", m.loadavg));
+    if let Some(g) = runner::git_revision() {
+        s.push_str(&format!("- source: git {g}\n"));
+    }
+    s.push_str(&format!(
+        "- contestants: {}\n",
+        cs.iter()
+            .map(|c| {
+                let lib = c.preload.as_ref().map_or("no preload".to_string(), |p| p.display().to_string());
+                let env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                if env.is_empty() {
+                    format!("{} ({lib})", c.name)
+                } else {
+                    format!("{} ({lib}, {})", c.name, env.join(" "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s.push_str(&format!(
+        "\nMethod: every contestant runs the same `hakmem-workload` binary as a whole process under `LD_PRELOAD` \
+         (glibc: no preload), {} runs each, interleaved (A B C A B C ...). ops/s are median, mean and min over \
+         the runs; CV = stdev/mean; `vs {}` is the ratio of medians; peak RSS is the median VmHWM; \
+         syscalls/op counts the allocator's own mmap+munmap+madvise (only hakmem reports them). \
+         Throughput is never asserted in tests; these numbers come from a shared, noisy machine and are \
+         meaningful as ratios within one run.\n",
+        a.runs, a.reference
+    ));
+    for (r, rows) in results.iter().zip(rows) {
+        s.push_str(&format!("\n## {}\n\n{}\n\n", r.workload, workloads::describe(&r.workload)));
+        s.push_str(&format!("workload options: `{}`\n\n", if r.args.is_empty() { "(defaults)".into() } else { r.args.join(" ") }));
+        if let Some(p) = r.cs.iter().flat_map(|c| c.runs.first()).next() {
+            s.push_str(&format!("parameters: `{}`\n\n", p.params));
+        }
+        s.push_str(&report::markdown_table(rows));
+        if rows.iter().any(|r| r.strace_syscalls_per_op.is_some()) {
+            s.push_str("\nstrace mem calls/op: one extra run per contestant under `strace -f -c`, counting mmap, munmap, madvise, mremap, brk and mprotect of the whole process (start-up and thread stacks included) per op.\n");
+        }
+        if rows.iter().any(|r| r.instructions.is_some()) {
+            let ops = r.cs.iter().find_map(|c| c.instructions.map(|(_, ops)| ops)).unwrap_or(0);
+            s.push_str(&format!(
+                "\ninstructions: one extra run per contestant under `valgrind --tool=callgrind` with `--cycles {ops}`; instr/op = total Ir of the process (start-up, warm-up and teardown included) / {ops}.\n"
+            ));
+        }
+    }
+    s
+}
+
+/// One panel per workload; bars are medians, whiskers span min..max.
+fn plot(path: &Path, results: &[WorkloadResult]) -> Result<()> {
+    use plotters::prelude::*;
+    register_font()?;
+    let h = 320 * results.len().max(1) as u32;
+    if plot_ext(path)? == "svg" {
+        draw(SVGBackend::new(path, (900, h)).into_drawing_area(), results)
+    } else {
+        draw(BitMapBackend::new(path, (900, h)).into_drawing_area(), results)
+    }
+}
+
+fn plot_ext(path: &Path) -> Result<&'static str> {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("svg") => Ok("svg"),
+        Some("png") => Ok("png"),
+        _ => bail!("--plot {}: use a .svg or .png file name", path.display()),
+    }
+}
+
+fn draw<DB: plotters::prelude::DrawingBackend>(root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>, results: &[WorkloadResult]) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("plot: {e:?}");
+    root.fill(&WHITE).map_err(e)?;
+    let panels = root.split_evenly((results.len().max(1), 1));
+    for (r, area) in results.iter().zip(panels.iter()) {
+        let stats: Vec<(String, f64, f64, f64)> = r
+            .cs
+            .iter()
+            .filter(|c| !c.runs.is_empty())
+            .map(|c| {
+                let v: Vec<f64> = c.runs.iter().map(|x| x.ops_per_sec / 1e6).collect();
+                let s = hakmem_bench::stats::Summary::of(&v).expect("non-empty");
+                (c.name.clone(), s.median, s.min, s.max)
+            })
+            .collect();
+        if stats.is_empty() {
+            continue;
+        }
+        let ymax = stats.iter().map(|s| s.3).fold(0.0, f64::max) * 1.15;
+        let n = stats.len();
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{} (median ops/s, whiskers min..max)", r.workload), ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            // plotters' integer ranges are inclusive: 0..n-1 gives exactly n segments.
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..ymax.max(1e-9))
+            .map_err(e)?;
+        let names: Vec<String> = stats.iter().map(|s| s.0.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .max_light_lines(1)
+            .light_line_style(WHITE)
+            .y_desc("M ops/s")
+            .x_labels(n)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => names.get(*i).cloned().unwrap_or_default(),
+                SegmentValue::Last => String::new(),
+            })
+            .draw()
+            .map_err(e)?;
+        let colors = [RGBColor(0x2b, 0x6c, 0xb0), RGBColor(0xd9, 0x7b, 0x29), RGBColor(0x3a, 0x9a, 0x4a), RGBColor(0xb0, 0x3a, 0x3a), RGBColor(0x7a, 0x5a, 0xa8), RGBColor(0x88, 0x88, 0x88), RGBColor(0x44, 0x44, 0x44)];
+        chart
+            .draw_series(stats.iter().enumerate().map(|(i, s)| {
+                let right = if i + 1 == n { SegmentValue::Last } else { SegmentValue::Exact(i + 1) };
+                let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (right, s.1)], colors[i % colors.len()].filled());
+                bar.set_margin(0, 0, 12, 12);
+                bar
+            }))
+            .map_err(e)?;
+        chart
+            .draw_series(stats.iter().enumerate().map(|(i, s)| ErrorBar::new_vertical(SegmentValue::CenterOf(i), s.2, s.1, s.3, BLACK.stroke_width(2), 14)))
+            .map_err(e)?;
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// plotters (ab_glyph feature) needs a TrueType font for its text; take the system's.
+fn register_font() -> Result<()> {
+    use std::sync::OnceLock;
+    static DONE: OnceLock<bool> = OnceLock::new();
+    if DONE.get().is_some() {
+        return Ok(());
+    }
+    let mut cands: Vec<PathBuf> = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    if let Ok(o) = std::process::Command::new("fc-match").args(["-f", "%{file}", "sans-serif"]).output() {
+        let f = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if f.ends_with(".ttf") {
+            cands.push(PathBuf::from(f));
+        }
+    }
+    for c in cands {
+        if let Ok(bytes) = std::fs::read(&c) {
+            // The font lives for the rest of the process, as plotters' registry requires.
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes).is_ok() {
+                let _ = DONE.set(true);
+                return Ok(());
+            }
+        }
+    }
+    bail!("--plot needs a TrueType font for its labels; install one with `apt-get install fonts-dejavu-core`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_words() {
+        let v = passthrough(Some(100), &["ws=64".into(), "max_extra_mask=0xff".into()]).unwrap();
+        assert_eq!(v, ["--cycles", "100", "--ws", "64", "--max-extra-mask", "0xff"]);
+        assert!(passthrough(None, &["noequals".into()]).is_err());
+        assert!(passthrough(None, &["=3".into()]).is_err());
+    }
+
+    #[test]
+    fn workload_name_expansion() {
+        assert_eq!(workload_names(&["all".into()]).unwrap().len(), workloads::NAMES.len());
+        assert_eq!(workload_names(&["random-mixed".into()]).unwrap(), ["random-mixed"]);
+        assert!(workload_names(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn threads_only_where_they_apply() {
+        assert_eq!(workload_args("random-mixed", &[], Some(4)).unwrap(), Vec::<String>::new());
+        assert_eq!(workload_args("server-churn", &[], Some(4)).unwrap(), ["--threads", "4"]);
+        assert!(workload_args("random-mixed", &["--live".into(), "3".into()], None).is_err());
+    }
+
+    #[test]
+    fn contestant_resolution() {
+        let cs = contestants(&["glibc".into(), "glibc".into()], None).unwrap();
+        assert_eq!(cs.len(), 1);
+        assert!(cs[0].preload.is_none());
+        assert!(contestants(&["nosuch".into()], None).is_err());
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("--runs"), "--runs");
+        assert_eq!(shell_quote("HAKMEM_X=1"), "HAKMEM_X=1");
+        assert_eq!(shell_quote("a note"), "'a note'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn strips_cycles() {
+        let v: Vec<String> = ["--ws", "3", "--cycles", "9", "--seed", "1"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(strip_cycles(&v), ["--ws", "3", "--seed", "1"]);
+    }
 }

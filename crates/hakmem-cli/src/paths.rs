@@ -39,3 +39,15 @@ pub fn workload_bin() -> Result<PathBuf> {
     }
     bail!("hakmem-workload not found next to the hakmem executable; build it with `cargo build --release`")
 }
+
+/// The soak worker binary (`hakmem-soak-worker`), built by the hakmem-bench crate.
+pub fn soak_worker_bin() -> Result<PathBuf> {
+    if let Some(d) = exe_dir() {
+        for cand in [d.join("hakmem-soak-worker"), d.join("../hakmem-soak-worker")] {
+            if cand.is_file() {
+                return Ok(cand.canonicalize().unwrap_or(cand));
+            }
+        }
+    }
+    bail!("hakmem-soak-worker not found next to the hakmem executable; build it with `cargo build --release`")
+}

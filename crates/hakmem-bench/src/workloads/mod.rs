@@ -1,0 +1,344 @@
+//! Workloads. Every one calls `libc::malloc/free/realloc` directly, so the allocator is
+//! whatever LD_PRELOAD put in front of libc, and none keeps per-op Rust allocations on its
+//! timed path.
+
+pub mod block;
+pub mod false_sharing;
+pub mod large_blocks;
+pub mod producer_consumer;
+pub mod random_mixed;
+pub mod realloc_growth;
+pub mod server_churn;
+pub mod thread_churn;
+
+use std::collections::BTreeMap;
+
+/// Every workload, by the name used on the command line.
+pub const NAMES: &[&str] =
+    &["random-mixed", "server-churn", "producer-consumer", "false-sharing", "realloc-growth", "large-blocks", "thread-churn"];
+
+/// What a workload reports: ops done in the timed part, its duration, and the counters its
+/// invariant checks were computed from.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Outcome {
+    pub ops: u64,
+    pub seconds: f64,
+    pub checks: BTreeMap<String, u64>,
+}
+
+impl Outcome {
+    pub fn new(ops: u64, seconds: f64) -> Self {
+        Outcome { ops, seconds, checks: BTreeMap::new() }
+    }
+    pub fn check(mut self, k: &str, v: u64) -> Self {
+        self.checks.insert(k.to_string(), v);
+        self
+    }
+}
+
+/// Parameter overrides from the command line; `None` keeps the workload's default.
+/// Options that a workload does not have are rejected by `run_named`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    /// Main op count (random-mixed: timed ops; others: see each workload's doc).
+    #[arg(long)]
+    pub cycles: Option<u64>,
+    /// Threads (server-churn, false-sharing, thread-churn: alive at a time; producer-consumer: split between the sides).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Working set: slots (random-mixed, large-blocks), blocks per thread (server-churn).
+    #[arg(long)]
+    pub ws: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u32>,
+    #[arg(long)]
+    pub min_size: Option<usize>,
+    #[arg(long)]
+    pub max_size: Option<usize>,
+    /// random-mixed: size = min-size + (r & mask).
+    #[arg(long, value_parser = parse_u32_maybe_hex)]
+    pub max_extra_mask: Option<u32>,
+    /// server-churn: percent of blocks freed by another thread; thread-churn: percent left to the parent.
+    #[arg(long)]
+    pub remote_pct: Option<u32>,
+    /// false-sharing object size.
+    #[arg(long)]
+    pub size: Option<usize>,
+    #[arg(long)]
+    pub writes_per_object: Option<u64>,
+    /// realloc-growth: objects growing at once.
+    #[arg(long)]
+    pub live: Option<usize>,
+    #[arg(long)]
+    pub allocs_per_thread: Option<usize>,
+}
+
+fn parse_u32_maybe_hex(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("{s}: {e}"))
+}
+
+macro_rules! take {
+    ($o:expr, $used:expr, $field:ident => $dst:expr) => {
+        if let Some(v) = $o.$field {
+            $dst = v;
+            $used.push(stringify!($field));
+        }
+    };
+}
+
+/// A workload with its effective parameters, validated and ready to run.
+#[derive(Clone, Debug)]
+pub enum Prepared {
+    RandomMixed(random_mixed::RandomMixedParams),
+    ServerChurn(server_churn::ServerChurnParams),
+    ProducerConsumer(producer_consumer::ProducerConsumerParams),
+    FalseSharing(false_sharing::FalseSharingParams),
+    ReallocGrowth(realloc_growth::ReallocGrowthParams),
+    LargeBlocks(large_blocks::LargeBlocksParams),
+    ThreadChurn(thread_churn::ThreadChurnParams),
+}
+
+impl Prepared {
+    pub fn params_json(&self) -> serde_json::Value {
+        let v = match self {
+            Prepared::RandomMixed(p) => serde_json::to_value(p),
+            Prepared::ServerChurn(p) => serde_json::to_value(p),
+            Prepared::ProducerConsumer(p) => serde_json::to_value(p),
+            Prepared::FalseSharing(p) => serde_json::to_value(p),
+            Prepared::ReallocGrowth(p) => serde_json::to_value(p),
+            Prepared::LargeBlocks(p) => serde_json::to_value(p),
+            Prepared::ThreadChurn(p) => serde_json::to_value(p),
+        };
+        v.unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn run(&self) -> anyhow::Result<Outcome> {
+        match self {
+            Prepared::RandomMixed(p) => {
+                let r = random_mixed::run(p);
+                Ok(Outcome::new(r.ops, r.seconds).check("mallocs", r.mallocs).check("frees", r.frees).check("freed_at_end", r.freed_at_end))
+            }
+            Prepared::ServerChurn(p) => server_churn::run(p),
+            Prepared::ProducerConsumer(p) => producer_consumer::run(p),
+            Prepared::FalseSharing(p) => false_sharing::run(p),
+            Prepared::ReallocGrowth(p) => realloc_growth::run(p),
+            Prepared::LargeBlocks(p) => large_blocks::run(p),
+            Prepared::ThreadChurn(p) => thread_churn::run(p),
+        }
+    }
+}
+
+/// Parses workload options given as command-line words (`--cycles 1000 --ws 64`).
+pub fn parse_overrides(args: &[String]) -> anyhow::Result<Overrides> {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(name = "workload options", no_binary_name = true)]
+    struct W {
+        #[command(flatten)]
+        o: Overrides,
+    }
+    W::try_parse_from(args).map(|w| w.o).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))
+}
+
+/// Resolves a workload name and overrides into validated parameters. Options the workload
+/// does not have are an error, so a typo never silently measures the defaults.
+pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
+    let mut used: Vec<&str> = Vec::new();
+    let prepared = match name {
+        "random-mixed" => {
+            let mut p = random_mixed::RandomMixedParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, ws => p.ws);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_extra_mask => p.max_extra_mask);
+            anyhow::ensure!(p.ws > 0, "random-mixed needs ws > 0");
+            Prepared::RandomMixed(p)
+        }
+        "server-churn" => {
+            let mut p = server_churn::ServerChurnParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, threads => p.threads);
+            take!(o, used, ws => p.slots);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_size => p.max_size);
+            take!(o, used, remote_pct => p.remote_pct);
+            Prepared::ServerChurn(p)
+        }
+        "producer-consumer" => {
+            let mut p = producer_consumer::ProducerConsumerParams::default();
+            if let Some(t) = o.threads {
+                p = p.with_threads(t);
+                used.push("threads");
+            }
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_size => p.max_size);
+            Prepared::ProducerConsumer(p)
+        }
+        "false-sharing" => {
+            let mut p = false_sharing::FalseSharingParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, threads => p.threads);
+            take!(o, used, size => p.size);
+            take!(o, used, writes_per_object => p.writes_per_object);
+            Prepared::FalseSharing(p)
+        }
+        "realloc-growth" => {
+            let mut p = realloc_growth::ReallocGrowthParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, live => p.live);
+            take!(o, used, seed => p.seed);
+            Prepared::ReallocGrowth(p)
+        }
+        "large-blocks" => {
+            let mut p = large_blocks::LargeBlocksParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, ws => p.ws);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_size => p.max_size);
+            Prepared::LargeBlocks(p)
+        }
+        "thread-churn" => {
+            let mut p = thread_churn::ThreadChurnParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, threads => p.threads);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_size => p.max_size);
+            take!(o, used, remote_pct => p.leave_pct);
+            take!(o, used, allocs_per_thread => p.allocs_per_thread);
+            Prepared::ThreadChurn(p)
+        }
+        _ => anyhow::bail!("unknown workload '{name}' (known: {})", NAMES.join(", ")),
+    };
+    check_unused(name, o, &used)?;
+    Ok(prepared)
+}
+
+/// Runs a workload by name with overrides; returns the outcome and the effective parameters.
+pub fn run_named(name: &str, o: &Overrides) -> anyhow::Result<(Outcome, serde_json::Value)> {
+    let p = prepare(name, o)?;
+    Ok((p.run()?, p.params_json()))
+}
+
+/// Whether a workload takes `--threads`.
+pub fn takes_threads(name: &str) -> bool {
+    matches!(name, "server-churn" | "producer-consumer" | "false-sharing" | "thread-churn")
+}
+
+fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> {
+    let given: Vec<&str> = [
+        ("cycles", o.cycles.is_some()),
+        ("threads", o.threads.is_some()),
+        ("ws", o.ws.is_some()),
+        ("seed", o.seed.is_some()),
+        ("min_size", o.min_size.is_some()),
+        ("max_size", o.max_size.is_some()),
+        ("max_extra_mask", o.max_extra_mask.is_some()),
+        ("remote_pct", o.remote_pct.is_some()),
+        ("size", o.size.is_some()),
+        ("writes_per_object", o.writes_per_object.is_some()),
+        ("live", o.live.is_some()),
+        ("allocs_per_thread", o.allocs_per_thread.is_some()),
+    ]
+    .into_iter()
+    .filter(|&(k, g)| g && !used.contains(&k))
+    .map(|(k, _)| k)
+    .collect();
+    anyhow::ensure!(
+        given.is_empty(),
+        "workload {name} has no option {}",
+        given.iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
+
+/// xorshift32 (`x ^= x << 13; x ^= x >> 17; x ^= x << 5`), the generator of DESIGN.md.
+#[derive(Clone, Copy, Debug)]
+pub struct Xorshift32(u32);
+
+impl Xorshift32 {
+    /// A zero seed would stick at zero forever, so it is replaced by 1.
+    pub fn new(seed: u32) -> Self {
+        Xorshift32(if seed == 0 { 1 } else { seed })
+    }
+    #[inline(always)]
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
+
+
+/// One sentence per workload for reports: what it does and what one op is.
+pub fn describe(name: &str) -> &'static str {
+    match name {
+        "random-mixed" => "DESIGN.md section 3: 8192 slots, xorshift32; each op frees a full slot or mallocs 16..1039 bytes into an empty one (single thread). One op = one malloc or one free.",
+        "server-churn" => "larson-like: each thread keeps a table of 8..512-byte blocks and replaces them at random; 10% of replaced blocks are freed by the next thread. One op = one replacement (a free plus a malloc).",
+        "producer-consumer" => "one thread mallocs 16..1024-byte blocks, another frees them: every free is remote. One op = one block handed over.",
+        "false-sharing" => "cache-scratch: the main thread allocates one 8-byte object per worker and hands them out; each worker frees it, then allocates 8-byte objects and increments them 1000 times each. One op = one write; a slow row means the allocator put two threads' objects on one cache line.",
+        "realloc-growth" => "four objects at a time grown by realloc, strings by 1..64 bytes up to 16 KiB, vectors by doubling up to 256 KiB, contents checked. One op = one realloc.",
+        "large-blocks" => "64 KiB..8 MiB blocks (log-uniform), every page touched and checked, 4 live at a time. One op = one malloc (with its free).",
+        "thread-churn" => "threads started two at a time; each mallocs 1000 blocks of 16..1024 bytes, frees 90% itself and leaves 10% for the parent to free after it exits. One op = one malloc.",
+        _ => "",
+    }
+}
+
+/// The default `--cycles` of a workload (the instruction-count mode runs a tenth of it).
+pub fn default_cycles(name: &str) -> Option<u64> {
+    Some(match name {
+        "random-mixed" => random_mixed::RandomMixedParams::default().cycles,
+        "server-churn" => server_churn::ServerChurnParams::default().cycles,
+        "producer-consumer" => producer_consumer::ProducerConsumerParams::default().cycles,
+        "false-sharing" => false_sharing::FalseSharingParams::default().cycles,
+        "realloc-growth" => realloc_growth::ReallocGrowthParams::default().cycles,
+        "large-blocks" => large_blocks::LargeBlocksParams::default().cycles,
+        "thread-churn" => thread_churn::ThreadChurnParams::default().cycles,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_validates_options() {
+        let o = parse_overrides(&["--cycles".into(), "5".into(), "--max-extra-mask".into(), "0x1f".into()]).unwrap();
+        match prepare("random-mixed", &o).unwrap() {
+            Prepared::RandomMixed(p) => assert_eq!((p.cycles, p.max_extra_mask, p.ws), (5, 0x1f, 8192)),
+            other => panic!("{other:?}"),
+        }
+        let e = prepare("realloc-growth", &parse_overrides(&["--threads".into(), "2".into()]).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("no option --threads"), "{e}");
+        assert!(parse_overrides(&["--bogus".into(), "1".into()]).is_err());
+        assert!(prepare("nope", &Overrides::default()).is_err());
+        for n in NAMES {
+            assert!(prepare(n, &Overrides::default()).is_ok(), "{n}");
+            assert!(default_cycles(n).is_some());
+            let t = Overrides { threads: Some(2), ..Default::default() };
+            assert_eq!(prepare(n, &t).is_ok(), takes_threads(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn xorshift_known_values() {
+        // First outputs for seed 1, computed by hand from the three shifts.
+        let mut r = Xorshift32::new(1);
+        assert_eq!(r.next(), 270369);
+        assert_eq!(r.next(), 67634689);
+    }
+}
