@@ -110,12 +110,16 @@ static void *hold[MAXHOLD];
 
 static size_t headroom_mib = 48, limit_kb;
 
+/* RLIMIT_AS by default; FAULTS_RLIMIT=data limits private writable mappings instead
+ * (RLIMIT_DATA covers anonymous mmap since Linux 4.7), measured from VmData. */
 static void set_limit(void) {
-    size_t vm = status_kb("VmSize:") * 1024;
-    CHECK(vm > 0);
-    struct rlimit rl = {vm + headroom_mib * MiB, vm + headroom_mib * MiB};
+    const char *which = getenv("FAULTS_RLIMIT");
+    int data = which && !strcmp(which, "data");
+    size_t base = status_kb(data ? "VmData:" : "VmSize:") * 1024;
+    CHECK(base > 0);
+    struct rlimit rl = {base + headroom_mib * MiB, base + headroom_mib * MiB};
     limit_kb = rl.rlim_cur / 1024;
-    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    CHECK(setrlimit(data ? RLIMIT_DATA : RLIMIT_AS, &rl) == 0);
 }
 
 /* Fill memory through entry point e with blocks of `size` until it fails; check the failure
@@ -249,38 +253,71 @@ static void t_oom_cache(void) {
     printf("cache_ok\n");
 }
 
-/* OOM hit first by a thread that never allocated before (its heap must be made then). */
+/* OOM hit first by a thread that never allocated before: its heap (and first block) must be
+ * made at the edge. The threads exist before memory runs out (their stacks are mapped), wait
+ * on a barrier while the main thread fills the headroom, then all allocate at once. */
+static pthread_barrier_t oom_gate;
+static atomic_int oom_first_failed, oom_got;
+
 static void *oom_thread(void *arg) {
     (void)arg;
+    pthread_barrier_wait(&oom_gate);
     size_t n = 0;
-    void **mine = malloc(sizeof(void *) * 4096);
-    if (!mine) return (void *)1; /* even its first malloc may fail: that is allowed */
-    while (n < 4096 && (mine[n] = malloc(100000)) != NULL) { memset(mine[n], 3, 100000); n++; }
+    void *mine[64];
+    errno = 0;
+    while (n < 64 && (mine[n] = malloc(n % 2 ? 100000 : 700)) != NULL) { memset(mine[n], 3, n % 2 ? 100000 : 700); n++; }
     int e = errno;
+    if (n == 0) atomic_fetch_add(&oom_first_failed, 1);
+    atomic_fetch_add(&oom_got, (int)n);
     for (size_t i = 0; i < n; i++) free(mine[i]);
-    free(mine);
-    return n < 4096 && e == ENOMEM ? (void *)1 : (void *)2;
+    return n < 64 && e != ENOMEM ? (void *)2 : NULL; /* stopped early: must be ENOMEM */
+}
+
+/* small stacks: 8 default 8 MiB stacks would not fit in the headroom */
+static pthread_attr_t *small_stack(void) {
+    static pthread_attr_t a;
+    static int done;
+    if (!done) { pthread_attr_init(&a); pthread_attr_setstacksize(&a, 256 * 1024); done = 1; }
+    return &a;
+}
+
+static void oom_thread_round(int nthreads) {
+    pthread_t t[8];
+    pthread_barrier_init(&oom_gate, NULL, nthreads + 1);
+    for (int i = 0; i < nthreads; i++) CHECK(pthread_create(&t[i], small_stack(), oom_thread, NULL) == 0);
+    pthread_barrier_wait(&oom_gate);
+    for (int i = 0; i < nthreads; i++) { void *r; pthread_join(t[i], &r); CHECK(r == NULL); }
+    pthread_barrier_destroy(&oom_gate);
 }
 
 static void t_oom_threads(void) {
     sentinels_make();
     set_limit();
-    /* fill most of the headroom from main, then let fresh threads run into the wall */
-    size_t n = 0;
-    while (n < MAXHOLD && (hold[n] = malloc(1000)) != NULL) n++;
-    CHECK(errno == ENOMEM);
-    for (size_t i = 0; i < n / 2; i++) free(hold[i]);
-    for (int round = 0; round < 20; round++) {
-        pthread_t t;
-        int r = pthread_create(&t, NULL, oom_thread, NULL);
-        if (r != 0) continue; /* no room for a thread stack: fine, that is not malloc */
-        void *ret;
-        pthread_join(t, &ret);
-        CHECK(ret == (void *)1);
+    for (int round = 0; round < 5; round++) {
+        /* the threads are created first (stacks mapped), then memory is filled */
+        pthread_barrier_init(&oom_gate, NULL, 9);
+        pthread_t th[8];
+        for (int i = 0; i < 8; i++) CHECK(pthread_create(&th[i], small_stack(), oom_thread, NULL) == 0);
+        size_t n = 0;
+        errno = 0;
+        while (n < MAXHOLD && (hold[n] = malloc(1000)) != NULL) n++;
+        CHECK(errno == ENOMEM);
+        pthread_barrier_wait(&oom_gate);
+        for (int i = 0; i < 8; i++) { void *r; pthread_join(th[i], &r); CHECK(r == NULL); }
+        pthread_barrier_destroy(&oom_gate);
+        for (size_t i = 0; i < n; i++) free(hold[i]);
+        sentinels_check("after threads hit OOM");
+        /* memory is back: fresh threads get their blocks */
+        int before = atomic_load(&oom_got);
+        oom_thread_round(4);
+        if (atomic_load(&oom_got) - before < 4 * 64) {
+            fprintf(stderr, "FAIL new threads got only %d blocks after memory was freed\n", atomic_load(&oom_got) - before);
+            exit(1);
+        }
     }
-    for (size_t i = n / 2; i < n; i++) free(hold[i]);
-    sentinels_check("after threads hit OOM");
-    recovered("a half-full heap and 20 OOM threads");
+    recovered("filled memory and 40 threads at OOM");
+    printf("threads_first_malloc_failed=%d\n", atomic_load(&oom_first_failed));
+    CHECK(atomic_load(&oom_first_failed) > 0); /* the edge was really hit by a fresh thread */
     printf("threads_ok\n");
 }
 
@@ -513,7 +550,10 @@ static void *mix_thread(void *arg) {
     return NULL;
 }
 
+static size_t mapped_kb(void);
+
 static void t_mix(void) {
+    CHECK(is_hakmem());
     static void *given[4][200];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, mix_thread, given[i]) == 0);
@@ -525,6 +565,7 @@ static void t_mix(void) {
     a = calloc(1000, 1000); CHECK(a); free(a);
     a = realloc(NULL, 5 * MiB); a = realloc(a, 20 * MiB); a = realloc(a, 100); CHECK(a); free(a);
     CHECK(malloc(SIZE_MAX / 2) == NULL);
+    CHECK(mapped_kb() > 0); /* hakmem, not a checker's replacement, served all of that */
 }
 
 /* ==== bad input: each of these must abort with one hakmem line ============================ */
@@ -532,9 +573,16 @@ static void t_mix(void) {
 static volatile void *sink;
 
 static void *alloc_in_thread(void *arg) { return malloc((size_t)(uintptr_t)arg); }
+static size_t bad_size = 100;
+static void *alloc_many_in_thread(void *arg) {
+    void **out = arg;
+    for (int i = 0; i < 65; i++) out[i] = malloc(bad_size);
+    return NULL;
+}
 
 static int bad(const char *c, const char *arg) {
     size_t sz = arg ? strtoull(arg, NULL, 0) : 100;
+    bad_size = sz;
     if (!strcmp(c, "realloc-stack")) { char x[32]; sink = realloc(x, 100); }
     else if (!strcmp(c, "realloc-mmap")) {
         void *m = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -578,6 +626,50 @@ static int bad(const char *c, const char *arg) {
         for (int i = 0; i < 4096; i++) free(ps[i]);
         free(a);
         sink = keep;
+    }
+    else if (!strcmp(c, "double-free-remote-far")) {
+        /* remote, far apart: free a, 64 other blocks of the same owner (the remote batch is
+         * sent in between), free a again; then the heap is adopted and its inbox drained */
+        pthread_t t;
+        static void *blocks[65];
+        pthread_create(&t, NULL, alloc_many_in_thread, blocks);
+        pthread_join(t, NULL);
+        free(blocks[0]);
+        for (int i = 1; i < 65; i++) free(blocks[i]);
+        free(blocks[0]);
+        for (int i = 0; i < 4; i++) {
+            void *p;
+            pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
+            pthread_join(t, &p);
+            free(p);
+        }
+        static void *seen[4096];
+        for (int i = 0; i < 4096; i++) {
+            seen[i] = malloc(sz);
+            for (int k = 0; k < i; k++) if (seen[k] == seen[i]) { puts("DUPLICATE"); return 3; }
+        }
+    }
+    else if (!strcmp(c, "double-free-remote-aba")) {
+        /* remote, not adjacent: free a, free b, free a (a and b owned by an exited thread) */
+        pthread_t t;
+        void *a, *b;
+        pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
+        pthread_join(t, &a);
+        pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
+        pthread_join(t, &b);
+        free(a); free(b); free(a);
+        for (int i = 0; i < 4; i++) {
+            void *p;
+            pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
+            pthread_join(t, &p);
+            free(p);
+        }
+        /* one more thread allocates many blocks: a block handed out twice is corruption */
+        static void *seen[4096];
+        for (int i = 0; i < 4096; i++) {
+            seen[i] = malloc(sz);
+            for (int k = 0; k < i; k++) if (seen[k] == seen[i]) { puts("DUPLICATE"); return 3; }
+        }
     }
     else if (!strcmp(c, "double-free-remote")) {
         /* the block belongs to another (exited) thread; this thread frees it twice */
