@@ -161,11 +161,13 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     }
     let ss = superslab::ss_of(a);
     let tb = T::block();
-    let c = (*ss).unit_class[superslab::unit_of(a)] as usize;
-    if (*ss).owner.load(Relaxed) != (*tb).fast_heap || c >= NCLASS {
+    // One compare settles "a class slab of this thread's heap" (free units and large
+    // spans carry NO_OWNER, which matches no thread).
+    let rec = (*ss).units.as_ptr().add(superslab::unit_of(a));
+    if (*rec).owner != (*tb).fast_heap {
         return free_slow::<T>(tb, ss, p);
     }
-    push_local(tb, c, p);
+    push_local(tb, (*rec).class as usize, p);
 }
 
 /// Push a block of this thread's heap on its FastLane; flush when over the limit.
@@ -197,7 +199,7 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
     if owner.is_null() {
         msg::fatal("free", "invalid pointer or double free (block of an empty SuperSlab)", a);
     }
-    let uc = (*ss).unit_class[superslab::unit_of(a)];
+    let uc = (*ss).units[superslab::unit_of(a)].class;
     if uc == UC_FREE {
         msg::fatal("free", "invalid pointer or double free (not inside a live slab)", a);
     }
@@ -289,7 +291,7 @@ pub unsafe fn usable_size(p: *mut u8) -> usize {
     let a = p as usize;
     if region::is_superslab(a) {
         let ss = superslab::ss_of(a);
-        let uc = (*ss).unit_class[superslab::unit_of(a)];
+        let uc = (*ss).units[superslab::unit_of(a)].class;
         if uc == UC_FREE || (*ss).owner.load(Relaxed).is_null() {
             return 0;
         }

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //!   ss   = p & !(2 MiB - 1)            -> SuperSlab header
-//!   unit = (p >> 16) & 31              -> ss.unit_class[unit] (fast free), ss.slabs[unit].head
+//!   unit = (p >> 16) & 31              -> ss.units[unit] {owner, class} (fast free),
+//!                                         ss.slabs[unit].head
 //! ```
 //!
 //! A process-wide bitmap with one bit per 2 MiB of address space says which chunks
@@ -97,14 +98,32 @@ impl SlabMeta {
     };
 }
 
+/// `UnitRec::owner` of a unit that is not a class slab: equal to no thread's
+/// `fast_heap` (which is a heap or null), so the free fast path's one compare also
+/// rejects free units and large spans.
+pub const NO_OWNER: *mut Heap = 1 as *mut Heap;
+
+/// What the free fast path reads about a unit: one 16-byte record, one cache line.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct UnitRec {
+    /// Owning heap if the unit is part of a class slab, else `NO_OWNER`.
+    pub owner: *mut Heap,
+    /// Class of the unit's slab, or UC_FREE / UC_LARGE.
+    pub class: u8,
+}
+
+impl UnitRec {
+    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, class: UC_FREE };
+}
+
 /// The header at the start of every SuperSlab.
 #[repr(C, align(64))]
 pub struct SuperSlab {
-    // First cache line: everything the free fast path reads.
+    /// Per unit: owner (for class slabs) and class: everything the free fast path reads.
+    pub units: [UnitRec; UNITS],
     /// The heap that owns this SuperSlab; null while it sits in the warm pool.
     pub owner: AtomicPtr<Heap>,
-    /// Class of each unit's slab, or UC_FREE / UC_LARGE.
-    pub unit_class: [u8; UNITS],
     pub magic: u64,
     /// Bitmask of free units (bit 0 is the header and never free).
     pub free_units: u32,
@@ -116,7 +135,7 @@ pub struct SuperSlab {
 }
 
 const _: () = assert!(core::mem::size_of::<SuperSlab>() <= UNIT_SIZE);
-const _: () = assert!(core::mem::offset_of!(SuperSlab, unit_class) + UNITS <= 64);
+const _: () = assert!(core::mem::size_of::<UnitRec>() == 16);
 const _: () = assert!(NCLASS < UC_LARGE as usize);
 
 /// SuperSlab containing an address (no check that it is one).
@@ -137,7 +156,7 @@ impl SuperSlab {
     /// `ss` points to a mapped, 2 MiB-aligned region no one else uses.
     pub unsafe fn init(ss: *mut SuperSlab, owner: *mut Heap) {
         let s = &mut *ss;
-        s.unit_class = [UC_FREE; UNITS];
+        s.units = [UnitRec::FREE; UNITS];
         s.magic = SS_MAGIC;
         s.free_units = USABLE_UNITS_MASK;
         s.in_avail = false;
@@ -173,8 +192,9 @@ impl SuperSlab {
         let mask = (((1u64 << k) - 1) << first) as u32;
         debug_assert_eq!(s.free_units & mask, mask);
         s.free_units &= !mask;
+        let owner = if (uclass as usize) < NCLASS { s.owner.load(Ordering::Relaxed) } else { NO_OWNER };
         for u in first..first + k {
-            s.unit_class[u] = uclass;
+            s.units[u] = UnitRec { owner, class: uclass };
             let m = &mut s.slabs[u];
             m.kind = if u == first { kind } else { UnitKind::Tail };
             m.head = first as u8;
@@ -193,7 +213,7 @@ impl SuperSlab {
         let s = &mut *ss;
         let k = s.slabs[first].units as usize;
         for u in first..first + k {
-            s.unit_class[u] = UC_FREE;
+            s.units[u] = UnitRec::FREE;
             s.slabs[u] = SlabMeta::EMPTY;
         }
         s.free_units |= (((1u64 << k) - 1) << first) as u32;
@@ -241,9 +261,10 @@ mod tests {
             for off in [0usize, 1, UNIT_SIZE, 4 * UNIT_SIZE - 1] {
                 assert_eq!(SuperSlab::meta_of(p, (*m).start + off), m);
             }
-            assert_eq!((*p).unit_class[3], 9);
+            assert_eq!((*p).units[3].class, 9);
             assert!(SuperSlab::release_units(p, 1));
-            assert_eq!((*p).unit_class[3], UC_FREE);
+            assert_eq!((*p).units[3].class, UC_FREE);
+            assert_eq!((*p).units[3].owner, NO_OWNER);
             crate::os::unmap(p as *mut u8, SS_SIZE);
         }
     }

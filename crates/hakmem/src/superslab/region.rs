@@ -15,13 +15,15 @@ static BITS: [AtomicU64; CHUNKS / 64] = [ZERO; CHUNKS / 64];
 /// Is `p` inside a SuperSlab? False for null and for addresses above user space.
 #[inline(always)]
 pub fn is_superslab(p: usize) -> bool {
-    let i = p >> SS_SHIFT;
-    if i >= CHUNKS {
+    // The word index doubles as the bounds check (p < 2^47 <=> word < CHUNKS / 64), and
+    // the bit index needs no mask: shifts take it modulo 64.
+    let word = p >> (SS_SHIFT + 6);
+    if word >= CHUNKS / 64 {
         return false;
     }
-    // SAFETY: i < CHUNKS, so i / 64 is in bounds.
-    let w = unsafe { BITS.get_unchecked(i >> 6) }.load(Relaxed);
-    (w >> (i & 63)) & 1 != 0
+    // SAFETY: word < CHUNKS / 64 is in bounds.
+    let w = unsafe { BITS.get_unchecked(word) }.load(Relaxed);
+    (w >> ((p >> SS_SHIFT) & 63)) & 1 != 0
 }
 
 pub fn mark(ss: usize, on: bool) {
