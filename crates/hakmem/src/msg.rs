@@ -17,7 +17,11 @@ impl<const N: usize> StackBuf<N> {
     }
     /// Write the buffer to stderr and empty it.
     pub fn flush(&mut self) {
-        crate::os::write_stderr(self.as_bytes());
+        self.flush_to(2);
+    }
+    /// Write the buffer to `fd` and empty it.
+    pub fn flush_to(&mut self, fd: i32) {
+        crate::os::write_fd(fd, self.as_bytes());
         self.len = 0;
     }
 }

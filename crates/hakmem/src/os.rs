@@ -169,10 +169,15 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> usize {
 
 /// Write bytes to stderr with a raw syscall (no buffering, no allocation).
 pub fn write_stderr(b: &[u8]) {
+    write_fd(2, b)
+}
+
+/// Write all of `b` to `fd`.
+pub fn write_fd(fd: i32, b: &[u8]) {
     let mut off = 0;
     while off < b.len() {
         // SAFETY: the slice is valid for reads of its length.
-        let r = unsafe { libc::write(2, b.as_ptr().add(off) as *const libc::c_void, b.len() - off) };
+        let r = unsafe { libc::write(fd, b.as_ptr().add(off) as *const libc::c_void, b.len() - off) };
         if r <= 0 {
             break;
         }

@@ -112,15 +112,33 @@ pub fn snapshot() -> Stats {
     s
 }
 
+/// Where the exit report goes: a private copy of stderr taken at start-up, because
+/// programs may close fd 2 in their own exit handlers (coreutils' close_stdout does),
+/// and those run before ours.
+static REPORT_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(2);
+
+/// Keep a copy of stderr for the exit report (global init, when stats are on).
+pub fn keep_stderr() {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) has no memory preconditions; -1 leaves fd 2 in use.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd >= 0 {
+        REPORT_FD.store(fd, Relaxed);
+    }
+}
+
 /// Print the report to stderr.
 pub fn print() {
+    print_to(2)
+}
+
+fn print_to(fd: i32) {
     let s = snapshot();
     let mut b = StackBuf::<512>::new();
     let t = crate::config::tuning();
     let _ = writeln!(b, "hakmem: stats (profile {}, {} heaps)", t.profile.name(), s.heaps);
-    b.flush();
+    b.flush_to(fd);
     let _ = writeln!(b, "hakmem: class  block      allocs       frees     refills   refilled     flushes");
-    b.flush();
+    b.flush_to(fd);
     for (c, k) in s.classes.iter().enumerate() {
         if k.allocs == 0 && k.frees == 0 && k.refills == 0 {
             continue;
@@ -130,29 +148,29 @@ pub fn print() {
             "hakmem: C{:<4} {:>6} {:>11} {:>11} {:>11} {:>10} {:>11}",
             c, k.block_size, k.allocs, k.frees, k.refills, k.refill_blocks, k.flushes
         );
-        b.flush();
+        b.flush_to(fd);
     }
     let _ = writeln!(b, "hakmem: large allocs {} frees {} | huge allocs {} frees {}",
         s.large_allocs, s.large_frees, s.huge_allocs, s.huge_frees);
-    b.flush();
+    b.flush_to(fd);
     let _ = writeln!(b, "hakmem: remote frees {} drained {}", s.remote_frees, s.remote_drained);
-    b.flush();
+    b.flush_to(fd);
     let _ = writeln!(b, "hakmem: superslabs mapped {} released {} reused {} in warm pool {}",
         s.ss_mapped, s.ss_unmapped, s.ss_reused, s.ss_in_pool);
-    b.flush();
+    b.flush_to(fd);
     let _ = writeln!(b, "hakmem: syscalls mmap {} munmap {} madvise {} mremap {}",
         s.mmap_calls, s.munmap_calls, s.madvise_calls, s.mremap_calls);
-    b.flush();
+    b.flush_to(fd);
     let _ = writeln!(b, "hakmem: memory mapped {} KiB, rss {} KiB, peak rss {} KiB",
         s.mapped_bytes / 1024, s.rss_bytes / 1024, s.peak_rss_bytes / 1024);
-    b.flush();
+    b.flush_to(fd);
     for (name, hits) in boxes::HITS.iter() {
         let _ = writeln!(b, "hakmem: box {} hits {}", name, hits.load(Relaxed));
-        b.flush();
+        b.flush_to(fd);
     }
 }
 
 /// atexit hook for `HAKMEM_STATS=1`.
 pub extern "C" fn print_at_exit() {
-    print();
+    print_to(REPORT_FD.load(Relaxed));
 }

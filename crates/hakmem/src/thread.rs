@@ -69,6 +69,7 @@ unsafe fn global_init() {
     }
     libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child));
     if tuning().stats {
+        stats::keep_stderr();
         libc::atexit(stats::print_at_exit);
     }
     warm_pool::prewarm(boxes::mem_lean::prewarm_count());
