@@ -3,12 +3,13 @@
 //! - `hakmem soak --duration 60m [--profile P] [--epoch 10s] [--allocator hakmem,mimalloc] [--out run.csv]`
 //!   runs `hakmem-soak-worker` (one process per allocator, the allocator preloaded) and analyses
 //!   what it recorded;
-//! - `hakmem soak --processes N [--ops-per-process M]` runs N fresh processes in sequence;
-//! - `hakmem soak analyze FILE.csv... [--json] [--plot F.svg]` analyses recorded runs.
+//! - `hakmem soak --processes N [--ops-per-process M]` runs N fresh processes per allocator,
+//!   interleaved across allocators;
+//! - `hakmem soak analyze FILE.csv... [--json] [--plot F.svg|F.png]` analyses recorded runs.
 //!
-//! The worker writes the CSV itself, one flushed row per epoch, so Ctrl-C (which reaches the
-//! worker too, and which this process forwards) loses at most the unfinished epoch; this
-//! process catches the signal, waits for the worker, and still prints the analysis.
+//! The worker writes the CSV itself, one flushed row per epoch, and runs in its own process
+//! group: Ctrl-C reaches this process, which forwards it to the worker's group, waits for the
+//! worker to finish its last whole epoch, and still prints the analysis.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -339,6 +340,15 @@ fn worker_command(plan: &Plan, alloc: &Alloc, strace_out: Option<&Path>) -> Comm
     // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards it
     // to the whole group (strace and worker alike) and then waits for the last epoch.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // If this process is killed outright, the worker stops (cleanly, keeping its epochs)
+    // instead of soaking on, orphaned, for the rest of its duration.
+    // SAFETY: prctl is async-signal-safe, as a pre_exec hook must be.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
     cmd
 }
 
