@@ -188,7 +188,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     if let Some(p) = &a.plot {
         // Fail before the runs, not after them.
         plot_ext(p)?;
-        register_font()?;
+        crate::plot_font::register()?;
     }
     let contestants = contestants(&a.allocators, a.profile.as_deref())?;
     if contestants.is_empty() {
@@ -387,7 +387,7 @@ fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[
 /// One panel per workload; bars are medians, whiskers span min..max.
 fn plot(path: &Path, results: &[WorkloadResult]) -> Result<()> {
     use plotters::prelude::*;
-    register_font()?;
+    crate::plot_font::register()?;
     let h = 320 * results.len().max(1) as u32;
     if plot_ext(path)? == "svg" {
         draw(SVGBackend::new(path, (900, h)).into_drawing_area(), results)
@@ -465,42 +465,6 @@ where
     }
     root.present().map_err(e)?;
     Ok(())
-}
-
-/// plotters (ab_glyph feature) needs a TrueType font for its text; take the system's.
-fn register_font() -> Result<()> {
-    use std::sync::OnceLock;
-    static DONE: OnceLock<bool> = OnceLock::new();
-    if DONE.get().is_some() {
-        return Ok(());
-    }
-    let mut cands: Vec<PathBuf> = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-        "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
-    if let Ok(o) = std::process::Command::new("fc-match").args(["-f", "%{file}", "sans-serif"]).output() {
-        let f = String::from_utf8_lossy(&o.stdout).trim().to_string();
-        if f.ends_with(".ttf") {
-            cands.push(PathBuf::from(f));
-        }
-    }
-    for c in cands {
-        if let Ok(bytes) = std::fs::read(&c) {
-            // The font lives for the rest of the process, as plotters' registry requires.
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes).is_ok() {
-                let _ = DONE.set(true);
-                return Ok(());
-            }
-        }
-    }
-    bail!("--plot needs a TrueType font for its labels; install one with `apt-get install fonts-dejavu-core`")
 }
 
 #[cfg(test)]

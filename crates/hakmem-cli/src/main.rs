@@ -7,6 +7,7 @@ mod bench_cmd;
 mod compat_cmd;
 mod config_cmd;
 mod paths;
+mod plot_font;
 mod run_cmd;
 mod soak_cmd;
 

@@ -1055,7 +1055,7 @@ mod plot {
         if ext != "svg" && ext != "png" {
             bail!("--plot wants a file ending in .svg or .png");
         }
-        register_font()?;
+        crate::plot_font::register()?;
         if ext == "svg" {
             let root = SVGBackend::new(path, (1000, 700)).into_drawing_area();
             draw_on(&root, series)?;
@@ -1066,31 +1066,6 @@ mod plot {
             root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(())
-    }
-
-    /// plotters is built with `ab_glyph` (pure Rust, no fontconfig/freetype), which lays out
-    /// text, for SVG as for PNG, with a TrueType font registered at run time.
-    fn register_font() -> Result<()> {
-        static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-        if DONE.get().is_some() {
-            return Ok(());
-        }
-        for c in [
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/TTF/DejaVuSans.ttf",
-            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-        ] {
-            if let Ok(bytes) = std::fs::read(c) {
-                // plotters keeps the font for the rest of the process.
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
-                    let _ = DONE.set(());
-                    return Ok(());
-                }
-            }
-        }
-        bail!("--plot needs a TrueType font for its labels; install one with `apt-get install fonts-dejavu-core`")
     }
 
     fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &[(String, &SoakFile)]) -> Result<()>
