@@ -267,7 +267,8 @@ fn huge_cache_box_reuses_mappings() {
 fn remote_batch_box_queues_cross_thread_frees() {
     let on = stats("remote", &[("HAKMEM_REMOTE_BATCH", "32")]);
     let off = stats("remote", &[("HAKMEM_REMOTE_BATCH", "0")]);
-    assert!(on.box_hits("HAKMEM_REMOTE_BATCH") >= 100_000);
+    // hits count batches sent: 100 000 blocks in chains of 32
+    assert!(on.box_hits("HAKMEM_REMOTE_BATCH") >= 100_000 / 32);
     assert_eq!(off.box_hits("HAKMEM_REMOTE_BATCH"), 0);
     // both ways every block reaches its owner's heap and is counted as remote
     for r in [&on, &off] {

@@ -207,7 +207,12 @@ pub unsafe fn take_batch(h: &mut Heap, c: ClassIdx, want: u32) -> (*mut Block, u
 /// Give one block (known to be in a slab of this heap) back to its slab.
 pub unsafe fn give_block(h: &mut Heap, b: *mut Block) {
     let ss = superslab::ss_of(b as usize);
-    let m = SuperSlab::meta_of(ss, b as usize);
+    give_to(h, ss, SuperSlab::meta_of(ss, b as usize), b)
+}
+
+/// Give block `b` back to its slab `m` in SuperSlab `ss` (both already looked up).
+#[inline]
+unsafe fn give_to(h: &mut Heap, ss: *mut SuperSlab, m: *mut SlabMeta, b: *mut Block) {
     // A block given back to a slab with nothing out (or to no slab at all) was freed twice.
     if (*m).used == 0 || (*m).kind != UnitKind::Slab {
         crate::msg::fatal("free", "double free detected (block already back in its slab)", b as usize);
@@ -242,7 +247,7 @@ pub unsafe fn drain_inbox(h: &mut Heap) {
         if (*m).kind == UnitKind::Large {
             large_release(h, ss, m);
         } else {
-            give_block(h, b);
+            give_to(h, ss, m, b);
         }
         h.counters.remote_drained += 1;
         b = next;

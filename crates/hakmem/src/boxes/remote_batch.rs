@@ -6,7 +6,7 @@
 //! onto the owner's inbox when the owner changes, the queue reaches N, the thread
 //! misses its FastLane, or it exits (snmalloc batches its remote messages the same way).
 //! Saves N-1 contended CASes per N remote frees; costs up to N blocks held back per thread.
-//! A double free is still caught when the block is the queue's head.
+//! A double free is still caught when the block is the queue's head. Hits count batches sent.
 
 use core::sync::atomic::AtomicU64;
 

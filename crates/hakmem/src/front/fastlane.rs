@@ -203,8 +203,12 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
     if uc == UC_FREE {
         msg::fatal("free", "invalid pointer or double free (not inside a live slab)", a);
     }
-    let m = SuperSlab::meta_of(ss, a);
     let mine = owner == (*tb).heap;
+    // The common slow case, a small block of another heap, needs nothing more.
+    if !mine && uc != UC_LARGE && !tuning().harden {
+        return remote_enqueue(tb, owner, p as *mut Block);
+    }
+    let m = SuperSlab::meta_of(ss, a);
     if uc == UC_LARGE {
         if (*m).kind != UnitKind::Large || (*m).start != a {
             msg::fatal("free", "invalid pointer (not the start of a large block)", a);
@@ -241,7 +245,6 @@ unsafe fn remote_enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) 
         heap::remote_free(owner, b);
         return;
     }
-    crate::boxes::remote_batch::HITS.fetch_add(1, Relaxed);
     (*tb).remote_frees += 1;
     if (*tb).rq_owner != owner {
         flush_remote(tb);
@@ -264,6 +267,8 @@ unsafe fn remote_enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) 
 /// Send the remote queue to its owner's inbox.
 pub unsafe fn flush_remote(tb: *mut ThreadBlock) {
     if (*tb).rq_len != 0 {
+        // Counted per batch, not per block: a shared counter must stay off per-free paths.
+        crate::boxes::remote_batch::HITS.fetch_add(1, Relaxed);
         heap::remote_push_chain((*tb).rq_owner, (*tb).rq_head, (*tb).rq_tail, (*tb).rq_len as u64);
         (*tb).rq_owner = ptr::null_mut();
         (*tb).rq_head = ptr::null_mut();
