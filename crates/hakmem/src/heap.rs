@@ -254,6 +254,43 @@ pub unsafe fn drain_inbox(h: &mut Heap) {
     }
 }
 
+/// Drain the inbox for a thread that is refilling: small blocks go straight onto its
+/// FastLanes while they have room (a block freed remotely is reused without visiting its
+/// slab), the rest back to their slabs. Not in hardened mode, whose checks live on the
+/// slab path.
+#[cold]
+pub unsafe fn drain_inbox_to_lanes(h: &mut Heap, tb: *mut crate::front::fastlane::ThreadBlock) {
+    if crate::boxes::harden::on() {
+        return drain_inbox(h);
+    }
+    let mut b = h.inbox.swap(ptr::null_mut(), Ordering::Acquire);
+    while !b.is_null() {
+        let next = (*b).next;
+        let ss = superslab::ss_of(b as usize);
+        let c = (*ss).units[superslab::unit_of(b as usize)].class as usize;
+        if c < NCLASS && (*tb).room[c] > 0 {
+            if (*tb).fl[c] == b {
+                crate::msg::fatal("free", "double free detected (block sent to its owner twice)", b as usize);
+            }
+            (*b).next = (*tb).fl[c];
+            (*tb).fl[c] = b;
+            (*tb).room[c] -= 1;
+            // It entered the lane from the heap side, like a refilled block (keeps the
+            // derived allocation count exact).
+            h.counters.refill_blocks[c] += 1;
+        } else {
+            let m = SuperSlab::meta_of(ss, b as usize);
+            if (*m).kind == UnitKind::Large {
+                large_release(h, ss, m);
+            } else {
+                give_to(h, ss, m, b);
+            }
+        }
+        h.counters.remote_drained += 1;
+        b = next;
+    }
+}
+
 /// Send one block to its owner heap's inbox (a non-owner thread without a remote queue).
 pub unsafe fn remote_free(owner: *mut Heap, b: *mut Block) {
     REMOTE_FREES.fetch_add(1, Ordering::Relaxed);

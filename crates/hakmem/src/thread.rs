@@ -156,6 +156,8 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     (*h).owner_thread = libc::pthread_self() as usize;
     (*tb).heap = h;
     (*tb).fast_heap = if tuning().harden { ptr::null_mut() } else { h };
+    // Hardened mode checks every remote free in free_slow: no queue to bypass it.
+    (*tb).rq_cap = if tuning().harden { 0 } else { tuning().remote_batch };
     let key = KEY.load(Ordering::Acquire);
     if key != 0 && !(*tb).key_set {
         libc::pthread_setspecific(key - 1, tb as *const libc::c_void);

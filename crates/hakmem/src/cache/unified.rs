@@ -22,7 +22,13 @@ fn batch(c: ClassIdx) -> u32 {
 /// Null when the OS has no memory for us.
 pub unsafe fn refill(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) -> *mut u8 {
     if !h.inbox.load(Relaxed).is_null() {
-        heap::drain_inbox(h);
+        heap::drain_inbox_to_lanes(h, tb);
+        let b = (*tb).fl[c];
+        if !b.is_null() {
+            (*tb).fl[c] = (*b).next;
+            (*tb).room[c] += 1;
+            return b as *mut u8;
+        }
     }
     let (head, n) = heap::take_batch(h, c, batch(c));
     if head.is_null() {

@@ -38,6 +38,8 @@ pub struct ThreadBlock {
     pub rq_head: *mut Block,
     pub rq_tail: *mut Block,
     pub rq_len: u32,
+    /// Queue length that triggers a send (the box's N); 0 = no queue (box off, hardened).
+    pub rq_cap: u32,
     /// Blocks this thread sent to other heaps.
     pub remote_frees: u64,
     /// Thread-exit destructor registered for this thread.
@@ -55,6 +57,7 @@ impl ThreadBlock {
         rq_head: ptr::null_mut(),
         rq_tail: ptr::null_mut(),
         rq_len: 0,
+        rq_cap: 0,
         remote_frees: 0,
         key_set: false,
     };
@@ -165,9 +168,30 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     // spans carry NO_OWNER, which matches no thread).
     let rec = (*ss).units.as_ptr().add(superslab::unit_of(a));
     if (*rec).owner != (*tb).fast_heap {
-        return free_slow::<T>(tb, ss, p);
+        return free_other::<T>(tb, ss, (*rec).owner, p);
     }
     push_local(tb, (*rec).class as usize, p);
+}
+
+/// Not a block of this thread's heap. The common case, another small block for the
+/// owner whose queue is open, is a push; everything else goes to `free_slow`.
+#[inline(never)]
+unsafe fn free_other<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
+    let b = p as *mut Block;
+    // rq_owner is a real heap only while a queue is open (never NO_OWNER), and an
+    // equal head means a double free: free_slow reports it.
+    if owner == (*tb).rq_owner && (*tb).rq_head != b {
+        (*b).next = (*tb).rq_head;
+        (*tb).rq_head = b;
+        (*tb).remote_frees += 1;
+        let n = (*tb).rq_len + 1;
+        (*tb).rq_len = n;
+        if n >= (*tb).rq_cap {
+            flush_remote(tb);
+        }
+        return;
+    }
+    free_slow::<T>(tb, ss, p)
 }
 
 /// Push a block of this thread's heap on its FastLane; flush when over the limit.
@@ -239,7 +263,7 @@ pub unsafe fn free_slow<T: ThreadAccess>(tb: *mut ThreadBlock, ss: *mut SuperSla
 /// A block of another heap: queue it for its owner (remote-batch box), or send it now.
 #[inline]
 unsafe fn remote_enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) {
-    let batch = tuning().remote_batch;
+    let batch = (*tb).rq_cap;
     // Without a heap this thread has no exit hook to flush a queue with: send directly.
     if batch <= 1 || (*tb).heap.is_null() {
         heap::remote_free(owner, b);
