@@ -242,16 +242,22 @@ pub unsafe fn drain_inbox(h: &mut Heap) {
     let mut b = h.inbox.swap(ptr::null_mut(), Ordering::Acquire);
     while !b.is_null() {
         let next = (*b).next;
-        let ss = superslab::ss_of(b as usize);
-        let m = SuperSlab::meta_of(ss, b as usize);
-        if (*m).kind == UnitKind::Large {
-            large_release(h, ss, m);
-        } else {
-            give_to(h, ss, m, b);
-        }
-        h.counters.remote_drained += 1;
+        return_drained(h, b);
         b = next;
     }
+}
+
+/// A block from the inbox goes back where it came from: its slab, or its large span.
+#[inline]
+unsafe fn return_drained(h: &mut Heap, b: *mut Block) {
+    let ss = superslab::ss_of(b as usize);
+    let m = SuperSlab::meta_of(ss, b as usize);
+    if (*m).kind == UnitKind::Large {
+        large_release(h, ss, m);
+    } else {
+        give_to(h, ss, m, b);
+    }
+    h.counters.remote_drained += 1;
 }
 
 /// Drain the inbox for a thread that is refilling: small blocks go straight onto its
@@ -278,15 +284,10 @@ pub unsafe fn drain_inbox_to_lanes(h: &mut Heap, tb: *mut crate::front::fastlane
             // It entered the lane from the heap side, like a refilled block (keeps the
             // derived allocation count exact).
             h.counters.refill_blocks[c] += 1;
+            h.counters.remote_drained += 1;
         } else {
-            let m = SuperSlab::meta_of(ss, b as usize);
-            if (*m).kind == UnitKind::Large {
-                large_release(h, ss, m);
-            } else {
-                give_to(h, ss, m, b);
-            }
+            return_drained(h, b);
         }
-        h.counters.remote_drained += 1;
         b = next;
     }
 }
