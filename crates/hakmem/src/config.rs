@@ -394,6 +394,16 @@ mod tests {
     }
 
     #[test]
+    fn tuning_default_is_the_balanced_profile() {
+        // Tuning::DEFAULT (in force before the environment is read) must not drift from
+        // the switch table.
+        let (c, _) = resolve(&[], None);
+        let t = Tuning::from_config(&c);
+        let d = Tuning::DEFAULT;
+        assert_eq!(format!("{t:?}"), format!("{d:?}"));
+    }
+
+    #[test]
     fn uint_parsing_rejects_garbage() {
         let k = Kind::Uint { max: 100 };
         assert_eq!(parse_value(k, b"42"), Some(42));

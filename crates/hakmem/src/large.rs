@@ -112,8 +112,13 @@ impl Huge {
     }
 
     /// Insert; false if the table could not grow.
+    /// Make sure one more insert cannot need to grow the table (which can fail).
+    unsafe fn reserve_one(&mut self) -> bool {
+        (self.used + 1) * 4 <= self.slots().len() * 3 || self.grow()
+    }
+
     unsafe fn insert(&mut self, e: Entry) -> bool {
-        if (self.used + 1) * 4 > self.slots().len() * 3 && !self.grow() {
+        if !self.reserve_one() {
             return false;
         }
         let cap = self.cap;
@@ -327,17 +332,20 @@ pub unsafe fn huge_realloc(p: usize, n: usize) -> Option<*mut u8> {
     if new_len <= e.len && new_len >= e.len / 2 {
         return Some(p as *mut u8);
     }
+    // Room for the moved entry first: once mremap has moved the pages, recording them
+    // must not fail, or the program's data would be lost. (Growing rehashes: find again.)
+    if !g.reserve_one() {
+        return None;
+    }
+    let i = g.find(p)?;
     // realloc owes only fundamental alignment, so even an over-aligned block may move.
     let q = os::remap_move(e.base as *mut u8, e.len, new_len);
     if q.is_null() {
         return None;
     }
     g.remove(i);
-    if !g.insert(Entry { ptr: q as usize, base: q as usize, len: new_len }) {
-        drop(g);
-        os::unmap(q, new_len);
-        return Some(ptr::null_mut());
-    }
+    let recorded = g.insert(Entry { ptr: q as usize, base: q as usize, len: new_len });
+    debug_assert!(recorded, "reserve_one guaranteed room");
     if new_len >= e.len {
         HUGE_LIVE_BYTES.fetch_add((new_len - e.len) as u64, Relaxed);
     } else {
