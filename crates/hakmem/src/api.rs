@@ -5,7 +5,7 @@
 use crate::front::{fastlane, ThreadAccess};
 use crate::heap::LARGE_MAX;
 use crate::size_class::{class_for_aligned, BLOCK_SIZE, SMALL_MAX};
-use crate::superslab::{self, region, UNIT_SIZE};
+use crate::superslab::{region, UNIT_SIZE};
 use crate::{large, msg};
 use core::ptr;
 
@@ -82,11 +82,4 @@ pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
     ptr::copy_nonoverlapping(p, q, old.min(n));
     free::<T>(p);
     q
-}
-
-/// Is `p` somewhere hakmem hands out memory from (SuperSlab, huge block, bootstrap)?
-pub unsafe fn owns(p: *mut u8) -> bool {
-    region::is_superslab(p as usize) && (*superslab::ss_of(p as usize)).magic == superslab::SS_MAGIC
-        || crate::thread::bootstrap_contains(p)
-        || large::huge_size(p as usize).is_some()
 }

@@ -126,7 +126,6 @@ pub unsafe fn malloc_miss<T: ThreadAccess>(tb: *mut ThreadBlock, c: ClassIdx, n:
         alloc_passdown::HITS.fetch_add(1, Relaxed);
         (tb, c)
     } else {
-        let _ = (tb, c);
         (T::block(), crate::size_class::class_of(n))
     };
     let h = thread::heap_for::<T>(tb);
@@ -305,7 +304,6 @@ pub unsafe fn flush_remote(tb: *mut ThreadBlock) {
 /// not already be free in the slab or in this thread's FastLane.
 #[cold]
 unsafe fn check_small_free(tb: *mut ThreadBlock, ss: *mut SuperSlab, m: *mut superslab::SlabMeta, a: usize) {
-    let _ = ss;
     if !superslab::slab::is_block_start(&*m, a) {
         msg::fatal("free", "invalid pointer (not the start of a block)", a);
     }

@@ -101,7 +101,7 @@ impl SlabMeta {
 /// `UnitRec::owner` of a unit that is not a class slab: equal to no thread's
 /// `fast_heap` (which is a heap or null), so the free fast path's one compare also
 /// rejects free units and large spans.
-pub const NO_OWNER: *mut Heap = 1 as *mut Heap;
+pub const NO_OWNER: *mut Heap = ptr::dangling_mut();
 
 /// What the free fast path reads about a unit: one 16-byte record, one cache line.
 #[repr(C, align(16))]
