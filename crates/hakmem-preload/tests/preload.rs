@@ -2,44 +2,10 @@
 //! ending in a clear message, and every box switch changing what the stats report.
 //! Needs `cargo build --release` first (the README's test command does it).
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-/// target/<profile>/libhakmem.so, next to the deps/ folder holding this test binary.
-fn lib() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let so = dir.join("libhakmem.so");
-    assert!(so.is_file(), "{} missing: run `cargo build --release` before the tests", so.display());
-    so
-}
-
-/// Compile one of tests/c/*.c once per test run.
-fn c_prog(name: &str) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("hakmem-preload-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    });
-    let out = dir.join(name);
-    static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = COMPILING.lock().unwrap();
-    if !out.exists() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
-        // -fno-builtin: gcc must not fold malloc(SIZE_MAX) or free(&x) at compile time.
-        let st = Command::new("cc")
-            .args(["-O1", "-fno-builtin", "-w", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .args(["-lpthread", "-ldl"])
-            .status()
-            .expect("cc not found (install gcc)");
-        assert!(st.success(), "compiling {name}.c failed");
-    }
-    out
-}
+mod common;
+use common::{c_prog, lib};
 
 fn run(prog: &str, arg: &str, env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(c_prog(prog));
