@@ -7,6 +7,7 @@
 
 pub mod alloc_passdown;
 pub mod c7_ultra;
+pub mod fastlane_budget;
 pub mod harden;
 pub mod huge_cache;
 pub mod mem_lean;
@@ -16,7 +17,7 @@ pub mod remote_batch;
 use core::sync::atomic::AtomicU64;
 
 /// Hit counters, by switch name, reported as `hakmem: box NAME hits N`.
-pub static HITS: [(&str, &AtomicU64); 7] = [
+pub static HITS: [(&str, &AtomicU64); 8] = [
     ("HAKMEM_SS_MEM_LEAN", &mem_lean::HITS),
     ("HAKMEM_SS_RELEASE_POLICY", &release_policy::HITS),
     ("HAKMEM_ALLOC_PASSDOWN_SSOT", &alloc_passdown::HITS),
@@ -24,4 +25,5 @@ pub static HITS: [(&str, &AtomicU64); 7] = [
     ("HAKMEM_HUGE_CACHE_MB", &huge_cache::HITS),
     ("HAKMEM_HARDEN", &harden::HITS),
     ("HAKMEM_REMOTE_BATCH", &remote_batch::HITS),
+    ("HAKMEM_FASTLANE_KB", &fastlane_budget::HITS),
 ];

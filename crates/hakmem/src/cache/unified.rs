@@ -35,6 +35,9 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) -> *mut u8
         return ptr::null_mut();
     }
     h.counters.refills[c] += 1;
+    if crate::config::tuning().lane_kib != 64 {
+        crate::boxes::fastlane_budget::HITS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
     if c == 7 && crate::config::tuning().c7_ultra {
         crate::boxes::c7_ultra::HITS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     }
