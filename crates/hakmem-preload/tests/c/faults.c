@@ -582,6 +582,25 @@ static void t_mix(void) {
 static volatile void *sink;
 
 static void *alloc_in_thread(void *arg) { return malloc((size_t)(uintptr_t)arg); }
+
+/* Start threads that allocate and exit, so one adopts the owner heap and drains its
+ * inbox; then allocate many blocks: one handed out twice is corruption (returns 3). */
+static int drain_owner_and_check_duplicates(size_t sz, int check) {
+    pthread_t t;
+    for (int i = 0; i < 4; i++) {
+        void *p;
+        pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
+        pthread_join(t, &p);
+        free(p);
+    }
+    if (!check) return 0;
+    static void *seen[4096];
+    for (int i = 0; i < 4096; i++) {
+        seen[i] = malloc(sz);
+        for (int k = 0; k < i; k++) if (seen[k] == seen[i]) { puts("DUPLICATE"); return 3; }
+    }
+    return 0;
+}
 static size_t bad_size = 100;
 static void *alloc_many_in_thread(void *arg) {
     void **out = arg;
@@ -646,17 +665,7 @@ static int bad(const char *c, const char *arg) {
         free(blocks[0]);
         for (int i = 1; i < 65; i++) free(blocks[i]);
         free(blocks[0]);
-        for (int i = 0; i < 4; i++) {
-            void *p;
-            pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
-            pthread_join(t, &p);
-            free(p);
-        }
-        static void *seen[4096];
-        for (int i = 0; i < 4096; i++) {
-            seen[i] = malloc(sz);
-            for (int k = 0; k < i; k++) if (seen[k] == seen[i]) { puts("DUPLICATE"); return 3; }
-        }
+        if (drain_owner_and_check_duplicates(sz, 1)) return 3;
     }
     else if (!strcmp(c, "double-free-remote-aba")) {
         /* remote, not adjacent: free a, free b, free a (a and b owned by an exited thread) */
@@ -667,18 +676,7 @@ static int bad(const char *c, const char *arg) {
         pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
         pthread_join(t, &b);
         free(a); free(b); free(a);
-        for (int i = 0; i < 4; i++) {
-            void *p;
-            pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
-            pthread_join(t, &p);
-            free(p);
-        }
-        /* one more thread allocates many blocks: a block handed out twice is corruption */
-        static void *seen[4096];
-        for (int i = 0; i < 4096; i++) {
-            seen[i] = malloc(sz);
-            for (int k = 0; k < i; k++) if (seen[k] == seen[i]) { puts("DUPLICATE"); return 3; }
-        }
+        if (drain_owner_and_check_duplicates(sz, 1)) return 3;
     }
     else if (!strcmp(c, "double-free-remote")) {
         /* the block belongs to another (exited) thread; this thread frees it twice */
@@ -688,11 +686,7 @@ static int bad(const char *c, const char *arg) {
         pthread_join(t, &p);
         free(p); free(p);
         /* make the owner's inbox be drained (a new thread adopts the heap) */
-        for (int i = 0; i < 4; i++) {
-            pthread_create(&t, NULL, alloc_in_thread, (void *)(uintptr_t)sz);
-            pthread_join(t, &p);
-            free(p);
-        }
+        drain_owner_and_check_duplicates(sz, 0);
     }
     else return 2;
     puts("survived");
