@@ -43,9 +43,10 @@ const fn build_sizes() -> [u32; NCLASS] {
 /// Block size of each class.
 pub static BLOCK_SIZE: [u32; NCLASS] = build_sizes();
 
-const fn build_tiny_lookup() -> [u8; TINY_MAX / 16 + 1] {
+/// Entry `i` is the smallest class holding `i * 16` bytes (entry 0: one byte).
+const fn build_lookup() -> [u8; SMALL_MAX / 16 + 1] {
     let sizes = build_sizes();
-    let mut t = [0u8; TINY_MAX / 16 + 1];
+    let mut t = [0u8; SMALL_MAX / 16 + 1];
     let mut i = 0;
     while i < t.len() {
         let n = if i == 0 { 1 } else { i * 16 } as u32;
@@ -59,26 +60,6 @@ const fn build_tiny_lookup() -> [u8; TINY_MAX / 16 + 1] {
     t
 }
 
-/// `TINY_LOOKUP[(n + 15) >> 4]` is the class of a size `n <= 1024`.
-pub static TINY_LOOKUP: [u8; TINY_MAX / 16 + 1] = build_tiny_lookup();
-
-const fn build_lookup() -> [u8; SMALL_MAX / 16 + 1] {
-    let mut t = [0u8; SMALL_MAX / 16 + 1];
-    let mut i = 0;
-    while i < t.len() {
-        let n = if i == 0 { 1 } else { i * 16 };
-        t[i] = if n <= TINY_MAX { build_tiny_lookup()[i] } else { small_class_const(n) as u8 };
-        i += 1;
-    }
-    t
-}
-
-const fn small_class_const(n: usize) -> usize {
-    let m = n - 1;
-    let b = (usize::BITS - 1 - m.leading_zeros()) as usize;
-    TINY_CLASSES + (b - 10) * 4 + ((m >> (b - 2)) - 4)
-}
-
 /// `LOOKUP[(n + 15) >> 4]` is the class of any `n <= SMALL_MAX`: one load, no branches
 /// (2 KiB, of which a program touches the lines for the sizes it uses).
 pub static LOOKUP: [u8; SMALL_MAX / 16 + 1] = build_lookup();
@@ -89,16 +70,6 @@ pub fn class_of(n: usize) -> ClassIdx {
     debug_assert!(n <= SMALL_MAX);
     // SAFETY: n <= SMALL_MAX, so (n + 15) >> 4 <= SMALL_MAX / 16.
     unsafe { *LOOKUP.get_unchecked((n + 15) >> 4) as usize }
-}
-
-/// Class of `TINY_MAX < n <= SMALL_MAX`: four classes per power of two.
-#[inline(always)]
-pub fn small_class_of(n: usize) -> ClassIdx {
-    debug_assert!(n > TINY_MAX && n <= SMALL_MAX);
-    let m = n - 1;
-    let b = (usize::BITS - 1 - m.leading_zeros()) as usize; // floor(log2(n-1)) >= 10
-    let quarter = (m >> (b - 2)) - 4; // 0..=3 within the doubling
-    TINY_CLASSES + (b - 10) * 4 + quarter
 }
 
 /// Slab units (64 KiB each) a slab of this class spans: enough for >= 8 blocks.
@@ -155,16 +126,6 @@ mod tests {
         }
         assert_eq!(BLOCK_SIZE[7], 1024, "C7 is the 1 KiB class");
         assert_eq!(BLOCK_SIZE[NCLASS - 1] as usize, SMALL_MAX);
-    }
-
-    #[test]
-    fn table_and_arithmetic_agree() {
-        for n in TINY_MAX + 1..=SMALL_MAX {
-            assert_eq!(class_of(n), small_class_of(n), "n={n}");
-        }
-        for n in 0..=TINY_MAX {
-            assert_eq!(class_of(n), TINY_LOOKUP[(n + 15) >> 4] as usize);
-        }
     }
 
     #[test]
