@@ -23,11 +23,9 @@ fn batch(c: ClassIdx) -> u32 {
 pub unsafe fn refill(tb: *mut ThreadBlock, h: &mut Heap, c: ClassIdx) -> *mut u8 {
     if !h.inbox.load(Relaxed).is_null() {
         heap::drain_inbox_to_lanes(h, tb);
-        let b = (*tb).fl[c];
+        let b = crate::front::fastlane::lane_pop(tb, c);
         if !b.is_null() {
-            (*tb).fl[c] = (*b).next;
-            (*tb).room[c] += 1;
-            return b as *mut u8;
+            return b;
         }
     }
     let (head, n) = heap::take_batch(h, c, batch(c));

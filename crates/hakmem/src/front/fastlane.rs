@@ -98,18 +98,27 @@ pub unsafe fn init_limits(t: &crate::config::Tuning) {
 
 // ---- malloc ------------------------------------------------------------------------------
 
+/// Pop a block from class `c`'s lane (the hit path); null when the lane is empty.
+#[inline(always)]
+pub unsafe fn lane_pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
+    let slot = (*tb).fl.as_mut_ptr().add(c);
+    let b = *slot;
+    if !b.is_null() {
+        *slot = (*b).next;
+        *(*tb).room.as_mut_ptr().add(c) += 1;
+    }
+    b as *mut u8
+}
+
 /// malloc for sizes up to `SMALL_MAX` and everything else.
 #[inline(always)]
 pub unsafe fn malloc<T: ThreadAccess>(n: usize) -> *mut u8 {
     if n <= SMALL_MAX {
         let c = crate::size_class::class_of(n);
         let tb = T::block();
-        let slot = (*tb).fl.as_mut_ptr().add(c);
-        let b = *slot;
+        let b = lane_pop(tb, c);
         if !b.is_null() {
-            *slot = (*b).next;
-            *(*tb).room.as_mut_ptr().add(c) += 1;
-            return b as *mut u8;
+            return b;
         }
         return malloc_miss::<T>(tb, c, n);
     }
@@ -140,11 +149,9 @@ pub unsafe fn malloc_miss<T: ThreadAccess>(tb: *mut ThreadBlock, c: ClassIdx, n:
 /// Allocate from class `c` directly (aligned allocations pick their class themselves).
 pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx) -> *mut u8 {
     let tb = T::block();
-    let b = (*tb).fl[c];
+    let b = lane_pop(tb, c);
     if !b.is_null() {
-        (*tb).fl[c] = (*b).next;
-        (*tb).room[c] += 1;
-        return b as *mut u8;
+        return b;
     }
     let h = thread::heap_for::<T>(tb);
     if h.is_null() {
