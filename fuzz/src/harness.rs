@@ -17,7 +17,7 @@
 //! input simply ends the sequence (missing bytes read as 0).
 
 use hakmem::api;
-use hakmem::thread::RustTls as T;
+use hakmem::RustTls as T;
 use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};

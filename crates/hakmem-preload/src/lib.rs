@@ -8,8 +8,8 @@
 
 use core::ffi::c_void;
 use hakmem::api;
-use hakmem::front::fastlane::ThreadBlock;
-use hakmem::front::ThreadAccess;
+use hakmem::preload::ThreadBlock;
+use hakmem::ThreadAccess;
 
 // ---- initial-exec TLS on stable Rust ------------------------------------------------------
 //
@@ -59,7 +59,7 @@ impl ThreadAccess for InitialExecTls {
 impl ThreadAccess for InitialExecTls {
     #[inline(always)]
     fn block() -> *mut ThreadBlock {
-        <hakmem::thread::RustTls as ThreadAccess>::block()
+        <hakmem::RustTls as ThreadAccess>::block()
     }
 }
 
@@ -184,10 +184,8 @@ pub unsafe extern "C" fn hakmem_os_calls(out: *mut u64) {
     if out.is_null() {
         return;
     }
-    use core::sync::atomic::Ordering::Relaxed;
-    *out = hakmem::os::MMAP_CALLS.load(Relaxed);
-    *out.add(1) = hakmem::os::MUNMAP_CALLS.load(Relaxed);
-    *out.add(2) = hakmem::os::MADVISE_CALLS.load(Relaxed);
+    let c = hakmem::preload::os_calls();
+    core::ptr::copy_nonoverlapping(c.as_ptr(), out, 3);
 }
 
 /// Copy a snapshot of the counters into `out` (at most `size` bytes); returns the full

@@ -1,25 +1,37 @@
-//! The malloc family over any `ThreadAccess`, with glibc's semantics. Returns null on
-//! failure with `errno = ENOMEM` (set by the failing mmap, or by us where no syscall
-//! was made), so the C layer can tail-call straight into these.
+//! The malloc family over any `ThreadAccess`, with glibc's semantics: the top layer, a
+//! thin skin over the front. Returns null on failure with `errno = ENOMEM` (set by the
+//! failing mmap, or by us where no syscall was made), so the C layer can tail-call
+//! straight into these.
+//!
+//! # Safety
+//! Every function here is `unsafe` for the same reason as `malloc` and `free` in C: a
+//! pointer passed in must be null or one this allocator handed out and has not been
+//! freed (bad input is detected where cheap and ends in a `hakmem:` line and `abort()`),
+//! and a block must not be used after it is freed.
 
-use crate::front::{fastlane, ThreadAccess};
-use crate::heap::LARGE_MAX;
+use crate::backend::{huge, region};
+use crate::front::fastlane::{self, alloc_huge, alloc_large};
+use crate::front::ThreadAccess;
+use crate::lifecycle::bootstrap;
+use crate::msg;
 use crate::size_class::{class_for_aligned, BLOCK_SIZE, SMALL_MAX};
-use crate::superslab::{region, UNIT_SIZE};
-use crate::{large, msg};
+use crate::types::{LARGE_MAX, UNIT_SIZE};
 use core::ptr;
 
 pub use fastlane::{free, malloc};
 
 /// calloc: overflow-checked, zeroed.
+///
+/// # Safety
+/// See the module docs.
 pub unsafe fn calloc<T: ThreadAccess>(count: usize, size: usize) -> *mut u8 {
     let Some(n) = count.checked_mul(size) else {
-        crate::os::set_enomem();
+        crate::backend::os::set_enomem();
         return ptr::null_mut();
     };
     if n > LARGE_MAX {
         // Fresh huge mappings are already zero: only recycled ones are cleared.
-        return large::huge_alloc(n, 0, true);
+        return alloc_huge(n, 0, true);
     }
     let p = malloc::<T>(n);
     if !p.is_null() {
@@ -29,6 +41,9 @@ pub unsafe fn calloc<T: ThreadAccess>(count: usize, size: usize) -> *mut u8 {
 }
 
 /// Aligned allocation; `align` must be a power of two (callers check).
+///
+/// # Safety
+/// See the module docs.
 pub unsafe fn memalign<T: ThreadAccess>(align: usize, n: usize) -> *mut u8 {
     debug_assert!(align.is_power_of_two());
     if align <= 16 {
@@ -41,18 +56,24 @@ pub unsafe fn memalign<T: ThreadAccess>(align: usize, n: usize) -> *mut u8 {
     }
     // Large spans start on 64 KiB boundaries; beyond that, a huge mapping.
     if align <= UNIT_SIZE && n <= LARGE_MAX {
-        return large::alloc::<T>(n.max(SMALL_MAX + 1), align);
+        return alloc_large::<T>(n.max(SMALL_MAX + 1), align);
     }
-    large::huge_alloc(n, align, false)
+    alloc_huge(n, align, false)
 }
 
 /// malloc_usable_size; 0 for null and for pointers hakmem does not know.
+///
+/// # Safety
+/// See the module docs.
 pub unsafe fn usable_size(p: *mut u8) -> usize {
     fastlane::usable_size(p)
 }
 
 /// realloc with glibc's edge cases: realloc(NULL, n) = malloc(n); realloc(p, 0) frees p
 /// and returns NULL. On failure the old block is untouched and NULL is returned.
+///
+/// # Safety
+/// See the module docs.
 pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
     if p.is_null() {
         return malloc::<T>(n);
@@ -70,8 +91,8 @@ pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
         if n <= old && (n > old / 2 || old <= BLOCK_SIZE[0] as usize) {
             return p;
         }
-    } else if !crate::thread::bootstrap_contains(p) && n > LARGE_MAX {
-        if let Some(q) = large::huge_realloc(p as usize, n) {
+    } else if !bootstrap::contains(p) && n > LARGE_MAX {
+        if let Some(q) = huge::realloc(p as usize, n) {
             return q;
         }
     }

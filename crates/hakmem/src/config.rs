@@ -1,11 +1,22 @@
 //! Every `HAKMEM_*` switch, read once at start-up without allocating.
 //!
-//! The table `SWITCHES` is the single list of boxes' switches: name, accepted values,
-//! default per profile. `Config::resolve` applies default < profile < environment,
+//! The table `SWITCHES` (generated in `boxes`) is the single list of switches: name,
+//! accepted values, default per profile. `Config::resolve` applies default < profile < environment,
 //! reporting invalid values and unknown `HAKMEM_*` names through a callback (the
 //! allocator prints one line on stderr; `hakmem config` shows them too).
 
-use crate::os::Decommit;
+use crate::size_class::{fastlane_limit, NCLASS};
+
+/// How released memory is given back without unmapping it (`HAKMEM_SS_MEM_LEAN_DECOMMIT`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Decommit {
+    /// Keep the pages (fastest reuse, RSS stays).
+    Off,
+    /// `madvise(MADV_DONTNEED)`: pages dropped now, re-faulted as zero pages.
+    DontNeed,
+    /// `madvise(MADV_FREE)`: pages dropped lazily under memory pressure.
+    Free,
+}
 
 /// The two presets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -56,56 +67,9 @@ pub struct Switch {
     pub help: &'static str,
 }
 
-/// Indices into `SWITCHES` (and `Config::values`).
-pub mod sw {
-    pub const SS_MEM_LEAN: usize = 0;
-    pub const SS_MEM_LEAN_DECOMMIT: usize = 1;
-    pub const SS_MEM_LEAN_TARGET_MB: usize = 2;
-    pub const SS_RELEASE_POLICY: usize = 3;
-    pub const SS_RELEASE_HYSTERESIS_MB: usize = 4;
-    pub const WARM_POOL_MB: usize = 5;
-    pub const SS_PREWARM: usize = 6;
-    pub const ALLOC_PASSDOWN_SSOT: usize = 7;
-    pub const C7_ULTRA: usize = 8;
-    pub const HUGE_CACHE_MB: usize = 9;
-    pub const HARDEN: usize = 10;
-    pub const STATS: usize = 11;
-    pub const REMOTE_BATCH: usize = 12;
-    pub const FASTLANE_KB: usize = 13;
-}
-
 pub const DECOMMIT_CHOICES: &[&str] = &["OFF", "DONTNEED", "FREE"];
 
-pub static SWITCHES: [Switch; 14] = [
-    Switch { name: "HAKMEM_SS_MEM_LEAN", kind: Kind::Bool, speed: 0, balanced: 1,
-        help: "memory-lean mode: cache empty SuperSlabs only up to the target, no prewarm" },
-    Switch { name: "HAKMEM_SS_MEM_LEAN_DECOMMIT", kind: Kind::Choice(DECOMMIT_CHOICES), speed: 0, balanced: 0,
-        help: "how empty SuperSlabs kept in lean mode give pages back: OFF keep, DONTNEED/FREE madvise" },
-    Switch { name: "HAKMEM_SS_MEM_LEAN_TARGET_MB", kind: Kind::Uint { max: 1 << 20 }, speed: 10, balanced: 10,
-        help: "lean mode: most MB of empty SuperSlabs kept mapped" },
-    Switch { name: "HAKMEM_SS_RELEASE_POLICY", kind: Kind::Bool, speed: 1, balanced: 1,
-        help: "release empty SuperSlabs with hysteresis (1) or as soon as the pool is over its cap (0)" },
-    Switch { name: "HAKMEM_SS_RELEASE_HYSTERESIS_MB", kind: Kind::Uint { max: 1 << 20 }, speed: 8, balanced: 4,
-        help: "release policy: the pool may exceed its cap by this much before it is trimmed back to the cap" },
-    Switch { name: "HAKMEM_WARM_POOL_MB", kind: Kind::Uint { max: 1 << 20 }, speed: 64, balanced: 64,
-        help: "MB of empty SuperSlabs kept for reuse when lean mode is off" },
-    Switch { name: "HAKMEM_SS_PREWARM", kind: Kind::Uint { max: 64 }, speed: 2, balanced: 0,
-        help: "SuperSlabs mapped into the warm pool at start-up (lean mode suppresses it)" },
-    Switch { name: "HAKMEM_ALLOC_PASSDOWN_SSOT", kind: Kind::Bool, speed: 0, balanced: 0,
-        help: "pass the route (class, thread block, heap) computed at malloc entry down to the refill path" },
-    Switch { name: "HAKMEM_C7_ULTRA", kind: Kind::Bool, speed: 0, balanced: 0,
-        help: "C7 (1 KiB class) short path: a range check before the size-class table" },
-    Switch { name: "HAKMEM_HUGE_CACHE_MB", kind: Kind::Uint { max: 1 << 20 }, speed: 64, balanced: 32,
-        help: "MB of freed huge mappings kept for reuse instead of unmapped at once" },
-    Switch { name: "HAKMEM_HARDEN", kind: Kind::Bool, speed: 0, balanced: 0,
-        help: "hardened mode: block-start and double-free checks on every free path" },
-    Switch { name: "HAKMEM_STATS", kind: Kind::Bool, speed: 0, balanced: 0,
-        help: "print allocator statistics to stderr at exit" },
-    Switch { name: "HAKMEM_REMOTE_BATCH", kind: Kind::Uint { max: 4096 }, speed: 32, balanced: 32,
-        help: "blocks a thread queues per owner before sending them with one CAS (0/1: send each)" },
-    Switch { name: "HAKMEM_FASTLANE_KB", kind: Kind::Uint { max: 1024 }, speed: 64, balanced: 32,
-        help: "KiB each class's FastLane may hold before flushing half (16..512 blocks)" },
-];
+pub use crate::boxes::{sw, COUNT, SWITCHES};
 
 /// `HAKMEM_*` names that are not allocator switches but are known (so not typos).
 pub const OTHER_KNOWN: &[&str] = &["HAKMEM_PROFILE", "HAKMEM_LIB"];
@@ -175,8 +139,8 @@ impl core::fmt::Display for ShowValue {
 pub struct Config {
     pub profile: Profile,
     pub profile_source: Source,
-    pub values: [u32; SWITCHES.len()],
-    pub sources: [Source; SWITCHES.len()],
+    pub values: [u32; COUNT],
+    pub sources: [Source; COUNT],
 }
 
 fn parse_value(kind: Kind, v: &[u8]) -> Option<u32> {
@@ -235,8 +199,8 @@ impl Config {
                 },
             },
         };
-        let mut values = [0u32; SWITCHES.len()];
-        let mut sources = [Source::Default; SWITCHES.len()];
+        let mut values = [0u32; COUNT];
+        let mut sources = [Source::Default; COUNT];
         for (i, s) in SWITCHES.iter().enumerate() {
             // "default" is the balanced preset (the default profile); the speed profile overrides it.
             let (def, src) = match profile {
@@ -270,11 +234,7 @@ impl Config {
         self.values[i] != 0
     }
     pub fn decommit(&self) -> Decommit {
-        match self.values[sw::SS_MEM_LEAN_DECOMMIT] {
-            1 => Decommit::DontNeed,
-            2 => Decommit::Free,
-            _ => Decommit::Off,
-        }
+        decommit_of(self.values[sw::SS_MEM_LEAN_DECOMMIT])
     }
 }
 
@@ -317,6 +277,7 @@ pub fn env_entries() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
     // SAFETY: environ is a NULL-terminated array of NUL-terminated strings, valid for the
     // life of the process while nobody calls setenv concurrently (we read it once, at init).
     let mut p = unsafe { environ };
+    // SAFETY: as above; each entry is read while it is still the current one.
     core::iter::from_fn(move || unsafe {
         if p.is_null() || (*p).is_null() {
             return None;
@@ -401,6 +362,9 @@ mod tests {
         let t = Tuning::from_config(&c);
         let d = Tuning::DEFAULT;
         assert_eq!(format!("{t:?}"), format!("{d:?}"));
+        assert_eq!(d.lane_limits[7], 32, "balanced: 32 KiB per lane");
+        let (c, _) = resolve(&[("HAKMEM_C7_ULTRA", "1")], Some(Profile::Speed));
+        assert_eq!(Tuning::from_config(&c).lane_limits[7], 256, "speed 64 KiB, C7 ultra x4");
     }
 
     #[test]
@@ -416,75 +380,97 @@ mod tests {
 
 // --- the frozen tuning the allocator reads ------------------------------------------------
 
-/// Plain values derived once from `Config`; read by the allocator without locks.
+const MB: usize = 1 << 20;
+
+/// Values frozen once from `Config`; read by the allocator without locks.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
     pub profile: Profile,
-    pub lean: bool,
-    pub decommit: Decommit,
-    pub lean_target_bytes: usize,
-    pub release_policy: bool,
-    pub hysteresis_bytes: usize,
-    pub warm_pool_bytes: usize,
-    pub prewarm: u32,
-    pub passdown: bool,
-    pub c7_ultra: bool,
-    pub huge_cache_bytes: usize,
-    pub harden: bool,
-    pub stats: bool,
-    pub remote_batch: u32,
-    pub lane_kib: u32,
+    /// One value per switch, indexed by `sw::*`.
+    pub values: [u32; COUNT],
+    /// FastLane limit per class (blocks), from `HAKMEM_FASTLANE_KB` and `HAKMEM_C7_ULTRA`.
+    pub lane_limits: [u32; NCLASS],
 }
 
-const MB: usize = 1 << 20;
+/// The lane limits for a budget of `lane_kib` per class; the C7-ultra box deepens C7.
+const fn lane_limits(lane_kib: u32, c7_ultra: bool) -> [u32; NCLASS] {
+    let mut t = [0u32; NCLASS];
+    let mut c = 0;
+    while c < NCLASS {
+        t[c] = fastlane_limit(c, lane_kib * 1024);
+        c += 1;
+    }
+    if c7_ultra {
+        t[7] *= 4;
+    }
+    t
+}
+
+const fn balanced_values() -> [u32; COUNT] {
+    let mut v = [0u32; COUNT];
+    let mut i = 0;
+    while i < COUNT {
+        v[i] = SWITCHES[i].balanced;
+        i += 1;
+    }
+    v
+}
 
 impl Tuning {
-    pub const DEFAULT: Tuning = Tuning {
-        profile: Profile::Balanced,
-        lean: true,
-        decommit: Decommit::Off,
-        lean_target_bytes: 10 * MB,
-        release_policy: true,
-        hysteresis_bytes: 4 * MB,
-        warm_pool_bytes: 64 * MB,
-        prewarm: 0,
-        passdown: false,
-        c7_ultra: false,
-        huge_cache_bytes: 32 * MB,
-        harden: false,
-        stats: false,
-        remote_batch: 32,
-        lane_kib: 32,
+    /// In force before the environment is read: the balanced profile.
+    pub const DEFAULT: Tuning = {
+        let values = balanced_values();
+        Tuning {
+            profile: Profile::Balanced,
+            values,
+            lane_limits: lane_limits(values[sw::FASTLANE_KB], values[sw::C7_ULTRA] != 0),
+        }
     };
 
     pub fn from_config(c: &Config) -> Tuning {
+        let mut values = c.values;
+        values[sw::FASTLANE_KB] = values[sw::FASTLANE_KB].max(1);
         Tuning {
             profile: c.profile,
-            lean: c.flag(sw::SS_MEM_LEAN),
-            decommit: c.decommit(),
-            lean_target_bytes: c.get(sw::SS_MEM_LEAN_TARGET_MB) as usize * MB,
-            release_policy: c.flag(sw::SS_RELEASE_POLICY),
-            hysteresis_bytes: c.get(sw::SS_RELEASE_HYSTERESIS_MB) as usize * MB,
-            warm_pool_bytes: c.get(sw::WARM_POOL_MB) as usize * MB,
-            prewarm: c.get(sw::SS_PREWARM),
-            passdown: c.flag(sw::ALLOC_PASSDOWN_SSOT),
-            c7_ultra: c.flag(sw::C7_ULTRA),
-            huge_cache_bytes: c.get(sw::HUGE_CACHE_MB) as usize * MB,
-            harden: c.flag(sw::HARDEN),
-            stats: c.flag(sw::STATS),
-            remote_batch: c.get(sw::REMOTE_BATCH),
-            lane_kib: c.get(sw::FASTLANE_KB).max(1),
+            values,
+            lane_limits: lane_limits(values[sw::FASTLANE_KB], values[sw::C7_ULTRA] != 0),
         }
+    }
+
+    /// Value of switch `i`.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> u32 {
+        self.values[i]
+    }
+    /// Switch `i` is on.
+    #[inline(always)]
+    pub fn on(&self, i: usize) -> bool {
+        self.values[i] != 0
+    }
+    /// Switch `i` (a size in MB) in bytes.
+    pub fn mb(&self, i: usize) -> usize {
+        self.values[i] as usize * MB
+    }
+    pub fn decommit(&self) -> Decommit {
+        decommit_of(self.values[sw::SS_MEM_LEAN_DECOMMIT])
+    }
+}
+
+fn decommit_of(v: u32) -> Decommit {
+    match v {
+        1 => Decommit::DontNeed,
+        2 => Decommit::Free,
+        _ => Decommit::Off,
     }
 }
 
 static mut TUNING: Tuning = Tuning::DEFAULT;
 
-/// The frozen tuning. Written once by `init::global_init` before any heap exists.
+/// The frozen tuning. Written once by `lifecycle::global_init` before any heap exists.
 #[inline(always)]
 pub fn tuning() -> &'static Tuning {
-    // SAFETY: TUNING is written only during global init (single thread, before use) and
-    // by tests through `set_tuning_for_tests`; afterwards it is read-only.
+    // SAFETY: TUNING is written only during global init (one thread, before any heap
+    // exists and so before any other reader can run); afterwards it is read-only.
     unsafe { &*core::ptr::addr_of!(TUNING) }
 }
 

@@ -1,46 +1,80 @@
 //! hakmem: a general-purpose memory allocator.
 //!
-//! Data flows one way: `malloc -> FastLane (TLS) -> unified cache -> SuperSlab -> os`,
-//! and `free` walks back the same rooms. See docs/architecture.md for the picture and
-//! the table of boxes.
-//!
-//! Use it from Rust:
+//! Use it from Rust as the global allocator:
 //! ```no_run
 //! #[global_allocator]
 //! static A: hakmem::HakMem = hakmem::HakMem;
+//!
+//! fn main() {
+//!     let v: Vec<u64> = (0..1000).collect(); // served by hakmem
+//!     assert_eq!(v.len(), 1000);
+//!     let s = hakmem::stats();
+//!     println!("{} heaps, {} bytes mapped", s.heaps, s.mapped_bytes);
+//! }
 //! ```
-//! or from C with `LD_PRELOAD=libhakmem.so` (crate hakmem-preload).
+//! or from C with `LD_PRELOAD=libhakmem.so` (crate `hakmem-preload`).
+//!
+//! # Layers
+//!
+//! Data flows one way, and each layer uses only the ones below it:
+//!
+//! ```text
+//!   api        the malloc family with glibc's semantics
+//!   front      per-thread: FastLanes, remote queue, hit paths, refill/flush, attach/exit
+//!   lifecycle  global init, the heap pool (adopt/abandon/reclaim), fork, bootstrap arena
+//!   heap       heaps, SuperSlab layout, slabs, large spans, the inbox
+//!   backend    warm pool, huge mappings, region bitmap, os (the only syscalls)
+//!   base       types (every shared structure and its invariants), config + boxes
+//!              (switches), size_class, sync (atomics, spin lock), msg
+//! ```
+//!
+//! `stats` observes every layer (reads counters) and nothing calls into it except
+//! `lifecycle` arming the exit report. `docs/architecture.md` has the picture and says
+//! which files to touch for a new size class, box, remote-free strategy or OS primitive.
 
 #![cfg_attr(not(test), no_std)]
-#![allow(clippy::missing_safety_doc)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 #[cfg(not(test))]
 extern crate std;
 
 #[macro_use]
-pub mod msg;
+mod msg;
 pub mod api;
-pub mod boxes;
-pub mod cache;
+mod backend;
+mod boxes;
 pub mod config;
-pub mod front;
-pub mod heap;
-pub mod large;
-pub mod os;
-pub mod size_class;
-pub mod spinlock;
-pub mod stats;
-pub mod superslab;
-pub mod thread;
+mod front;
+mod heap;
+mod lifecycle;
+mod size_class;
+mod stats;
+mod sync;
+mod types;
 
 use core::alloc::{GlobalAlloc, Layout};
-pub use front::ThreadAccess;
-pub use stats::Stats;
-use thread::RustTls;
+pub use front::{RustTls, ThreadAccess};
+pub use stats::{ClassStats, Stats};
+
+/// What the preload library (`libhakmem.so`) needs beyond the public API: the thread
+/// block's type (its initial-exec TLS symbol is sized by it). Not for other users.
+#[doc(hidden)]
+pub mod preload {
+    pub use crate::types::ThreadBlock;
+
+    /// The allocator's own mmap, munmap and madvise calls since start.
+    pub fn os_calls() -> [u64; 3] {
+        use crate::sync::Ordering::Relaxed;
+        use crate::backend::os;
+        [os::MMAP_CALLS.load(Relaxed), os::MUNMAP_CALLS.load(Relaxed), os::MADVISE_CALLS.load(Relaxed)]
+    }
+}
 
 /// The allocator, for `#[global_allocator]`.
 pub struct HakMem;
 
+// SAFETY: every method follows GlobalAlloc's contract: blocks are at least `size` bytes,
+// aligned to `align`, and stay valid until deallocated; null signals failure.
 unsafe impl GlobalAlloc for HakMem {
     #[inline]
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
@@ -84,6 +118,11 @@ unsafe impl GlobalAlloc for HakMem {
 }
 
 /// A snapshot of hakmem's counters (per class, SuperSlabs, syscalls, RSS).
+///
+/// ```
+/// let s = hakmem::stats();
+/// assert!(s.rss_bytes > 0);
+/// ```
 pub fn stats() -> Stats {
     stats::snapshot()
 }
@@ -91,4 +130,53 @@ pub fn stats() -> Stats {
 /// Print the statistics report to stderr (what `HAKMEM_STATS=1` prints at exit).
 pub fn stats_print() {
     stats::print()
+}
+
+/// Give memory back to the OS now: blocks freed into the heaps of exited threads go back
+/// to their slabs, the calling thread's empty slabs are released, and every cached empty
+/// SuperSlab and huge mapping is unmapped. Returns the bytes unmapped.
+///
+/// ```
+/// let v = vec![0u8; 64 << 20];
+/// drop(v);
+/// let released = hakmem::trim();
+/// # let _ = released;
+/// ```
+pub fn trim() -> usize {
+    lifecycle::heaps::reclaim_abandoned();
+    // SAFETY: the calling thread owns the heap attached to its own thread block.
+    unsafe {
+        let tb = RustTls::block();
+        if !(*tb).heap.is_null() {
+            front::remote::flush(tb);
+            heap::drain_inbox(&*(*tb).heap);
+            heap::trim(&*(*tb).heap);
+        }
+    }
+    backend::release_all_cached()
+}
+
+/// Usable size of a block hakmem handed out (what `malloc_usable_size` returns): at least
+/// the size requested; 0 for null or a pointer hakmem does not know.
+///
+/// # Safety
+/// `p` is null or a block returned by this allocator that has not been freed.
+pub unsafe fn usable_size(p: *const u8) -> usize {
+    api::usable_size(p as *mut u8)
+}
+
+/// hakmem's version (the crate version).
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// Verify the invariants of the calling thread's FastLanes and heap (list membership,
+/// slab counts, free-list lengths), through the thread access `T`; aborts with a
+/// `hakmem: check(): …` line if one does not hold. For tests and fuzzing: it walks every
+/// partial slab.
+///
+/// # Safety
+/// `T` is the thread access the calling thread allocates through.
+pub unsafe fn check_thread<T: ThreadAccess>() {
+    front::fastlane::check::<T>()
 }

@@ -21,7 +21,7 @@ impl<const N: usize> StackBuf<N> {
     }
     /// Write the buffer to `fd` and empty it.
     pub fn flush_to(&mut self, fd: i32) {
-        crate::os::write_fd(fd, self.as_bytes());
+        crate::backend::os::write_fd(fd, self.as_bytes());
         self.len = 0;
     }
 }

@@ -11,6 +11,7 @@ pub const TINY_CLASSES: usize = 8;
 /// Number of classes served by the FastLane front (tiny + small).
 pub const NCLASS: usize = 28;
 /// Largest tiny size (C7).
+#[cfg(test)]
 pub const TINY_MAX: usize = 1024;
 /// Largest size served from a class slab; above it come large spans and huge mappings.
 pub const SMALL_MAX: usize = 32 * 1024;

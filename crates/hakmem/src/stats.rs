@@ -1,48 +1,68 @@
-//! Counters and the exit report. Reading them walks every heap under the heap-pool
-//! lock; printing uses a stack buffer and raw `write(2)`, never the heap.
+//! The statistics observer: it reads the counters every layer keeps (heaps' shared
+//! counters under the heap-pool lock, the backend's atomics) and prints the report with
+//! a stack buffer and raw `write(2)`, never the heap. Nothing in the allocator calls into
+//! it except `lifecycle` arming the exit report.
 
+use crate::backend::{huge, os, warm_pool};
 use crate::boxes;
-use crate::cache::warm_pool;
 use crate::heap::REMOTE_FREES;
+use crate::lifecycle::heaps;
 use crate::msg::StackBuf;
 use crate::size_class::{BLOCK_SIZE, NCLASS};
-use crate::{large, os, thread};
+use crate::sync::Ordering::Relaxed;
 use core::fmt::Write;
-use core::sync::atomic::Ordering::Relaxed;
 
-/// Per-class counters.
+/// Per-class counters (heap side: what moved between heaps and threads' lanes).
 #[derive(Clone, Copy, Default, Debug)]
 #[repr(C)]
 pub struct ClassStats {
+    /// Block size of the class in bytes.
     pub block_size: u64,
-    pub allocs: u64,
-    pub frees: u64,
+    /// FastLane refills (batches taken from the heap).
     pub refills: u64,
+    /// Blocks moved by refills.
     pub refill_blocks: u64,
+    /// FastLane flushes (half a lane given back).
     pub flushes: u64,
+    /// Blocks given back to slabs (flushes, thread exit, remote frees drained to slabs,
+    /// hardened frees).
+    pub flush_blocks: u64,
+    /// Blocks out of their slabs now: `refill_blocks - flush_blocks` (with the program,
+    /// in a FastLane, or on their way back from another thread).
+    pub out: u64,
 }
 
 /// A snapshot of everything hakmem counts. `#[repr(C)]`: `hakmem.h` mirrors it.
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 pub struct Stats {
+    /// Per size class.
     pub classes: [ClassStats; NCLASS],
+    /// Large spans (32 KiB .. 960 KiB) allocated and freed.
     pub large_allocs: u64,
     pub large_frees: u64,
+    /// Huge blocks (own mappings) allocated and freed.
     pub huge_allocs: u64,
     pub huge_frees: u64,
+    /// Blocks freed by a thread other than their owner's.
     pub remote_frees: u64,
+    /// Of those, blocks their owner has taken back from its inbox.
     pub remote_drained: u64,
+    /// Heaps ever made (one per thread alive at once).
     pub heaps: u64,
+    /// SuperSlabs mapped, unmapped, reused from the warm pool, and waiting in it now.
     pub ss_mapped: u64,
     pub ss_unmapped: u64,
     pub ss_reused: u64,
     pub ss_in_pool: u64,
+    /// The allocator's own system calls.
     pub mmap_calls: u64,
     pub munmap_calls: u64,
     pub madvise_calls: u64,
     pub mremap_calls: u64,
+    /// Bytes mapped by the allocator now.
     pub mapped_bytes: u64,
+    /// The process's resident set now and at its peak.
     pub rss_bytes: u64,
     pub peak_rss_bytes: u64,
 }
@@ -53,8 +73,8 @@ pub fn snapshot() -> Stats {
         classes: [ClassStats::default(); NCLASS],
         large_allocs: 0,
         large_frees: 0,
-        huge_allocs: large::HUGE_ALLOCS.load(Relaxed),
-        huge_frees: large::HUGE_FREES.load(Relaxed),
+        huge_allocs: huge::HUGE_ALLOCS.load(Relaxed),
+        huge_frees: huge::HUGE_FREES.load(Relaxed),
         remote_frees: REMOTE_FREES.load(Relaxed),
         remote_drained: 0,
         heaps: 0,
@@ -70,42 +90,27 @@ pub fn snapshot() -> Stats {
         rss_bytes: 0,
         peak_rss_bytes: 0,
     };
-    for c in 0..NCLASS {
-        s.classes[c].block_size = BLOCK_SIZE[c] as u64;
+    for (k, &bs) in s.classes.iter_mut().zip(BLOCK_SIZE.iter()) {
+        k.block_size = bs as u64;
     }
-    thread::for_each_heap(|h, tb| {
+    heaps::for_each_heap(|h| {
+        let st = &h.shared.stats;
         s.heaps += 1;
-        s.large_allocs += h.counters.large_allocs;
-        s.large_frees += h.counters.large_frees;
-        s.remote_drained += h.counters.remote_drained;
-        s.remote_frees += h.counters.remote_sent;
-        if let Some(tb) = tb {
-            // SAFETY: a racy read of a counter, as below.
-            s.remote_frees += unsafe { core::ptr::read_volatile(&tb.remote_frees) };
-        }
+        s.large_allocs += st.large_allocs.load(Relaxed);
+        s.large_frees += st.large_frees.load(Relaxed);
+        s.remote_drained += st.remote_drained.load(Relaxed);
+        s.remote_frees += st.remote_sent.load(Relaxed);
         for c in 0..NCLASS {
             let k = &mut s.classes[c];
-            // Every block a FastLane hands out came from a refill or a local free and
-            // did not leave by a flush; so allocs = refilled + frees - flushed - still cached.
-            k.frees += h.counters.frees[c];
-            k.allocs += h.counters.refill_blocks[c] + h.counters.frees[c];
-            k.allocs -= h.counters.flush_blocks[c].min(k.allocs);
-            k.refills += h.counters.refills[c];
-            k.refill_blocks += h.counters.refill_blocks[c];
-            k.flushes += h.counters.flushes[c];
-            if let Some(tb) = tb {
-                // SAFETY: plain loads of counters another thread may be bumping; a torn
-                // or stale value is acceptable for statistics, volatile keeps it a real load.
-                unsafe {
-                    let frees = core::ptr::read_volatile(&tb.frees[c]);
-                    let room = core::ptr::read_volatile(&tb.room[c]);
-                    let cached = (crate::front::fastlane::limit(c) as i64 - room as i64).max(0) as u64;
-                    k.frees += frees;
-                    k.allocs = (k.allocs + frees).saturating_sub(cached);
-                }
-            }
+            k.refills += st.refills[c].load(Relaxed);
+            k.refill_blocks += st.refill_blocks[c].load(Relaxed);
+            k.flushes += st.flushes[c].load(Relaxed);
+            k.flush_blocks += st.flush_blocks[c].load(Relaxed);
         }
     });
+    for k in s.classes.iter_mut() {
+        k.out = k.refill_blocks.saturating_sub(k.flush_blocks);
+    }
     let (rss, peak) = os::rss();
     s.rss_bytes = rss;
     s.peak_rss_bytes = peak;
@@ -117,8 +122,16 @@ pub fn snapshot() -> Stats {
 /// and those run before ours.
 static REPORT_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(2);
 
-/// Keep a copy of stderr for the exit report (global init, when stats are on).
-pub fn keep_stderr() {
+/// Arm the exit report (global init, `HAKMEM_STATS=1`): keep a copy of stderr and
+/// register the atexit hook.
+pub fn arm_exit_report() {
+    keep_stderr();
+    // SAFETY: print_at_exit is an extern "C" fn of this library taking nothing.
+    unsafe { libc::atexit(print_at_exit) };
+}
+
+/// Keep a copy of stderr for the exit report.
+fn keep_stderr() {
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) has no memory preconditions; -1 leaves fd 2 in use.
     let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
     if fd >= 0 {
@@ -137,16 +150,16 @@ fn print_to(fd: i32) {
     let t = crate::config::tuning();
     let _ = writeln!(b, "hakmem: stats (profile {}, {} heaps)", t.profile.name(), s.heaps);
     b.flush_to(fd);
-    let _ = writeln!(b, "hakmem: class  block      allocs       frees     refills   refilled     flushes");
+    let _ = writeln!(b, "hakmem: class  block     refills    refilled     flushes     flushed         out");
     b.flush_to(fd);
     for (c, k) in s.classes.iter().enumerate() {
-        if k.allocs == 0 && k.frees == 0 && k.refills == 0 {
+        if k.refills == 0 {
             continue;
         }
         let _ = writeln!(
             b,
-            "hakmem: C{:<4} {:>6} {:>11} {:>11} {:>11} {:>10} {:>11}",
-            c, k.block_size, k.allocs, k.frees, k.refills, k.refill_blocks, k.flushes
+            "hakmem: C{:<4} {:>6} {:>11} {:>11} {:>11} {:>11} {:>11}",
+            c, k.block_size, k.refills, k.refill_blocks, k.flushes, k.flush_blocks, k.out
         );
         b.flush_to(fd);
     }
@@ -164,8 +177,11 @@ fn print_to(fd: i32) {
     let _ = writeln!(b, "hakmem: memory mapped {} KiB, rss {} KiB, peak rss {} KiB",
         s.mapped_bytes / 1024, s.rss_bytes / 1024, s.peak_rss_bytes / 1024);
     b.flush_to(fd);
-    for (name, hits) in boxes::HITS.iter() {
-        let _ = writeln!(b, "hakmem: box {} hits {}", name, hits.load(Relaxed));
+    for (i, sw) in boxes::SWITCHES.iter().enumerate() {
+        if i == boxes::sw::STATS {
+            continue;
+        }
+        let _ = writeln!(b, "hakmem: box {} hits {}", sw.name, boxes::hits(i));
         b.flush_to(fd);
     }
 }

@@ -3,7 +3,7 @@
 //! memory blurs the numbers.
 
 use hakmem::api;
-use hakmem::thread::RustTls as T;
+use hakmem::RustTls as T;
 
 #[test]
 fn burst_memory_returns_to_the_os() {
@@ -23,7 +23,7 @@ fn burst_memory_returns_to_the_os() {
     .join()
     .unwrap();
     let peak = hakmem::stats();
-    assert!(peak.mapped_bytes > before.mapped_bytes + 150 << 20, "burst not mapped?");
+    assert!(peak.mapped_bytes > before.mapped_bytes + (150 << 20), "burst not mapped?");
     std::thread::spawn(move || unsafe {
         for p in blocks {
             api::free::<T>(p as *mut u8);

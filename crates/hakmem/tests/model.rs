@@ -5,7 +5,7 @@
 //! size is writable. A share of blocks is freed by a thread other than its allocator.
 
 use hakmem::api;
-use hakmem::thread::RustTls as T;
+use hakmem::RustTls as T;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::{mpsc, Arc, Mutex};
@@ -65,10 +65,6 @@ fn release(ranges: &Ranges, addr: usize) {
     assert!(ranges.lock().unwrap().remove(&addr).is_some(), "freeing untracked {addr:#x}");
 }
 
-unsafe fn fill(b: &Live) {
-    std::ptr::write_bytes(b.addr as *mut u8, b.fill, b.size);
-}
-
 unsafe fn verify(b: &Live) {
     let s = std::slice::from_raw_parts(b.addr as *const u8, b.size);
     if let Some(i) = s.iter().position(|&x| x != b.fill) {
@@ -94,7 +90,12 @@ unsafe fn run_thread(ops: Vec<Op>, ranges: Ranges, tx: mpsc::Sender<Live>, rx: m
         next_fill = next_fill.wrapping_add(31) | 1;
         next_fill
     };
-    for op in ops {
+    for (k, op) in ops.into_iter().enumerate() {
+        // The allocator's own invariants (lanes, partial lists, slab counts) hold between
+        // any two calls.
+        if k % 32 == 0 {
+            hakmem::check_thread::<T>();
+        }
         // Free whatever other threads handed us (remote frees).
         while let Ok(b) = rx.try_recv() {
             verify(&b);
@@ -148,6 +149,7 @@ unsafe fn run_thread(ops: Vec<Op>, ranges: Ranges, tx: mpsc::Sender<Live>, rx: m
         release(&ranges, b.addr);
         api::free::<T>(b.addr as *mut u8);
     }
+    hakmem::check_thread::<T>();
     drop(tx);
     // Drain until every sender is gone, so no block is left behind.
     for b in rx {

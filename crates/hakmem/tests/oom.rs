@@ -10,7 +10,7 @@
 //! allocator, so the test harness itself runs on it.
 
 use hakmem::api;
-use hakmem::thread::RustTls as T;
+use hakmem::RustTls as T;
 use hakmem::HakMem;
 use std::alloc::{GlobalAlloc, Layout};
 use std::process::Command;

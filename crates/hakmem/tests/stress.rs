@@ -3,7 +3,7 @@
 //! thousands of short-lived threads must reuse heaps rather than leak them.
 
 use hakmem::api;
-use hakmem::thread::RustTls as T;
+use hakmem::RustTls as T;
 use std::sync::mpsc;
 
 fn pattern(i: usize) -> u8 {

@@ -2,17 +2,15 @@
 //!
 //! Switch: `HAKMEM_HARDEN=0|1` (both profiles 0).
 //! Acts at: thread attach (the free fast path's owner compare is made to fail, so every
-//! free takes `front::fastlane::free_slow`, at no cost to the normal path), the refill
+//! free takes `front::free::free_slow`, at no cost to the normal path), the refill
 //! batch (1 block: the FastLane stays empty, all free blocks live in slab free lists),
-//! and the slab free lists (`superslab::slab`), whose links are stored XOR-ed with a
+//! and the slab free lists (`heap::slab`), whose links are stored XOR-ed with a
 //! per-process random key and the slot's address (glibc's safe-linking, keyed). With it:
 //! a freed pointer must start a carved block of its slab, must not already be free, and a
 //! forged or overwritten link is caught before it is followed ("corrupted free list").
 //! Not done: a guard page after each SuperSlab.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-pub static HITS: AtomicU64 = AtomicU64::new(0);
+use crate::sync::{AtomicUsize, Ordering::Relaxed};
 
 /// The XOR key; 0 when hardened mode is off (encoding is then the identity).
 static KEY: AtomicUsize = AtomicUsize::new(0);

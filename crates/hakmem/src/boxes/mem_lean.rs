@@ -6,32 +6,32 @@
 //! Acts at: the warm pool's cap (`pool_cap_bytes`) and when a SuperSlab enters the pool
 //! (`on_pool_entry`); lean mode also suppresses the prewarm box.
 
+use super::{hit, sw};
+use crate::backend::os::{self, Decommit};
 use crate::config::tuning;
-use crate::os::{self, Decommit};
-use crate::superslab::{SuperSlab, SS_SIZE, UNIT_SIZE};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use crate::sync::{AtomicU64, Ordering::Relaxed};
+use crate::types::{SS_SIZE, UNIT_SIZE};
 
-pub static HITS: AtomicU64 = AtomicU64::new(0);
 pub static DECOMMITS: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes of empty SuperSlabs the warm pool may keep.
 pub fn pool_cap_bytes() -> usize {
     let t = tuning();
-    if t.lean {
-        HITS.fetch_add(1, Relaxed);
-        t.lean_target_bytes
+    if t.on(sw::SS_MEM_LEAN) {
+        hit(sw::SS_MEM_LEAN);
+        t.mb(sw::SS_MEM_LEAN_TARGET_MB)
     } else {
-        t.warm_pool_bytes
+        t.mb(sw::WARM_POOL_MB)
     }
 }
 
 /// SuperSlabs mapped ahead of need at start-up: none in lean mode.
 pub fn prewarm_count() -> usize {
     let t = tuning();
-    if t.lean {
+    if t.on(sw::SS_MEM_LEAN) {
         0
     } else {
-        t.prewarm as usize
+        t.get(sw::SS_PREWARM) as usize
     }
 }
 
@@ -39,12 +39,12 @@ pub fn prewarm_count() -> usize {
 /// slab pages back now (the header unit stays, it is rewritten on reuse anyway).
 ///
 /// # Safety
-/// `ss` is empty and owned by no heap.
-pub unsafe fn on_pool_entry(ss: *mut SuperSlab) {
+/// `chunk` is an empty SuperSlab chunk owned by no heap.
+pub unsafe fn on_pool_entry(chunk: usize) {
     let t = tuning();
-    if t.lean && t.decommit != Decommit::Off {
-        HITS.fetch_add(1, Relaxed);
+    if t.on(sw::SS_MEM_LEAN) && t.decommit() != Decommit::Off {
+        hit(sw::SS_MEM_LEAN);
         DECOMMITS.fetch_add(1, Relaxed);
-        os::decommit((ss as *mut u8).add(UNIT_SIZE), SS_SIZE - UNIT_SIZE, t.decommit);
+        os::decommit((chunk + UNIT_SIZE) as *mut u8, SS_SIZE - UNIT_SIZE, t.decommit());
     }
 }

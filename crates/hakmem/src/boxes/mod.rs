@@ -1,29 +1,79 @@
-//! Boxes: every feature or experiment behind one `HAKMEM_*` switch (see `config::SWITCHES`),
-//! read once at start-up, reversible, changing behaviour at one point. Each file names its
-//! switch, its default per profile, where it acts, and its verdict (docs/boxes.md has the table).
+//! Boxes: every feature or experiment behind one `HAKMEM_*` switch, read once at start-up,
+//! reversible, acting at one point, with a hit counter so an A/B can prove the switched
+//! code ran (`hakmem: box NAME hits N` in the stats report).
 //!
-//! Each box counts how often its code ran (`hits`), so an A/B can prove the switched
-//! code was on the measured path.
+//! **The table below is the only list of switches.** A new box is one line here (index,
+//! name, accepted values, speed and balanced defaults, meaning) plus its acting code, which
+//! reads `tuning().get(sw::NAME)` / `tuning().on(sw::NAME)` and calls `boxes::hit(sw::NAME)`.
+//! Parsing, defaults per profile, `hakmem config -v`, unknown-name detection and the hit
+//! report all come from the table. Boxes with more than a switch and a counter have a file
+//! here (`harden`, `mem_lean`, `release_policy`); docs/boxes.md records each verdict.
 
-pub mod alloc_passdown;
-pub mod c7_ultra;
-pub mod fastlane_budget;
 pub mod harden;
-pub mod huge_cache;
 pub mod mem_lean;
 pub mod release_policy;
-pub mod remote_batch;
 
-use core::sync::atomic::AtomicU64;
+use crate::config::{Kind, Switch, DECOMMIT_CHOICES};
+use crate::sync::{AtomicU64, Ordering::Relaxed};
 
-/// Hit counters, by switch name, reported as `hakmem: box NAME hits N`.
-pub static HITS: [(&str, &AtomicU64); 8] = [
-    ("HAKMEM_SS_MEM_LEAN", &mem_lean::HITS),
-    ("HAKMEM_SS_RELEASE_POLICY", &release_policy::HITS),
-    ("HAKMEM_ALLOC_PASSDOWN_SSOT", &alloc_passdown::HITS),
-    ("HAKMEM_C7_ULTRA", &c7_ultra::HITS),
-    ("HAKMEM_HUGE_CACHE_MB", &huge_cache::HITS),
-    ("HAKMEM_HARDEN", &harden::HITS),
-    ("HAKMEM_REMOTE_BATCH", &remote_batch::HITS),
-    ("HAKMEM_FASTLANE_KB", &fastlane_budget::HITS),
-];
+macro_rules! switches {
+    ($( $idx:ident = $name:literal, $kind:expr, speed $s:literal, balanced $b:literal, $help:literal; )*) => {
+        /// Indices into `SWITCHES`, `Tuning::values` and the hit counters.
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        #[repr(usize)]
+        enum Idx { $($idx,)* COUNT }
+        /// Switch indices, by name.
+        pub mod sw {
+            $(pub const $idx: usize = super::Idx::$idx as usize;)*
+        }
+        /// Number of switches.
+        pub const COUNT: usize = Idx::COUNT as usize;
+        /// Every switch: name, accepted values, default per profile, meaning.
+        pub const SWITCHES: [Switch; COUNT] = [
+            $(Switch { name: $name, kind: $kind, speed: $s, balanced: $b, help: $help },)*
+        ];
+    };
+}
+
+switches! {
+    SS_MEM_LEAN = "HAKMEM_SS_MEM_LEAN", Kind::Bool, speed 0, balanced 1,
+        "memory-lean mode: cache empty SuperSlabs only up to the target, no prewarm";
+    SS_MEM_LEAN_DECOMMIT = "HAKMEM_SS_MEM_LEAN_DECOMMIT", Kind::Choice(DECOMMIT_CHOICES), speed 0, balanced 0,
+        "how empty SuperSlabs kept in lean mode give pages back: OFF keep, DONTNEED/FREE madvise";
+    SS_MEM_LEAN_TARGET_MB = "HAKMEM_SS_MEM_LEAN_TARGET_MB", Kind::Uint { max: 1 << 20 }, speed 10, balanced 10,
+        "lean mode: most MB of empty SuperSlabs kept mapped";
+    SS_RELEASE_POLICY = "HAKMEM_SS_RELEASE_POLICY", Kind::Bool, speed 1, balanced 1,
+        "release empty SuperSlabs with hysteresis (1) or as soon as the pool is over its cap (0)";
+    SS_RELEASE_HYSTERESIS_MB = "HAKMEM_SS_RELEASE_HYSTERESIS_MB", Kind::Uint { max: 1 << 20 }, speed 8, balanced 4,
+        "release policy: the pool may exceed its cap by this much before it is trimmed back to the cap";
+    WARM_POOL_MB = "HAKMEM_WARM_POOL_MB", Kind::Uint { max: 1 << 20 }, speed 64, balanced 64,
+        "MB of empty SuperSlabs kept for reuse when lean mode is off";
+    SS_PREWARM = "HAKMEM_SS_PREWARM", Kind::Uint { max: 64 }, speed 2, balanced 0,
+        "SuperSlabs mapped into the warm pool at start-up (lean mode suppresses it)";
+    C7_ULTRA = "HAKMEM_C7_ULTRA", Kind::Bool, speed 0, balanced 0,
+        "C7 (1 KiB class) deep lane: 4x the FastLane limit and refill batch for C7";
+    HUGE_CACHE_MB = "HAKMEM_HUGE_CACHE_MB", Kind::Uint { max: 1 << 20 }, speed 64, balanced 32,
+        "MB of freed huge mappings kept for reuse instead of unmapped at once";
+    HARDEN = "HAKMEM_HARDEN", Kind::Bool, speed 0, balanced 0,
+        "hardened mode: block-start and double-free checks on every free, keyed free-list links";
+    STATS = "HAKMEM_STATS", Kind::Bool, speed 0, balanced 0,
+        "print allocator statistics to stderr at exit";
+    REMOTE_BATCH = "HAKMEM_REMOTE_BATCH", Kind::Uint { max: 4096 }, speed 32, balanced 32,
+        "blocks a thread queues per owner before sending them with one CAS (0/1: send each)";
+    FASTLANE_KB = "HAKMEM_FASTLANE_KB", Kind::Uint { max: 1024 }, speed 64, balanced 32,
+        "KiB each class's FastLane may hold before flushing half (16..512 blocks)";
+}
+
+/// Hit counters, one per switch (`STATS` counts nothing).
+pub static HITS: [AtomicU64; COUNT] = [const { AtomicU64::new(0) }; COUNT];
+
+/// Count one run of box `i`'s acting code (slow paths only: a shared counter).
+#[inline]
+pub fn hit(i: usize) {
+    HITS[i].fetch_add(1, Relaxed);
+}
+
+/// Hits of box `i` so far.
+pub fn hits(i: usize) -> u64 {
+    HITS[i].load(Relaxed)
+}

@@ -8,21 +8,18 @@
 //! cap pays one munmap per hysteresis-worth of churn instead of one per SuperSlab.
 //! Off: the pool is trimmed to its cap at every insert.
 
-use super::mem_lean;
+use super::{hit, mem_lean, sw};
 use crate::config::tuning;
-use crate::superslab::SS_SIZE;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
-pub static HITS: AtomicU64 = AtomicU64::new(0);
+use crate::types::SS_SIZE;
 
 /// How many SuperSlabs the pool keeps after an insert brought it to `count`.
 pub fn keep_after_insert(count: usize) -> usize {
     let cap = mem_lean::pool_cap_bytes() / SS_SIZE;
     let t = tuning();
-    if t.release_policy {
-        let high = cap + t.hysteresis_bytes / SS_SIZE;
+    if t.on(sw::SS_RELEASE_POLICY) {
+        let high = cap + t.mb(sw::SS_RELEASE_HYSTERESIS_MB) / SS_SIZE;
         if count > high {
-            HITS.fetch_add(1, Relaxed);
+            hit(sw::SS_RELEASE_POLICY);
             cap
         } else {
             count

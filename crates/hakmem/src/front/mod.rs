@@ -1,13 +1,37 @@
-//! Per-thread fronts: the FastLane (every class's free list in thread-local storage)
-//! and the C7 short path.
-pub mod c7_ultra;
+//! The front: everything a thread does without sharing. Its FastLanes (one free list
+//! per class in thread-local storage), its remote queue, the malloc and free hit paths,
+//! and the batch moves to and from its heap. Uses `lifecycle`, `heap` and `backend`
+//! below it; nothing below calls back up.
+
 pub mod fastlane;
+pub mod lane;
+pub mod refill;
+pub mod remote;
+pub mod thread;
+
+use crate::types::ThreadBlock;
+use core::cell::UnsafeCell;
 
 /// How the front reaches the calling thread's `ThreadBlock`.
 ///
-/// The Rust crate uses `thread_local!` (`crate::thread::RustTls`); the preload library
-/// supplies an initial-exec TLS block reached in two instructions, without
-/// `__tls_get_addr`.
+/// The Rust crate uses `thread_local!` ([`RustTls`]); the preload library supplies an
+/// initial-exec TLS block reached in two instructions, without `__tls_get_addr`.
 pub trait ThreadAccess {
-    fn block() -> *mut fastlane::ThreadBlock;
+    /// The calling thread's block (zeroed before its first use).
+    fn block() -> *mut ThreadBlock;
+}
+
+std::thread_local! {
+    static TB: UnsafeCell<ThreadBlock> = const { UnsafeCell::new(ThreadBlock::ZERO) };
+}
+
+/// `thread_local!` access, for `#[global_allocator]` use (fast in executables; in a
+/// dlopen'ed cdylib it goes through `__tls_get_addr`, which is what makes dlopen work).
+pub struct RustTls;
+
+impl ThreadAccess for RustTls {
+    #[inline(always)]
+    fn block() -> *mut ThreadBlock {
+        TB.with(|t| t.get())
+    }
 }

@@ -1,6 +1,7 @@
-//! The only module that talks to the OS for memory. Every call is counted, so the
+//! The only module that talks to the OS for memory (the bottom of the `backend` layer). Every call is counted, so the
 //! stats report and `hakmem_os_calls()` show exactly what the allocator asked for.
 
+pub use crate::config::Decommit;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -13,16 +14,6 @@ pub static MAPPED_BYTES: AtomicU64 = AtomicU64::new(0);
 
 pub const PAGE: usize = 4096;
 
-/// How released memory is given back without unmapping it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Decommit {
-    /// Keep the pages (fastest reuse, RSS stays).
-    Off,
-    /// `madvise(MADV_DONTNEED)`: pages dropped now, re-faulted as zero pages.
-    DontNeed,
-    /// `madvise(MADV_FREE)`: pages dropped lazily under memory pressure.
-    Free,
-}
 
 /// Map `len` bytes of fresh, zeroed, read-write memory. Null on failure (errno set by mmap).
 pub fn map(len: usize) -> *mut u8 {
@@ -103,22 +94,6 @@ pub fn decommit(p: *mut u8, len: usize, how: Decommit) {
     unsafe { libc::madvise(p as *mut libc::c_void, len, advice) };
 }
 
-/// Grow or shrink a mapping in place if the kernel can; never moves it.
-pub fn remap_in_place(p: *mut u8, old: usize, new: usize) -> bool {
-    MREMAP_CALLS.fetch_add(1, Relaxed);
-    // SAFETY: (p, old) is one of our mappings; flags 0 forbids moving it.
-    let r = unsafe { libc::mremap(p as *mut libc::c_void, old, new, 0) };
-    if r == libc::MAP_FAILED {
-        return false;
-    }
-    if new >= old {
-        MAPPED_BYTES.fetch_add((new - old) as u64, Relaxed);
-    } else {
-        MAPPED_BYTES.fetch_sub((old - new) as u64, Relaxed);
-    }
-    true
-}
-
 /// Current and peak resident set size in bytes, read without allocating.
 pub fn rss() -> (u64, u64) {
     let mut buf = [0u8; 2048];
@@ -165,11 +140,6 @@ pub fn read_file(path: &[u8], buf: &mut [u8]) -> usize {
         libc::close(fd);
         got
     }
-}
-
-/// Write bytes to stderr with a raw syscall (no buffering, no allocation).
-pub fn write_stderr(b: &[u8]) {
-    write_fd(2, b)
 }
 
 /// Write all of `b` to `fd`.

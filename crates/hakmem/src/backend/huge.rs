@@ -1,49 +1,27 @@
-//! Blocks above the class sizes.
+//! Huge blocks (above `LARGE_MAX`, or aligned beyond a unit): their own mapping each,
+//! recorded in a registry (an open-addressing table under a lock) so `free` can tell a
+//! huge block from a foreign pointer without reading memory that may not be ours. Freed
+//! huge mappings are kept in a small cache (the huge-cache box) before they are unmapped.
 //!
-//! - **Large** (32 KiB < n <= 1 MiB): a span of 64 KiB units inside one of the thread's
-//!   SuperSlabs (`heap::large_alloc`), so they come and go without syscalls.
-//! - **Huge** (> 1 MiB, or alignment > 64 KiB): their own mapping, recorded in a
-//!   registry (an open-addressing table under a lock) so `free` can tell a huge block
-//!   from a foreign pointer without reading memory that may not be ours. Freed huge
-//!   mappings are kept in a small cache (the huge-cache box) before they are unmapped.
+//! Owner: this module, under `HUGE`'s lock (the last in the lock order). The registry
+//! table starts in `.bss` and grows into its own mappings; deleted slots are tombstones
+//! (`DELETED`) until a rehash drops them.
 
-use crate::boxes::huge_cache;
+use super::os::{self, PAGE};
+use crate::boxes;
 use crate::config::tuning;
-use crate::front::ThreadAccess;
-use crate::heap::{self, LARGE_MAX};
-use crate::os::{self, PAGE};
-use crate::spinlock::SpinLock;
-use crate::superslab::UNIT_SIZE;
-use crate::{msg, thread};
+use crate::sync::{AtomicU64, Ordering::Relaxed, SpinLock};
 use core::ptr;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub static HUGE_ALLOCS: AtomicU64 = AtomicU64::new(0);
 pub static HUGE_FREES: AtomicU64 = AtomicU64::new(0);
 pub static HUGE_LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// Allocate `n > SMALL_MAX` bytes (or any size with `align > 64 KiB`).
-#[cold]
-#[inline(never)]
-pub unsafe fn alloc<T: ThreadAccess>(n: usize, align: usize) -> *mut u8 {
-    if n <= LARGE_MAX && align <= UNIT_SIZE {
-        let tb = T::block();
-        let h = thread::heap_for::<T>(tb);
-        if h.is_null() {
-            return thread::bootstrap_alloc(n);
-        }
-        return heap::large_alloc(&mut *h, n);
-    }
-    huge_alloc(n, align, false)
-}
-
-// ---- the huge registry -------------------------------------------------------------------
-
+/// One live huge block: the pointer handed out (also its mapping's base) and its length.
 #[derive(Clone, Copy)]
 struct Entry {
-    /// The pointer handed out; 0 = empty slot, 1 = deleted slot.
+    /// 0 = empty slot, 1 = deleted slot, else the block's address.
     ptr: usize,
-    base: usize,
     len: usize,
 }
 
@@ -52,36 +30,24 @@ const DELETED: usize = 1;
 const STATIC_CAP: usize = 256;
 const CACHE_SLOTS: usize = 16;
 
-struct Huge {
+/// Invariants: `live` slots hold a block, `used - live` are tombstones, `used * 4 <= cap * 3`
+/// after every insert; `cache_bytes` is the sum of the cached lengths (`len == 0`: empty).
+pub struct Huge {
     table: *mut Entry,
     cap: usize,
-    used: usize, // live + deleted slots
+    used: usize,
     live: usize,
-    cache: [(usize, usize); CACHE_SLOTS], // (base, len); len 0 = empty
+    cache: [(usize, usize); CACHE_SLOTS],
     cache_bytes: usize,
 }
 
 // SAFETY: only touched under the lock.
 unsafe impl Send for Huge {}
 
-static mut STATIC_TABLE: [Entry; STATIC_CAP] = [Entry { ptr: EMPTY, base: 0, len: 0 }; STATIC_CAP];
+static mut STATIC_TABLE: [Entry; STATIC_CAP] = [Entry { ptr: EMPTY, len: 0 }; STATIC_CAP];
 
-static HUGE: SpinLock<Huge> = SpinLock::new(Huge {
-    table: ptr::null_mut(),
-    cap: 0,
-    used: 0,
-    live: 0,
-    cache: [(0, 0); CACHE_SLOTS],
-    cache_bytes: 0,
-});
-
-/// For fork: the registry's lock.
-pub fn lock_for_fork() {
-    HUGE.raw_lock();
-}
-pub fn unlock_after_fork() {
-    HUGE.raw_unlock();
-}
+pub static HUGE: SpinLock<Huge> =
+    SpinLock::new(Huge { table: ptr::null_mut(), cap: 0, used: 0, live: 0, cache: [(0, 0); CACHE_SLOTS], cache_bytes: 0 });
 
 #[inline]
 fn hash(p: usize, cap: usize) -> usize {
@@ -89,6 +55,8 @@ fn hash(p: usize, cap: usize) -> usize {
 }
 
 impl Huge {
+    /// # Safety
+    /// Called under the lock.
     unsafe fn slots(&mut self) -> &mut [Entry] {
         if self.table.is_null() {
             self.table = ptr::addr_of_mut!(STATIC_TABLE) as *mut Entry;
@@ -97,6 +65,8 @@ impl Huge {
         core::slice::from_raw_parts_mut(self.table, self.cap)
     }
 
+    /// # Safety
+    /// Called under the lock.
     unsafe fn find(&mut self, p: usize) -> Option<usize> {
         let cap = self.slots().len();
         let t = self.slots();
@@ -111,12 +81,15 @@ impl Huge {
         None
     }
 
-    /// Insert; false if the table could not grow.
     /// Make sure one more insert cannot need to grow the table (which can fail).
+    /// # Safety
+    /// Called under the lock.
     unsafe fn reserve_one(&mut self) -> bool {
         (self.used + 1) * 4 <= self.slots().len() * 3 || self.grow()
     }
 
+    /// # Safety
+    /// Called under the lock.
     unsafe fn insert(&mut self, e: Entry) -> bool {
         if !self.reserve_one() {
             return false;
@@ -135,6 +108,8 @@ impl Huge {
         true
     }
 
+    /// # Safety
+    /// Called under the lock.
     unsafe fn grow(&mut self) -> bool {
         let old = self.slots().as_mut_ptr();
         let old_cap = self.cap;
@@ -161,6 +136,8 @@ impl Huge {
         true
     }
 
+    /// # Safety
+    /// Called under the lock, `i` a live slot.
     unsafe fn remove(&mut self, i: usize) -> Entry {
         let t = self.slots();
         let e = t[i];
@@ -196,7 +173,7 @@ impl Huge {
 
     /// Keep a freed mapping if the cache has room; false means the caller unmaps it.
     fn cache_put(&mut self, base: usize, len: usize) -> bool {
-        let cap = tuning().huge_cache_bytes;
+        let cap = tuning().mb(crate::boxes::sw::HUGE_CACHE_MB);
         if self.cache_bytes + len > cap {
             return false;
         }
@@ -216,12 +193,9 @@ fn page_round(n: usize) -> Option<usize> {
     n.checked_add(PAGE - 1).map(|x| x & !(PAGE - 1))
 }
 
-/// Map (or reuse) a huge block. `zero`: the caller needs zeroed memory.
-pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
-    // A huge block may be a process's first allocation: read the configuration first.
-    if !thread::ensure_init() {
-        return thread::bootstrap_alloc(n);
-    }
+/// Map (or reuse) a huge block of `n` bytes aligned to `align`. `zero`: the caller needs
+/// zeroed memory. Null when the OS refuses (errno set); `backend::huge_alloc` retries.
+pub fn alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
     let align = align.max(PAGE);
     let Some(len) = page_round(n.max(1)) else {
         os::set_enomem();
@@ -246,24 +220,19 @@ pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
     }
     let (base, len, fresh) = match cached {
         Some((b, l)) => {
-            huge_cache::HITS.fetch_add(1, Relaxed);
+            boxes::hit(boxes::sw::HUGE_CACHE_MB);
             (b, l, false)
         }
         None => {
-            let map = || if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
-            let mut p = map();
+            let p = if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
             if p.is_null() {
-                // Give back every cached SuperSlab and mapping, then try once more.
-                crate::cache::warm_pool::release_all_cached();
-                p = map();
-                if p.is_null() {
-                    return p;
-                }
+                return p;
             }
             (p as usize, len, true)
         }
     };
-    if !HUGE.lock().insert(Entry { ptr: base, base, len }) {
+    // SAFETY: under the lock.
+    if !unsafe { HUGE.lock().insert(Entry { ptr: base, len }) } {
         os::unmap(base as *mut u8, len);
         os::set_enomem();
         return ptr::null_mut();
@@ -271,13 +240,14 @@ pub unsafe fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
     HUGE_ALLOCS.fetch_add(1, Relaxed);
     HUGE_LIVE_BYTES.fetch_add(len as u64, Relaxed);
     if zero && !fresh {
-        ptr::write_bytes(base as *mut u8, 0, n);
+        // SAFETY: [base, base + n) is inside the mapping we just recorded.
+        unsafe { ptr::write_bytes(base as *mut u8, 0, n) };
     }
     base as *mut u8
 }
 
-/// Unmap every cached huge mapping (memory pressure).
-pub fn release_cache() {
+/// Unmap every cached huge mapping; returns the bytes given back.
+pub fn release_cache() -> usize {
     let mut out = [(0usize, 0usize); CACHE_SLOTS];
     {
         let mut g = HUGE.lock();
@@ -287,94 +257,122 @@ pub fn release_cache() {
         }
         g.cache_bytes = 0;
     }
+    let mut bytes = 0;
     for (b, l) in out {
         if l != 0 {
             os::unmap(b as *mut u8, l);
+            bytes += l;
         }
     }
+    bytes
 }
 
 /// Usable size of a huge block, if `p` is one.
-pub unsafe fn huge_size(p: usize) -> Option<usize> {
+pub fn size(p: usize) -> Option<usize> {
     let mut g = HUGE.lock();
-    let i = g.find(p)?;
-    Some((*g.table.add(i)).len)
+    // SAFETY: under the lock.
+    unsafe {
+        let i = g.find(p)?;
+        Some((*g.table.add(i)).len)
+    }
 }
 
 /// Free a huge block; false if `p` is not one.
-pub unsafe fn huge_free(p: usize) -> bool {
+pub fn free(p: usize) -> bool {
     let e = {
         let mut g = HUGE.lock();
-        let Some(i) = g.find(p) else {
+        // SAFETY: under the lock.
+        let Some(i) = (unsafe { g.find(p) }) else {
             return false;
         };
-        let e = g.remove(i);
-        if g.cache_put(e.base, e.len) {
-            HUGE_FREES.fetch_add(1, Relaxed);
-            HUGE_LIVE_BYTES.fetch_sub(e.len as u64, Relaxed);
+        // SAFETY: under the lock; i is a live slot.
+        let e = unsafe { g.remove(i) };
+        HUGE_FREES.fetch_add(1, Relaxed);
+        HUGE_LIVE_BYTES.fetch_sub(e.len as u64, Relaxed);
+        if g.cache_put(e.ptr, e.len) {
             return true;
         }
         e
     };
-    HUGE_FREES.fetch_add(1, Relaxed);
-    HUGE_LIVE_BYTES.fetch_sub(e.len as u64, Relaxed);
-    os::unmap(e.base as *mut u8, e.len);
+    os::unmap(e.ptr as *mut u8, e.len);
     true
 }
 
 /// Resize a huge block in place or by moving its pages (no copy). None if `p` is not a
 /// huge block or the kernel refused; the caller then allocates, copies and frees.
-pub unsafe fn huge_realloc(p: usize, n: usize) -> Option<*mut u8> {
+pub fn realloc(p: usize, n: usize) -> Option<*mut u8> {
     let new_len = page_round(n)?;
     let mut g = HUGE.lock();
-    let i = g.find(p)?;
-    let e = *g.table.add(i);
-    if new_len <= e.len && new_len >= e.len / 2 {
-        return Some(p as *mut u8);
-    }
-    // Room for the moved entry first: once mremap has moved the pages, recording them
-    // must not fail, or the program's data would be lost. (Growing rehashes: find again.)
-    if !g.reserve_one() {
-        return None;
-    }
-    let i = g.find(p)?;
-    // realloc owes only fundamental alignment, so even an over-aligned block may move.
-    let q = os::remap_move(e.base as *mut u8, e.len, new_len);
-    if q.is_null() {
-        return None;
-    }
-    g.remove(i);
-    let recorded = g.insert(Entry { ptr: q as usize, base: q as usize, len: new_len });
-    debug_assert!(recorded, "reserve_one guaranteed room");
-    if new_len >= e.len {
-        HUGE_LIVE_BYTES.fetch_add((new_len - e.len) as u64, Relaxed);
-    } else {
-        HUGE_LIVE_BYTES.fetch_sub((e.len - new_len) as u64, Relaxed);
-    }
-    Some(q)
-}
-
-// ---- pointers outside SuperSlabs -----------------------------------------------------
-
-/// free() of a pointer that is not in a SuperSlab: null, bootstrap, huge, or bad input.
-#[cold]
-#[inline(never)]
-pub unsafe fn free_not_superslab(p: *mut u8) {
-    if p.is_null() || thread::bootstrap_contains(p) {
-        return;
-    }
-    if !huge_free(p as usize) {
-        msg::fatal("free", "invalid pointer (not allocated by hakmem)", p as usize);
+    // SAFETY: everything below runs under the lock.
+    unsafe {
+        let i = g.find(p)?;
+        let e = *g.table.add(i);
+        if new_len <= e.len && new_len >= e.len / 2 {
+            return Some(p as *mut u8);
+        }
+        // Room for the moved entry first: once mremap has moved the pages, recording them
+        // must not fail, or the program's data would be lost. (Growing rehashes: find again.)
+        if !g.reserve_one() {
+            return None;
+        }
+        let i = g.find(p)?;
+        // realloc owes only fundamental alignment, so even an over-aligned block may move.
+        let q = os::remap_move(e.ptr as *mut u8, e.len, new_len);
+        if q.is_null() {
+            return None;
+        }
+        g.remove(i);
+        let recorded = g.insert(Entry { ptr: q as usize, len: new_len });
+        debug_assert!(recorded, "reserve_one guaranteed room");
+        if new_len >= e.len {
+            HUGE_LIVE_BYTES.fetch_add((new_len - e.len) as u64, Relaxed);
+        } else {
+            HUGE_LIVE_BYTES.fetch_sub((e.len - new_len) as u64, Relaxed);
+        }
+        Some(q)
     }
 }
 
-/// malloc_usable_size() of a pointer outside SuperSlabs (0 if unknown).
-pub unsafe fn usable_size_not_superslab(p: *mut u8) -> usize {
-    if p.is_null() {
-        return 0;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_grows_rehashes_and_forgets() {
+        // More live blocks than the static table holds: the table must grow and still
+        // find every one; frees leave tombstones that later inserts reuse.
+        let mut v = [0usize; 400];
+        for x in v.iter_mut() {
+            *x = alloc(PAGE * 2, 0, false) as usize;
+            assert_ne!(*x, 0);
+        }
+        // (a cached mapping may be reused as it is: at least the size asked for)
+        for &x in v.iter() {
+            assert!(size(x).unwrap() >= PAGE * 2);
+        }
+        for &x in v.iter().step_by(2) {
+            assert!(free(x));
+            assert!(!free(x), "a second free of a huge block is refused");
+            assert_eq!(size(x), None);
+        }
+        for &x in v.iter().skip(1).step_by(2) {
+            assert!(size(x).unwrap() >= PAGE * 2, "tombstones must not hide live entries");
+            assert!(free(x));
+        }
     }
-    if thread::bootstrap_contains(p) {
-        return thread::bootstrap_size(p);
+
+    #[test]
+    fn realloc_moves_and_keeps_the_record() {
+        let p = alloc(3 * PAGE, 0, false) as usize;
+        // SAFETY: p is a fresh 3-page block.
+        unsafe { *(p as *mut u64) = 77 };
+        let q = realloc(p, 300 * PAGE).expect("mremap") as usize;
+        assert_eq!(size(q), Some(300 * PAGE));
+        // SAFETY: q is the moved block.
+        assert_eq!(unsafe { *(q as *const u64) }, 77);
+        if q != p {
+            assert_eq!(size(p), None);
+        }
+        assert!(free(q));
     }
-    huge_size(p as usize).unwrap_or(0)
 }

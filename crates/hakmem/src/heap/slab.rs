@@ -1,20 +1,28 @@
-//! A class slab: blocks of one size, carved lazily from the slab's units and
-//! given back one by one. Owner-thread only, so no atomics.
+//! A class slab: blocks of one size, carved lazily from the slab's units and given back
+//! one by one. Owner: the heap's owner, so no atomics.
+//!
+//! Free-list links are stored through `harden::encode` (identity unless `HAKMEM_HARDEN=1`,
+//! where they are XOR-ed with a per-process key and the slot address, safe-linking style).
+//! Hardened mode also keeps a bitmap per slab (in the SuperSlab header, `free_bits`):
+//! bit `i` set ⇔ block `i` is on the slab's free list, so its double-free check is one
+//! bit test instead of a walk of the list.
 
-use super::{Block, SlabMeta, UNIT_SIZE};
 use crate::boxes::harden;
 use crate::size_class::{ClassIdx, BLOCK_SIZE};
+use crate::types::{ss_of, unit_of, Block, SlabMeta, UNIT_SIZE};
 use core::ptr;
 
-// Slab free lists store `next` through `harden::encode` (identity unless HAKMEM_HARDEN=1,
-// where it is XOR-ed with a per-process key and the slot address, safe-linking style).
 #[inline]
 unsafe fn set_next(b: *mut Block, next: *mut Block) {
     (*b).next = harden::encode(b as usize, next as usize) as *mut Block;
 }
 
+/// The next block after `b` on `m`'s free list (decoded, and validated when hardened).
+///
+/// # Safety
+/// `b` is on `m`'s free list.
 #[inline]
-unsafe fn get_next(m: &SlabMeta, b: *mut Block) -> *mut Block {
+pub unsafe fn next_of(m: &SlabMeta, b: *mut Block) -> *mut Block {
     let n = harden::decode(b as usize, (*b).next as usize);
     if harden::on() && n != 0 && !is_block_start(m, n) {
         crate::msg::fatal("malloc", "corrupted free list (next pointer outside its slab)", b as usize);
@@ -22,8 +30,20 @@ unsafe fn get_next(m: &SlabMeta, b: *mut Block) -> *mut Block {
     n as *mut Block
 }
 
+/// The hardened free bitmap word and bit of block `b` of slab `m`.
+#[inline]
+unsafe fn bit(m: &SlabMeta, b: usize) -> (*mut u64, u64) {
+    let i = (b - m.start) / m.block_size as usize;
+    let ss = ss_of(m.start);
+    let words = ptr::addr_of_mut!((*ss).free_bits[unit_of(m.start)]) as *mut u64;
+    (words.add(i / 64), 1u64 << (i % 64))
+}
+
 /// Set up `m` (already claimed, `start` and `units` set) as a slab of class `c`.
-pub fn init(m: &mut SlabMeta, c: ClassIdx) {
+///
+/// # Safety
+/// `m` is a claimed meta of a SuperSlab the caller owns.
+pub unsafe fn init(m: &mut SlabMeta, c: ClassIdx) {
     let bs = BLOCK_SIZE[c];
     m.class = c as u8;
     m.block_size = bs;
@@ -32,6 +52,10 @@ pub fn init(m: &mut SlabMeta, c: ClassIdx) {
     m.used = 0;
     m.free = ptr::null_mut();
     m.free_count = 0;
+    if harden::on() {
+        let ss = ss_of(m.start);
+        (*ss).free_bits[unit_of(m.start)] = [0; 64];
+    }
 }
 
 /// Does the slab have a block to give?
@@ -40,7 +64,7 @@ pub fn has_room(m: &SlabMeta) -> bool {
     m.free_count > 0 || m.carved < m.capacity
 }
 
-/// Take up to `want` blocks as a linked chain; returns (head, count).
+/// Take up to `want` blocks as a linked chain (plain links); returns (head, count).
 ///
 /// # Safety
 /// `m` is a live slab owned by the caller.
@@ -52,12 +76,17 @@ pub unsafe fn take(m: &mut SlabMeta, want: u32) -> (*mut Block, u32) {
             // Hand out plain links only: decode (and validate) the part we take.
             n = want.min(m.free_count);
             let mut tail = head;
-            for _ in 1..n {
-                let next = get_next(m, tail);
+            for i in 0..n {
+                let (w, b) = bit(m, tail as usize);
+                *w &= !b;
+                if i + 1 == n {
+                    break;
+                }
+                let next = next_of(m, tail);
                 (*tail).next = next;
                 tail = next;
             }
-            m.free = get_next(m, tail);
+            m.free = next_of(m, tail);
             (*tail).next = ptr::null_mut();
             m.free_count -= n;
         } else if m.free_count <= want {
@@ -102,6 +131,10 @@ pub unsafe fn take(m: &mut SlabMeta, want: u32) -> (*mut Block, u32) {
 /// `b` is a block of `m` that is out of the slab (counted in `used`).
 #[inline]
 pub unsafe fn give(m: &mut SlabMeta, b: *mut Block) -> u32 {
+    if harden::on() {
+        let (w, bit) = bit(m, b as usize);
+        *w |= bit;
+    }
     set_next(b, m.free);
     m.free = b;
     m.free_count += 1;
@@ -109,19 +142,16 @@ pub unsafe fn give(m: &mut SlabMeta, b: *mut Block) -> u32 {
     m.used
 }
 
-/// Is `b` on this slab's free list? (a walk: hardened mode only)
+/// Is `b` on this slab's free list? One bit test (hardened mode keeps the bitmap).
+///
+/// # Safety
+/// Hardened mode only; `b` is a block start of `m`.
 pub unsafe fn is_free(m: &SlabMeta, b: usize) -> bool {
-    let mut p = m.free;
-    while !p.is_null() {
-        if p as usize == b {
-            return true;
-        }
-        p = get_next(m, p);
-    }
-    false
+    let (w, bit) = bit(m, b);
+    *w & bit != 0
 }
 
-/// Is `p` the start of a block of this slab? (division; used on checked paths only)
+/// Is `p` the start of a carved block of this slab? (division; checked paths only)
 pub fn is_block_start(m: &SlabMeta, p: usize) -> bool {
     p >= m.start && (p - m.start) % m.block_size as usize == 0 && ((p - m.start) / m.block_size as usize) < m.carved as usize
 }

@@ -1,9 +1,13 @@
-//! Which 2 MiB chunks of the address space are SuperSlabs: one bit each.
+//! Which 2 MiB chunks of the address space are live SuperSlabs: one bit each.
+//!
+//! Owner: the `heap` layer sets a chunk's bit once its header is initialised for a
+//! heap and clears it before the chunk goes back to the warm pool, so a pointer into a
+//! pooled or unmapped chunk is never mistaken for a block.
 //!
 //! 2^47 bytes of user address space / 2 MiB = 2^26 bits = 8 MiB of .bss, of which
 //! only the pages covering chunks we actually use are ever touched.
 
-use super::SS_SHIFT;
+use crate::types::SS_SHIFT;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 const CHUNKS: usize = 1 << (47 - SS_SHIFT);
@@ -26,6 +30,7 @@ pub fn is_superslab(p: usize) -> bool {
     (w >> ((p >> SS_SHIFT) & 63)) & 1 != 0
 }
 
+/// Set or clear the bit of the chunk at `ss`.
 pub fn mark(ss: usize, on: bool) {
     let i = ss >> SS_SHIFT;
     if i >= CHUNKS {

@@ -1,0 +1,97 @@
+//! Batch moves between a thread's FastLanes and its heap, so the per-block cost of the
+//! slow path is amortised over `limit/2` operations: refill an empty lane, flush half of
+//! a full one, and route the blocks other threads sent back (the inbox) straight onto
+//! lanes with room.
+
+use super::lane::{self, limit};
+use crate::boxes::{self, harden, sw};
+use crate::config::tuning;
+use crate::heap;
+use crate::size_class::{ClassIdx, NCLASS};
+use crate::types::{bump, ss_of, unit_of, Heap, ThreadBlock};
+use core::ptr;
+
+/// Blocks moved per refill.
+#[inline]
+fn batch(c: ClassIdx) -> u32 {
+    if harden::on() {
+        return 1; // hardened: free blocks stay in the (protected) slab lists
+    }
+    (limit(c) / 2).max(8)
+}
+
+/// The FastLane of class `c` is empty: fetch a batch, return one block, keep the rest.
+/// Null when the OS has no memory for us.
+///
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap.
+pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
+    if !h.shared.inbox.load(crate::sync::Ordering::Relaxed).is_null() {
+        drain_inbox_to_lanes(tb, h);
+        let b = lane::pop(tb, c);
+        if !b.is_null() {
+            return b;
+        }
+    }
+    let (head, n) = heap::take_batch(h, c, batch(c));
+    if head.is_null() {
+        return ptr::null_mut();
+    }
+    if tuning().get(sw::FASTLANE_KB) != 64 {
+        boxes::hit(sw::FASTLANE_KB);
+    }
+    if c == 7 && tuning().on(sw::C7_ULTRA) {
+        boxes::hit(sw::C7_ULTRA);
+    }
+    lane::install(tb, c, head, n)
+}
+
+/// The FastLane of class `c` went over its limit: give the older half back to the slabs.
+///
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap.
+#[cold]
+#[inline(never)]
+pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
+    let rest = lane::split(tb, c);
+    bump(&h.shared.stats.flushes[c], 1);
+    heap::give_chain(h, c, rest);
+}
+
+/// Drain the inbox for a thread that is refilling: small blocks go straight onto its
+/// FastLanes while they have room (a block freed remotely is reused without visiting its
+/// slab), the rest back to their slabs and spans. Hardened mode sends everything to the
+/// slabs, whose checks live there.
+///
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap.
+#[cold]
+pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
+    if harden::on() {
+        return heap::drain_inbox(h);
+    }
+    let mut b = heap::take_inbox(h);
+    let mut to_lanes = 0;
+    while !b.is_null() {
+        let next = (*b).next;
+        let c = (*ss_of(b as usize)).units[unit_of(b as usize)].class as usize;
+        if c < NCLASS && lane::put_if_room(tb, c, b) {
+            to_lanes += 1;
+        } else {
+            heap::return_drained(h, b);
+        }
+        b = next;
+    }
+    bump(&h.shared.stats.remote_drained, to_lanes);
+}
+
+/// Give every FastLane block back (thread exit).
+///
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap.
+pub unsafe fn flush_all(tb: *mut ThreadBlock, h: &Heap) {
+    for c in 0..NCLASS {
+        let b = lane::take_all(tb, c);
+        heap::give_chain(h, c, b);
+    }
+}

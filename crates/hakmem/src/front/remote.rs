@@ -1,0 +1,86 @@
+//! Cross-thread frees: the thread's remote queue (remote-batch box). A thread freeing
+//! blocks of another heap chains consecutive ones with the same owner and pushes the chain
+//! onto the owner's inbox with one CAS when the owner changes, the queue reaches its cap,
+//! the thread misses a lane, or it exits (snmalloc batches its messages the same way).
+//! The only writer of `ThreadBlock::rq` (see `types::RemoteQueue`).
+
+use crate::boxes::{self, sw};
+use crate::heap;
+use crate::lifecycle::heaps;
+use crate::types::{bump, Block, Heap, ThreadBlock};
+use core::ptr;
+
+/// Queue block `b` of heap `owner` (or send it at once when the thread has no queue).
+///
+/// # Safety
+/// `tb` is the calling thread's block; `b` is a live block of `owner` being freed.
+#[inline]
+pub unsafe fn enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) {
+    let rq = &mut (*tb).rq;
+    // Without a heap this thread has no exit hook to flush a queue with: send directly.
+    if rq.cap <= 1 || (*tb).heap.is_null() {
+        heap::REMOTE_FREES.fetch_add(1, crate::sync::Ordering::Relaxed);
+        (*b).next = ptr::null_mut();
+        send(owner, b, b, 1);
+        return;
+    }
+    if rq.owner != owner {
+        flush(tb);
+        let rq = &mut (*tb).rq;
+        rq.owner = owner;
+        rq.tail = b;
+        (*b).next = ptr::null_mut();
+        rq.head = b;
+        rq.len = 1;
+        return;
+    }
+    push_same_owner(tb, b);
+}
+
+/// Push onto the open queue, whose owner is `b`'s (the common remote free).
+///
+/// # Safety
+/// As `enqueue`, with `(*tb).rq.owner` the owner of `b`.
+#[inline(always)]
+pub unsafe fn push_same_owner(tb: *mut ThreadBlock, b: *mut Block) {
+    let rq = &mut (*tb).rq;
+    if rq.head == b {
+        crate::msg::fatal("free", "double free detected (block already queued for its owner)", b as usize);
+    }
+    (*b).next = rq.head;
+    rq.head = b;
+    rq.len += 1;
+    if rq.len >= rq.cap {
+        flush(tb);
+    }
+}
+
+/// Send the queue to its owner's inbox.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+pub unsafe fn flush(tb: *mut ThreadBlock) {
+    let rq = &mut (*tb).rq;
+    if rq.len == 0 {
+        return;
+    }
+    // Counted per batch, not per block: a shared counter must stay off per-free paths.
+    boxes::hit(sw::REMOTE_BATCH);
+    let (owner, head, tail, n) = (rq.owner, rq.head, rq.tail, rq.len as u64);
+    rq.owner = ptr::null_mut();
+    rq.head = ptr::null_mut();
+    rq.tail = ptr::null_mut();
+    rq.len = 0;
+    if !(*tb).heap.is_null() {
+        bump(&(*(*tb).heap).shared.stats.remote_sent, n);
+    }
+    send(owner, head, tail, n);
+}
+
+/// Push a chain onto `owner`'s inbox; reclaim abandoned heaps when the heap layer says
+/// enough has piled up in them.
+unsafe fn send(owner: *mut Heap, head: *mut Block, tail: *mut Block, n: u64) {
+    if heap::remote_push(&*owner, head, tail, n) {
+        heaps::reclaim_abandoned();
+    }
+}

@@ -1,0 +1,96 @@
+//! A thread's attachment to a heap: on its first allocation the front gets a heap from
+//! the lifecycle layer and sets up its lanes and queue; at thread exit (a pthread key
+//! destructor) it gives back what its lanes and queue hold and abandons the heap.
+
+use super::{lane, refill, remote};
+use crate::boxes::sw;
+use crate::config::tuning;
+use crate::lifecycle::{self, heaps};
+use crate::sync::{AtomicU32, Ordering};
+use crate::types::{Heap, ThreadBlock};
+use core::ptr;
+
+/// The pthread key whose destructor runs `thread_exit` (+1; 0 = not created yet).
+static KEY: AtomicU32 = AtomicU32::new(0);
+
+/// The calling thread's heap, attaching one on first use. Null while hakmem is
+/// initialising on this thread (use the bootstrap arena) or when out of memory.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline(always)]
+pub unsafe fn heap_for(tb: *mut ThreadBlock) -> *mut Heap {
+    let h = (*tb).heap;
+    if !h.is_null() {
+        return h;
+    }
+    attach(tb)
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
+    if !lifecycle::ensure_init() {
+        return ptr::null_mut();
+    }
+    let h = heaps::adopt_or_create();
+    if h.is_null() {
+        return h;
+    }
+    lane::reset(tb);
+    let hardened = tuning().on(sw::HARDEN);
+    (*tb).heap = h;
+    (*tb).fast_heap = if hardened { ptr::null_mut() } else { h };
+    // Hardened mode checks every remote free in free_slow: no queue to bypass it.
+    (*tb).rq.cap = if hardened { 0 } else { tuning().get(sw::REMOTE_BATCH) };
+    let key = exit_key();
+    if key != 0 && !(*tb).key_set {
+        libc::pthread_setspecific(key - 1, tb as *const libc::c_void);
+        (*tb).key_set = true;
+    }
+    h
+}
+
+/// The thread-exit key, created on first use (0 if pthread refused one).
+fn exit_key() -> u32 {
+    let k = KEY.load(Ordering::Acquire);
+    if k != 0 {
+        return k;
+    }
+    let _g = heaps::HEAPS.lock(); // one creator
+    let k = KEY.load(Ordering::Acquire);
+    if k != 0 {
+        return k;
+    }
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: thread_exit matches the destructor signature; key is a valid out pointer.
+    if unsafe { libc::pthread_key_create(&mut key, Some(thread_exit)) } != 0 {
+        return 0;
+    }
+    KEY.store(key + 1, Ordering::Release);
+    key + 1
+}
+
+/// pthread key destructor: give the thread's cached blocks back and abandon its heap.
+unsafe extern "C" fn thread_exit(arg: *mut libc::c_void) {
+    let tb = arg as *mut ThreadBlock;
+    (*tb).key_set = false;
+    detach(tb);
+}
+
+/// Detach the heap from the calling thread (thread exit).
+///
+/// # Safety
+/// `tb` is the calling thread's block; the thread makes no further allocation through it
+/// (one that does attaches a heap again).
+pub unsafe fn detach(tb: *mut ThreadBlock) {
+    let h = (*tb).heap;
+    if h.is_null() {
+        return;
+    }
+    remote::flush(tb);
+    refill::flush_all(tb, &*h);
+    (*tb).heap = ptr::null_mut();
+    (*tb).fast_heap = ptr::null_mut();
+    heaps::abandon(h);
+}

@@ -1,0 +1,316 @@
+//! The heap layer: a heap is the backing store one thread allocates from. It owns
+//! SuperSlabs, keeps a list of partial slabs per class and a list of SuperSlabs with free
+//! units, serves large spans, and has an inbox where other threads drop the blocks they
+//! free. It hands blocks to the front in batches and takes them back one by one; it
+//! never touches a thread's lanes (the front decides where drained blocks go).
+//!
+//! Uses only `backend` below it. Every function here runs as the heap's owner (see
+//! `types::HeapLocal`) except `remote_push`, which any thread may call.
+
+pub mod inbox;
+pub mod large;
+pub mod slab;
+pub mod superslab;
+
+use crate::boxes::harden;
+use crate::size_class::{slab_units, ClassIdx, NCLASS};
+use crate::sync::{AtomicU64, Ordering};
+use crate::types::{bump, ss_of, Block, Heap, HeapLocal, HeapState, SlabMeta, SuperSlab, UnitKind};
+use core::ptr;
+
+// ---- partial-slab lists ----------------------------------------------------------------
+
+unsafe fn partial_push(l: &mut HeapLocal, m: *mut SlabMeta) {
+    let c = (*m).class as usize;
+    (*m).prev = ptr::null_mut();
+    (*m).next = l.partial[c];
+    if !l.partial[c].is_null() {
+        (*l.partial[c]).prev = m;
+    }
+    l.partial[c] = m;
+    (*m).in_partial = true;
+}
+
+unsafe fn partial_remove(l: &mut HeapLocal, m: *mut SlabMeta) {
+    let c = (*m).class as usize;
+    if !(*m).prev.is_null() {
+        (*(*m).prev).next = (*m).next;
+    } else {
+        l.partial[c] = (*m).next;
+    }
+    if !(*m).next.is_null() {
+        (*(*m).next).prev = (*m).prev;
+    }
+    (*m).next = ptr::null_mut();
+    (*m).prev = ptr::null_mut();
+    (*m).in_partial = false;
+}
+
+// ---- SuperSlabs with free units --------------------------------------------------------
+
+unsafe fn avail_push(l: &mut HeapLocal, ss: *mut SuperSlab) {
+    (*ss).prev = ptr::null_mut();
+    (*ss).next = l.avail;
+    if !l.avail.is_null() {
+        (*l.avail).prev = ss;
+    }
+    l.avail = ss;
+    (*ss).in_avail = true;
+}
+
+unsafe fn avail_remove(l: &mut HeapLocal, ss: *mut SuperSlab) {
+    if !(*ss).prev.is_null() {
+        (*(*ss).prev).next = (*ss).next;
+    } else {
+        l.avail = (*ss).next;
+    }
+    if !(*ss).next.is_null() {
+        (*(*ss).next).prev = (*ss).prev;
+    }
+    (*ss).next = ptr::null_mut();
+    (*ss).prev = ptr::null_mut();
+    (*ss).in_avail = false;
+}
+
+/// Claim `k` contiguous units from this heap's SuperSlabs, taking a new SuperSlab if
+/// none has room. Null when the OS refuses memory.
+pub(crate) unsafe fn claim_units(l: &mut HeapLocal, k: usize, kind: UnitKind, uclass: u8) -> *mut SlabMeta {
+    let mut ss = l.avail;
+    while !ss.is_null() {
+        if let Some(first) = superslab::find_units((*ss).free_units, k) {
+            return claim_in(l, ss, first, k, kind, uclass);
+        }
+        ss = (*ss).next;
+    }
+    let ss = if !l.spare.is_null() {
+        core::mem::replace(&mut l.spare, ptr::null_mut())
+    } else {
+        let s = superslab::acquire(l.me);
+        if s.is_null() {
+            return ptr::null_mut();
+        }
+        s
+    };
+    avail_push(l, ss);
+    claim_in(l, ss, 1, k, kind, uclass)
+}
+
+unsafe fn claim_in(l: &mut HeapLocal, ss: *mut SuperSlab, first: usize, k: usize, kind: UnitKind, uclass: u8) -> *mut SlabMeta {
+    let m = superslab::claim_units(ss, first, k, kind, uclass);
+    if (*ss).free_units == 0 {
+        avail_remove(l, ss);
+    }
+    m
+}
+
+/// Return the units of the slab/span `m` (in `ss`) to the SuperSlab; an emptied
+/// SuperSlab becomes the heap's spare or goes back to the backend.
+pub(crate) unsafe fn release_units(l: &mut HeapLocal, ss: *mut SuperSlab, m: *mut SlabMeta) {
+    let first = (*m).head as usize;
+    let empty = superslab::release_units(ss, first);
+    if !(*ss).in_avail {
+        avail_push(l, ss);
+    }
+    if empty {
+        avail_remove(l, ss);
+        if l.spare.is_null() {
+            l.spare = ss;
+        } else {
+            superslab::retire(ss);
+        }
+    }
+}
+
+// ---- class slabs -----------------------------------------------------------------------
+
+/// Take up to `want` blocks of class `c` as a chain; (null, 0) when out of memory.
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn take_batch(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) {
+    let l = h.local();
+    let mut m = l.partial[c];
+    if m.is_null() {
+        m = claim_units(l, slab_units(c), UnitKind::Slab, c as u8);
+        if m.is_null() {
+            return (ptr::null_mut(), 0);
+        }
+        slab::init(&mut *m, c);
+        partial_push(l, m);
+    }
+    let r = slab::take(&mut *m, want);
+    if !slab::has_room(&*m) {
+        partial_remove(l, m);
+    }
+    let st = &h.shared.stats;
+    bump(&st.refills[c], 1);
+    bump(&st.refill_blocks[c], r.1 as u64);
+    r
+}
+
+/// Give a chain of blocks of this heap (linked through `next`, null-terminated) back to
+/// their slabs; returns how many. Counted as flushed from class `c`'s lane.
+///
+/// # Safety
+/// The caller owns `h`; every block is out of its slab (counted `used`).
+pub unsafe fn give_chain(h: &Heap, c: ClassIdx, mut b: *mut Block) -> u64 {
+    let l = h.local();
+    let mut n = 0;
+    while !b.is_null() {
+        let next = (*b).next;
+        let ss = ss_of(b as usize);
+        give_to(l, ss, superslab::meta_of(ss, b as usize), b);
+        b = next;
+        n += 1;
+    }
+    bump(&h.shared.stats.flush_blocks[c], n);
+    n
+}
+
+/// Give block `b` back to its slab `m` in SuperSlab `ss` (both already looked up).
+#[inline]
+unsafe fn give_to(l: &mut HeapLocal, ss: *mut SuperSlab, m: *mut SlabMeta, b: *mut Block) {
+    // A block given back to a slab with nothing out (or to no slab at all) was freed twice.
+    if (*m).used == 0 || (*m).kind != UnitKind::Slab {
+        crate::msg::fatal("free", "double free detected (block already back in its slab)", b as usize);
+    }
+    if harden::on() && slab::is_free(&*m, b as usize) {
+        crate::msg::fatal("free", "double free detected", b as usize);
+    }
+    let used = slab::give(&mut *m, b);
+    if !(*m).in_partial {
+        partial_push(l, m);
+    }
+    if used == 0 {
+        // Keep an empty slab if it is the class's only partial one: a class that
+        // oscillates around one slab's worth of blocks should not re-carve each time.
+        let c = (*m).class as usize;
+        if l.partial[c] == m && (*m).next.is_null() {
+            return;
+        }
+        partial_remove(l, m);
+        release_units(l, ss, m);
+    }
+}
+
+// ---- the inbox -------------------------------------------------------------------------
+
+/// Blocks sent to another heap's inbox by threads that have no heap of their own
+/// (threads with a heap count in their heap's `remote_sent`).
+pub static REMOTE_FREES: AtomicU64 = AtomicU64::new(0);
+/// Remote frees into abandoned heaps between two reclaims.
+const RECLAIM_EVERY: u64 = 1024;
+static TO_ABANDONED: AtomicU64 = AtomicU64::new(0);
+
+/// Push the chain `head..=tail` (`n` blocks, all of `owner`) onto its inbox with one CAS.
+/// Any thread. Returns true when the owner has exited and enough blocks have piled up in
+/// abandoned heaps that the caller should reclaim them (`lifecycle::reclaim_abandoned`).
+///
+/// # Safety
+/// The blocks are live blocks of `owner` that the caller is freeing.
+pub unsafe fn remote_push(owner: &Heap, head: *mut Block, tail: *mut Block, n: u64) -> bool {
+    if inbox::push_chain(&owner.shared.inbox, head, tail).is_err() {
+        crate::msg::fatal("free", "double free detected (block already sent to its owner)", head as usize);
+    }
+    if owner.state() == HeapState::Abandoned {
+        let before = TO_ABANDONED.fetch_add(n, Ordering::Relaxed);
+        return before / RECLAIM_EVERY != (before + n) / RECLAIM_EVERY;
+    }
+    false
+}
+
+/// Take the inbox's blocks (owner): the front decides where each goes.
+pub fn take_inbox(h: &Heap) -> *mut Block {
+    inbox::take_all(&h.shared.inbox)
+}
+
+/// A block from the inbox goes back where it came from: its slab, or its large span.
+///
+/// # Safety
+/// The caller owns `h` and `b` came from `h`'s inbox.
+pub unsafe fn return_drained(h: &Heap, b: *mut Block) {
+    let l = h.local();
+    let ss = ss_of(b as usize);
+    let m = superslab::meta_of(ss, b as usize);
+    if (*m).kind == UnitKind::Large {
+        large::release_in(l, ss, m);
+        bump(&h.shared.stats.large_frees, 1);
+    } else {
+        bump(&h.shared.stats.flush_blocks[(*m).class as usize], 1);
+        give_to(l, ss, m, b);
+    }
+    bump(&h.shared.stats.remote_drained, 1);
+}
+
+/// Free every block other threads have sent us, back to slabs and spans.
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn drain_inbox(h: &Heap) {
+    let mut b = take_inbox(h);
+    while !b.is_null() {
+        let next = (*b).next;
+        return_drained(h, b);
+        b = next;
+    }
+}
+
+/// Drop every empty slab this heap holds (thread exit, reclaim, trim) and hand its spare
+/// SuperSlab back to the backend, so an idle heap does not pin memory.
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn trim(h: &Heap) {
+    let l = h.local();
+    for c in 0..NCLASS {
+        let mut m = l.partial[c];
+        while !m.is_null() {
+            let next = (*m).next;
+            if (*m).used == 0 {
+                partial_remove(l, m);
+                release_units(l, ss_of((*m).start), m);
+            }
+            m = next;
+        }
+    }
+    if !l.spare.is_null() {
+        let s = core::mem::replace(&mut l.spare, ptr::null_mut());
+        superslab::retire(s);
+    }
+}
+
+/// Verify the heap's invariants (lists ⇔ flags, slab counts); abort with a `hakmem:` line
+/// if one fails. Walks every partial slab and SuperSlab: tests and debug builds only.
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn check(h: &Heap) {
+    let l = h.local();
+    for c in 0..NCLASS {
+        let mut prev: *mut SlabMeta = ptr::null_mut();
+        let mut m = l.partial[c];
+        while !m.is_null() {
+            if !(*m).in_partial || (*m).class as usize != c || (*m).prev != prev || (*m).kind != UnitKind::Slab {
+                crate::msg::fatal("check", "partial list and slab flags disagree", (*m).start);
+            }
+            (*m).check();
+            prev = m;
+            m = (*m).next;
+        }
+    }
+    let mut ss = l.avail;
+    while !ss.is_null() {
+        if !(*ss).in_avail || (*ss).free_units == 0 || (*ss).owner.load(Ordering::Relaxed) != l.me {
+            crate::msg::fatal("check", "avail list and SuperSlab state disagree", ss as usize);
+        }
+        ss = (*ss).next;
+    }
+}
+
+/// A new heap's owner state (memory from `lifecycle` is zeroed; `me` is the heap itself).
+pub fn init_local(l: &mut HeapLocal, me: *mut Heap) {
+    l.partial = [ptr::null_mut(); NCLASS];
+    l.avail = ptr::null_mut();
+    l.spare = ptr::null_mut();
+    l.me = me;
+}

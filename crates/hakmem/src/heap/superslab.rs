@@ -1,0 +1,160 @@
+//! SuperSlabs: 2 MiB chunks aligned to 2 MiB, carved into 32 units of 64 KiB.
+//!
+//! Unit 0 holds the header (`types::SuperSlab`); units 1..32 hold slabs (one class each,
+//! 1 or 4 units) or large spans (one block of several units). Everything about a block is
+//! found from its address by arithmetic:
+//!
+//! ```text
+//!   ss   = p & !(2 MiB - 1)            -> SuperSlab header
+//!   unit = (p >> 16) & 31              -> ss.units[unit] {owner, class} (fast free),
+//!                                         ss.slabs[ss.slabs[unit].head] (the slab's meta)
+//! ```
+//!
+//! Owner: the heap that owns the SuperSlab (`heap` layer). Headers are written through raw
+//! places (never a `&mut SuperSlab`), because other threads may read `units[u]` of a unit
+//! holding a block they free while the owner changes another unit.
+
+use crate::backend::{self, region};
+use crate::size_class::NCLASS;
+use crate::sync::Ordering;
+use crate::types::{Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, NO_OWNER, UNITS, UNIT_SIZE, USABLE_UNITS_MASK};
+use core::ptr;
+
+/// Take an empty chunk from the backend and make it a SuperSlab of heap `owner`: header
+/// written first, then the region bit set (so `free` never trusts a half-written header).
+/// Null when the OS refuses.
+pub fn acquire(owner: *mut Heap) -> *mut SuperSlab {
+    let chunk = backend::acquire_chunk();
+    if chunk == 0 {
+        return ptr::null_mut();
+    }
+    let ss = chunk as *mut SuperSlab;
+    // SAFETY: the chunk is mapped, aligned, and ours alone until the region bit is set.
+    unsafe { init(ss, owner) };
+    region::mark(chunk, true);
+    ss
+}
+
+/// Give an empty SuperSlab back to the backend: region bit cleared first, then owner.
+///
+/// # Safety
+/// `ss` is empty (every unit free), on none of its heap's lists, and the caller owns it.
+pub unsafe fn retire(ss: *mut SuperSlab) {
+    debug_assert_eq!((*ss).free_units, USABLE_UNITS_MASK);
+    region::mark(ss as usize, false);
+    (*ss).owner.store(ptr::null_mut(), Ordering::Release);
+    backend::warm_pool::release(ss as usize);
+}
+
+/// Initialise a fresh or recycled SuperSlab header for `owner`.
+///
+/// # Safety
+/// `ss` points to a mapped, 2 MiB-aligned chunk no one else uses.
+pub unsafe fn init(ss: *mut SuperSlab, owner: *mut Heap) {
+    for u in 0..UNITS {
+        (*ss).units[u] = UnitRec::FREE;
+        (*ss).slabs[u] = SlabMeta::EMPTY;
+    }
+    (*ss).free_units = USABLE_UNITS_MASK;
+    (*ss).in_avail = false;
+    (*ss).next = ptr::null_mut();
+    (*ss).prev = ptr::null_mut();
+    (*ss).owner.store(owner, Ordering::Release);
+}
+
+/// First index of `k` consecutive free units in `free_units`, if any.
+pub fn find_units(free_units: u32, k: usize) -> Option<usize> {
+    let mut run = free_units;
+    for i in 1..k {
+        run &= free_units >> i;
+    }
+    if run == 0 {
+        None
+    } else {
+        Some(run.trailing_zeros() as usize)
+    }
+}
+
+/// Claim units `[first, first+k)` for a slab (`uclass < NCLASS`) or span; returns its meta.
+///
+/// # Safety
+/// The units are free (from `find_units`) and the caller owns `ss`.
+pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: UnitKind, uclass: u8) -> *mut SlabMeta {
+    let mask = (((1u64 << k) - 1) << first) as u32;
+    debug_assert_eq!((*ss).free_units & mask, mask);
+    (*ss).free_units &= !mask;
+    let owner = if (uclass as usize) < NCLASS { (*ss).owner.load(Ordering::Relaxed) } else { NO_OWNER };
+    for u in first..first + k {
+        (*ss).units[u] = UnitRec { owner, class: uclass };
+        (*ss).slabs[u].kind = if u == first { kind } else { UnitKind::Tail };
+        (*ss).slabs[u].head = first as u8;
+    }
+    let meta = ptr::addr_of_mut!((*ss).slabs[first]);
+    (*meta).units = k as u8;
+    (*meta).start = ss as usize + first * UNIT_SIZE;
+    meta
+}
+
+/// Give the units of the slab/span at `first` back; true if the SuperSlab is now empty.
+///
+/// # Safety
+/// `first` heads a live slab or span of `ss`, owned by the caller.
+pub unsafe fn release_units(ss: *mut SuperSlab, first: usize) -> bool {
+    let k = (*ss).slabs[first].units as usize;
+    for u in first..first + k {
+        (*ss).units[u] = UnitRec::FREE;
+        (*ss).slabs[u] = SlabMeta::EMPTY;
+    }
+    (*ss).free_units |= (((1u64 << k) - 1) << first) as u32;
+    (*ss).free_units == USABLE_UNITS_MASK
+}
+
+/// Meta of the slab or span containing address `p`.
+///
+/// # Safety
+/// `ss` is a live SuperSlab containing `p`.
+#[inline]
+pub unsafe fn meta_of(ss: *mut SuperSlab, p: usize) -> *mut SlabMeta {
+    let head = (*ss).slabs[crate::types::unit_of(p)].head as usize;
+    ptr::addr_of_mut!((*ss).slabs[head])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{SS_SIZE, UC_FREE};
+
+    #[test]
+    fn find_units_finds_runs() {
+        assert_eq!(find_units(USABLE_UNITS_MASK, 1), Some(1));
+        assert_eq!(find_units(USABLE_UNITS_MASK, 31), Some(1));
+        assert_eq!(find_units(USABLE_UNITS_MASK, 32), None);
+        assert_eq!(find_units(0b1011_0110, 2), Some(1));
+        assert_eq!(find_units(0b1011_0110, 3), None);
+    }
+
+    #[test]
+    fn unit_claim_and_release_on_real_memory() {
+        let p = crate::backend::os::map_aligned(SS_SIZE, SS_SIZE) as *mut SuperSlab;
+        assert!(!p.is_null());
+        // SAFETY: p is a fresh aligned chunk that only this test uses.
+        unsafe {
+            init(p, ptr::null_mut());
+            assert_eq!(find_units((*p).free_units, 1), Some(1));
+            let m = claim_units(p, 1, 4, UnitKind::Slab, 9);
+            assert_eq!((*m).start, p as usize + UNIT_SIZE);
+            assert_eq!(find_units((*p).free_units, 4), Some(5));
+            assert_eq!(find_units((*p).free_units, 27), Some(5));
+            assert_eq!(find_units((*p).free_units, 28), None);
+            // every byte of the slab maps back to the head meta
+            for off in [0usize, 1, UNIT_SIZE, 4 * UNIT_SIZE - 1] {
+                assert_eq!(meta_of(p, (*m).start + off), m);
+            }
+            assert_eq!((*p).units[3].class, 9);
+            assert!(release_units(p, 1));
+            assert_eq!((*p).units[3].class, UC_FREE);
+            assert_eq!((*p).units[3].owner, NO_OWNER);
+            crate::backend::os::unmap(p as *mut u8, SS_SIZE);
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Every structure the layers share, with its owner and its invariants written beside
+//! its fields: the map of the allocator (the role mimalloc's `types.h` plays). The code
+//! that changes each structure lives in the layer that owns it; this file has only the
+//! shapes, the constants of the address-space geometry, and the `check` functions that
+//! verify the invariants (run at refill, flush and drain in debug builds, and from
+//! `hakmem::check_thread` in tests and the fuzz harness).
+//!
+//! | structure | only writer | read by other threads |
+//! |---|---|---|
+//! | [`ThreadBlock`] ([`Lanes`], [`RemoteQueue`]) | its thread, through `front::lane` / `front::remote` | never |
+//! | [`HeapShared`] (inbox, state, counters) | any thread, atomics only | yes |
+//! | [`HeapLocal`] (partial lists, SuperSlab lists) | the heap's owner: its thread, or the heap-pool lock holder while abandoned | never |
+//! | [`SuperSlab`] header, [`SlabMeta`] | the owning heap's owner (`heap` layer) | `units[u]` by a thread freeing a live block of unit `u` |
+//! | warm pool, huge registry, region bits | `backend`, under its locks / atomics | yes |
+//!
+//! Lock order (never take an earlier one while holding a later one): heap pool
+//! (`lifecycle`) → warm pool (`backend::warm_pool`) → huge registry (`backend::huge`).
+//! During `fork` the forking thread holds all three and may re-enter them (see
+//! `sync::SpinLock`).
+
+use crate::size_class::NCLASS;
+use crate::sync::{AtomicPtr, AtomicU64, AtomicU8, Ordering::Relaxed};
+use core::cell::UnsafeCell;
+use core::ptr;
+
+// ---- address-space geometry -------------------------------------------------------------
+
+/// A SuperSlab is `2^SS_SHIFT` bytes, aligned to its size.
+pub const SS_SHIFT: usize = 21;
+pub const SS_SIZE: usize = 1 << SS_SHIFT;
+pub const SS_MASK: usize = SS_SIZE - 1;
+/// SuperSlabs are carved into units of `2^UNIT_SHIFT` bytes; unit 0 is the header.
+pub const UNIT_SHIFT: usize = 16;
+pub const UNIT_SIZE: usize = 1 << UNIT_SHIFT;
+pub const UNITS: usize = SS_SIZE / UNIT_SIZE;
+/// Units 1..32 are usable; unit 0 is the header.
+pub const USABLE_UNITS_MASK: u32 = !1u32;
+/// Largest block served as a span of units inside a SuperSlab (15 units, so two fit in
+/// one SuperSlab and a 1 MiB block is a huge mapping of ~1 MiB, not half a SuperSlab
+/// wasted). Above it: huge mappings.
+pub const LARGE_MAX: usize = 15 * UNIT_SIZE;
+
+/// `UnitRec::class` of a unit that belongs to no slab.
+pub const UC_FREE: u8 = 0xFF;
+/// `UnitRec::class` of a unit inside a large span.
+pub const UC_LARGE: u8 = 0xFE;
+
+// ---- blocks -------------------------------------------------------------------------------
+
+/// A free block: its first word links to the next free block of the same list.
+///
+/// In a FastLane and in a remote queue or inbox the link is a plain pointer; in a slab
+/// free list it is stored through `boxes::harden::encode` (identity unless hardened).
+#[repr(C)]
+pub struct Block {
+    pub next: *mut Block,
+}
+
+// ---- front: the thread block ----------------------------------------------------------------
+
+/// The FastLanes of a thread: per class, a LIFO of free blocks (`head`) and the room
+/// left (`room = limit - length`). Counting down lets the free path test "over the
+/// limit" with the flags of one decrement. Two arrays rather than one array of
+/// (head, room) pairs: an 8- and a 4-byte stride fit x86 addressing modes, so the class
+/// index needs no extra scaling on the hit paths (16 and 31 instructions, see
+/// docs/architecture.md).
+///
+/// Invariants (`Lanes::check`): `room[c] == limit(c) - length(head[c])`,
+/// `0 <= length <= limit` except transiently inside `lane::push` (it may reach
+/// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` of the
+/// thread's own heap, counted `used` by its slab.
+#[repr(C)]
+pub struct Lanes {
+    pub head: [*mut Block; NCLASS],
+    pub room: [i32; NCLASS],
+}
+
+impl Lanes {
+    pub const EMPTY: Lanes = Lanes { head: [ptr::null_mut(); NCLASS], room: [0; NCLASS] };
+
+    /// Verify lane `c`'s invariant; abort with a `hakmem:` line if it fails.
+    ///
+    /// # Safety
+    /// The lanes belong to the calling thread and their blocks are readable.
+    pub unsafe fn check(&self, c: usize, limit: u32) {
+        let mut n = 0i64;
+        let mut b = self.head[c];
+        while !b.is_null() {
+            n += 1;
+            if n > limit as i64 + 1 {
+                crate::msg::fatal("check", "FastLane longer than its limit (cycle?)", self.head[c] as usize);
+            }
+            b = (*b).next;
+        }
+        if self.room[c] as i64 != limit as i64 - n {
+            crate::msg::fatal("check", "FastLane room does not match its length", self.head[c] as usize);
+        }
+    }
+}
+
+/// The remote queue: blocks this thread freed that belong to `owner`, chained
+/// `head..=tail`, sent to the owner's inbox in one CAS when `len` reaches `cap`
+/// (remote-batch box), the owner changes, the thread misses a lane, or exits.
+///
+/// Invariants: `len == 0` ⇔ `owner`, `head`, `tail` are null; otherwise `owner` is a
+/// real heap (never `NO_OWNER`) and the chain holds exactly `len` blocks of it.
+#[repr(C)]
+pub struct RemoteQueue {
+    pub owner: *mut Heap,
+    pub head: *mut Block,
+    pub tail: *mut Block,
+    pub len: u32,
+    /// Queue length that triggers a send; 0 = no queue (box off, or hardened mode).
+    pub cap: u32,
+}
+
+/// Per-thread state. All zero is the valid "thread has not allocated yet" state, so it
+/// lives in `.tbss` (preload) or a const `thread_local!` and needs no constructor.
+///
+/// Owner: its thread, only. No other thread reads it (statistics read heaps instead).
+#[repr(C)]
+pub struct ThreadBlock {
+    pub lanes: Lanes,
+    /// The heap attached to this thread (null before the first allocation and after exit).
+    pub heap: *mut Heap,
+    /// What the free fast path compares a unit's owner with: `heap`, or null in
+    /// hardened mode so that every free takes the checked path at no cost to the fast one.
+    pub fast_heap: *mut Heap,
+    pub rq: RemoteQueue,
+    /// The thread-exit destructor is registered for this thread.
+    pub key_set: bool,
+}
+
+impl ThreadBlock {
+    pub const ZERO: ThreadBlock = ThreadBlock {
+        lanes: Lanes::EMPTY,
+        heap: ptr::null_mut(),
+        fast_heap: ptr::null_mut(),
+        rq: RemoteQueue { owner: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), len: 0, cap: 0 },
+        key_set: false,
+    };
+}
+
+// ---- heap -----------------------------------------------------------------------------------
+
+/// A heap's life. Stored in `HeapShared::state` (an atomic: remote freers read it).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum HeapState {
+    Active = 0,
+    Abandoned = 1,
+    /// Owned by a thread that does not exist in this process (fork child): never adopted.
+    Orphaned = 2,
+}
+
+/// Counters a heap's owner bumps and statistics read from any thread. The owner is the
+/// only writer, so it bumps with a relaxed load and store (plain `mov`s, no lock prefix).
+#[repr(C)]
+pub struct HeapStats {
+    pub refills: [AtomicU64; NCLASS],
+    pub refill_blocks: [AtomicU64; NCLASS],
+    pub flushes: [AtomicU64; NCLASS],
+    /// Blocks moved from a FastLane back to slabs (flushes, hardened frees, thread exit).
+    pub flush_blocks: [AtomicU64; NCLASS],
+    pub remote_drained: AtomicU64,
+    /// Blocks this heap's threads sent to other heaps.
+    pub remote_sent: AtomicU64,
+    pub large_allocs: AtomicU64,
+    pub large_frees: AtomicU64,
+}
+
+/// Bump a counter that has one writer (see `HeapStats`).
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// The part of a heap any thread may touch: atomics only.
+#[repr(C)]
+pub struct HeapShared {
+    /// Blocks freed by other threads (lock-free MPSC stack, `heap::inbox`).
+    pub inbox: AtomicPtr<Block>,
+    /// A `HeapState`.
+    pub state: AtomicU8,
+    pub stats: HeapStats,
+}
+
+/// The part of a heap only its owner touches.
+///
+/// Invariants (`heap::check`): `partial[c]` is a doubly linked list of exactly the slabs
+/// of class `c` with `in_partial` set, each with a block to give or empty-and-kept;
+/// `avail` lists exactly the SuperSlabs with `in_avail` set, each with a free unit and
+/// owned by this heap; `spare` is an empty SuperSlab of this heap on neither list, or null.
+#[repr(C)]
+pub struct HeapLocal {
+    pub partial: [*mut SlabMeta; NCLASS],
+    pub avail: *mut SuperSlab,
+    /// One empty SuperSlab kept back from the warm pool, so a heap that empties and
+    /// refills its last SuperSlab does not bounce it through the global pool.
+    pub spare: *mut SuperSlab,
+    /// This heap (what its SuperSlabs record as owner).
+    pub me: *mut Heap,
+}
+
+/// A heap: the backing store one thread allocates from.
+///
+/// Heaps live forever (in `.bss` or 64 KiB mappings made by `lifecycle`); at thread exit a
+/// heap is abandoned whole and adopted by the next new thread. Links (`next_free`,
+/// `next_all`) and `owner_thread` belong to the heap pool (`lifecycle`, under its lock).
+#[repr(C)]
+pub struct Heap {
+    pub shared: HeapShared,
+    local: UnsafeCell<HeapLocal>,
+    pub next_free: UnsafeCell<*mut Heap>,
+    pub next_all: *mut Heap,
+    /// `pthread_self()` of the owning thread, written under the heap-pool lock.
+    pub owner_thread: UnsafeCell<usize>,
+}
+
+impl Heap {
+    /// The owner's part.
+    ///
+    /// # Safety
+    /// The caller is the heap's owner (its thread, or the heap-pool lock holder while the
+    /// heap is abandoned) and holds no other reference to it.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    pub unsafe fn local(&self) -> &mut HeapLocal {
+        &mut *self.local.get()
+    }
+
+    pub fn state(&self) -> HeapState {
+        match self.shared.state.load(crate::sync::Ordering::Acquire) {
+            0 => HeapState::Active,
+            1 => HeapState::Abandoned,
+            _ => HeapState::Orphaned,
+        }
+    }
+
+    pub fn set_state(&self, s: HeapState) {
+        self.shared.state.store(s as u8, crate::sync::Ordering::Release);
+    }
+}
+
+// ---- SuperSlab --------------------------------------------------------------------------------
+
+/// What a unit holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum UnitKind {
+    Free = 0,
+    /// First unit of a class slab (its `SlabMeta` is live).
+    Slab = 1,
+    /// First unit of a large span.
+    Large = 2,
+    /// A later unit of a multi-unit slab or span; `head` names the first.
+    Tail = 3,
+}
+
+/// Per-slab (or per-span) metadata, in the SuperSlab header. Owner: the heap's owner.
+///
+/// Invariants (`SlabMeta::check`), for a `Slab`: `used + free_count == carved <= capacity`;
+/// `free` lists exactly `free_count` blocks, each a block start of this slab;
+/// `in_partial` ⇔ on the heap's partial list of `class` (then `free_count > 0 ||
+/// carved < capacity`, or `used == 0` for the one empty slab a class may keep).
+/// For a `Large` span: `used == carved == capacity == 1` while live.
+#[repr(C)]
+pub struct SlabMeta {
+    /// Blocks given back to this slab (by FastLane flushes and remote frees).
+    pub free: *mut Block,
+    pub free_count: u32,
+    /// Blocks out of the slab: in a FastLane, a remote queue, an inbox, or with the program.
+    pub used: u32,
+    pub capacity: u32,
+    pub carved: u32,
+    /// Address of the first block.
+    pub start: usize,
+    pub block_size: u32,
+    pub class: u8,
+    pub kind: UnitKind,
+    pub units: u8,
+    pub head: u8,
+    pub in_partial: bool,
+    /// Links in the owner heap's partial list for this class.
+    pub next: *mut SlabMeta,
+    pub prev: *mut SlabMeta,
+}
+
+impl SlabMeta {
+    pub const EMPTY: SlabMeta = SlabMeta {
+        free: ptr::null_mut(),
+        free_count: 0,
+        used: 0,
+        capacity: 0,
+        carved: 0,
+        start: 0,
+        block_size: 0,
+        class: 0,
+        kind: UnitKind::Free,
+        units: 0,
+        head: 0,
+        in_partial: false,
+        next: ptr::null_mut(),
+        prev: ptr::null_mut(),
+    };
+
+    /// Verify a live slab's counts and free list; abort with a `hakmem:` line if one fails.
+    ///
+    /// # Safety
+    /// The caller owns the slab's heap.
+    pub unsafe fn check(&self) {
+        let at = self.start;
+        if self.kind != UnitKind::Slab {
+            return;
+        }
+        if self.used as u64 + self.free_count as u64 != self.carved as u64 || self.carved > self.capacity {
+            crate::msg::fatal("check", "slab counts broken (used + free != carved <= capacity)", at);
+        }
+        let mut n = 0u32;
+        let mut b = self.free;
+        while !b.is_null() {
+            if !crate::heap::slab::is_block_start(self, b as usize) {
+                crate::msg::fatal("check", "slab free list holds a foreign block", b as usize);
+            }
+            n += 1;
+            if n > self.free_count {
+                break;
+            }
+            b = crate::heap::slab::next_of(self, b);
+        }
+        if n != self.free_count {
+            crate::msg::fatal("check", "slab free list length differs from free_count", at);
+        }
+    }
+}
+
+/// `UnitRec::owner` of a unit that is not a class slab: equal to no thread's
+/// `fast_heap` (which is a heap or null), so the free fast path's one compare also
+/// rejects free units and large spans.
+pub const NO_OWNER: *mut Heap = ptr::dangling_mut();
+
+/// What the free fast path reads about a unit: one 16-byte record.
+///
+/// Invariant: `owner != NO_OWNER` ⇔ `class < NCLASS` ⇔ the unit is part of a live class
+/// slab of heap `owner`. Written only by the owner while no block of the unit is live
+/// in anyone's hands, so a thread freeing a live block reads a stable record.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct UnitRec {
+    pub owner: *mut Heap,
+    /// Class of the unit's slab, or `UC_FREE` / `UC_LARGE`.
+    pub class: u8,
+}
+
+impl UnitRec {
+    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, class: UC_FREE };
+}
+
+/// The header at the start of every SuperSlab (2 MiB, aligned), in unit 0.
+///
+/// Invariants: the region bit (`backend::region`) is set ⇔ the SuperSlab is owned by a
+/// heap (`owner` non-null, header initialised); in the warm pool neither holds.
+/// `free_units` has bit `u` set ⇔ `units[u] == UnitRec::FREE` and `slabs[u].kind == Free`
+/// (bit 0, the header, is never set). `in_avail` ⇔ on the owner's `avail` list ⇔
+/// `free_units != 0` and the SuperSlab is not the heap's `spare`.
+#[repr(C, align(64))]
+pub struct SuperSlab {
+    pub units: [UnitRec; UNITS],
+    /// The owning heap; null once given back to the warm pool.
+    pub owner: AtomicPtr<Heap>,
+    pub free_units: u32,
+    pub in_avail: bool,
+    /// Links in the owner heap's `avail` list.
+    pub next: *mut SuperSlab,
+    pub prev: *mut SuperSlab,
+    pub slabs: [SlabMeta; UNITS],
+    /// Hardened mode only (`heap::slab`): per slab head unit, bit `i` set ⇔ block `i` is on
+    /// the slab's free list. Untouched (no RSS) unless hardened.
+    pub free_bits: [[u64; 64]; UNITS],
+}
+
+const _: () = assert!(core::mem::size_of::<SuperSlab>() <= UNIT_SIZE - 64);
+const _: () = assert!(core::mem::size_of::<UnitRec>() == 16);
+const _: () = assert!(NCLASS < UC_LARGE as usize);
+const _: () = assert!(LARGE_MAX < (UNITS - 1) * UNIT_SIZE);
+
+/// SuperSlab containing an address (no check that it is one).
+#[inline(always)]
+pub fn ss_of(p: usize) -> *mut SuperSlab {
+    (p & !SS_MASK) as *mut SuperSlab
+}
+
+/// Unit index of an address within its SuperSlab.
+#[inline(always)]
+pub fn unit_of(p: usize) -> usize {
+    (p >> UNIT_SHIFT) & (UNITS - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_arithmetic_finds_header_and_unit() {
+        let base = 0x7f00_0000_0000usize; // 2 MiB aligned
+        assert_eq!(ss_of(base + 5 * UNIT_SIZE + 123) as usize, base);
+        assert_eq!(unit_of(base + 5 * UNIT_SIZE + 123), 5);
+        assert_eq!(unit_of(base + SS_SIZE - 1), 31);
+        assert_eq!(ss_of(base + SS_SIZE) as usize, base + SS_SIZE);
+    }
+
+    #[test]
+    fn lane_check_counts_the_list() {
+        let mut blocks = [Block { next: ptr::null_mut() }, Block { next: ptr::null_mut() }];
+        let second = &mut blocks[1] as *mut Block;
+        blocks[0].next = second;
+        let mut lanes = Lanes::EMPTY;
+        lanes.head[3] = &mut blocks[0];
+        lanes.room[3] = 30;
+        // SAFETY: the blocks are local and readable.
+        unsafe { lanes.check(3, 32) };
+    }
+}
