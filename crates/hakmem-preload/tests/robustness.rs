@@ -246,7 +246,8 @@ fn hardened_free_is_linear() {
     let ratio = h250.zip(h1m).map(|(a, b)| b / a);
     let vs_default = h1m.zip(d1m).map(|(h, d)| h / d);
     eprintln!(
-        "hardened per-free ns: 250k {h250:?}, 1M {h1m:?} (ratio {ratio:?}); default 1M {d1m:?} (hardened/default {vs_default:?})"
+        "hardened per-free ns: 250k {h250:?}, 1M {h1m:?} (ratio {ratio:?}); \
+         default 1M {d1m:?} (hardened/default {vs_default:?})"
     );
     for r in [&hard, &def] {
         if legal(r).is_err() {
