@@ -28,10 +28,11 @@ pub fn c_prog(name: &str) -> PathBuf {
     compile(name, &["-w"])
 }
 
-/// As [`c_prog`], with every warning on and fatal (`-Wall -Wextra -Werror`), for programs
-/// written to that standard (robust.c).
+/// As [`c_prog`], with warnings on (`-Wall -Wextra -pthread`), for programs written to
+/// that standard (robust.c compiles without a warning on gcc 12; not -Werror, so a newer
+/// compiler's new warning about the deliberate misuse cannot stop the tests).
 pub fn c_prog_wall(name: &str) -> PathBuf {
-    compile(name, &["-Wall", "-Wextra", "-Werror", "-pthread"])
+    compile(name, &["-Wall", "-Wextra", "-pthread"])
 }
 
 fn compile(name: &str, warnings: &[&str]) -> PathBuf {
