@@ -72,3 +72,26 @@ for k in range(64):
     d += b"\x06" + u16(k * 11)
 write("ranges", d + b"\x09")
 print("seeds written to", out)
+
+# ---- terminal operations (fuzz/corpus-terminal; format: see src/harness.rs) -------------
+# magic "HKT!", kind (0 write-after-free, 1 interior free), victim u16, parameter, ops...
+tout = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus-terminal")
+os.makedirs(tout, exist_ok=True)
+
+
+def terminal(name, kind, victim, param, ops):
+    with open(os.path.join(tout, name), "wb") as f:
+        f.write(b"HKT!" + bytes([kind]) + u16(victim) + bytes([param]) + ops)
+
+
+# a few live blocks of the small classes, some freed locally and remotely in between
+mix = b"".join(b"\x00" + edge(i) for i in (3, 6, 9, 9, 9, 12, 21, 27))
+mix += b"\x06" + u16(1) + b"\x07" + u16(2) + b"\x09"
+# write-after-free with the forged link to: another live block, a static, 0xdead0000, itself
+for forge, what in enumerate(("live", "static", "unmapped", "self")):
+    terminal("waf-" + what, 0, 3, forge, mix)
+# interior free: 64 B + 16, 8 KiB + 256, 64 B + 1 (misaligned), 100000 B + 16, 3 MiB + 16
+for name, e, param in (("tiny", 9, 15), ("small", 27, 255), ("misaligned", 9, 0),
+                       ("large", 34, 15), ("huge", 39, 15)):
+    terminal("interior-" + name, 1, 0, param, b"\x00" + edge(e))
+print("terminal seeds written to", tout)

@@ -3,6 +3,7 @@
 #   fuzz/run.sh build          build the instrumented target (target/afl/release/hakmem-afl)
 #   fuzz/run.sh fuzz [SECS]    fuzz for SECS seconds (default 600) from fuzz/corpus into fuzz/out
 #   fuzz/run.sh replay [PATH]  replay files (default: corpus + any crashes found) without AFL
+#                              (fuzz/run.sh replay corpus-terminal: the terminal-operation seeds)
 # Needs Debian's afl++ (apt-get install afl++): its afl-fuzz and its coverage runtime
 # /usr/lib/afl/afl-compiler-rt.o. rustc instruments the code itself with LLVM's
 # SanitizerCoverage pass (-C passes=sancov-module), which works on stable: no nightly,
@@ -29,7 +30,9 @@ case "$cmd" in
     mkdir -p out
     export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
     # -V: stop after SECS; resume an existing run with -i - when out/ has one
-    input=corpus
+    # seeds: the corpus and the terminal-operation seeds (corpus-terminal)
+    rm -rf out/seeds && mkdir -p out/seeds && cp corpus/* corpus-terminal/* out/seeds/
+    input=out/seeds
     [ -d out/default/queue ] && input=-
     afl-fuzz -V "$secs" -t 2000 -m none -i "$input" -o out -- target/afl/release/hakmem-afl
     ;;

@@ -15,12 +15,30 @@
 //!
 //! Format: each operation is one opcode byte followed by its argument bytes; a short
 //! input simply ends the sequence (missing bytes read as 0).
+//!
+//! **Terminal operations** (misuse that must end the process): an input starting with
+//! [`TERMINAL_MAGIC`] is `magic, kind, victim index (u16), parameter, ops...`. The ops run
+//! as usual, then the terminal operation `kind % 2`:
+//! - 0, write-after-free: a live tiny/small block (usable <= 32 KiB) is freed and its first
+//!   16 bytes overwritten with a forged link (parameter % 4: another live block, a static
+//!   array, the unmapped 0xdead0000, the block itself), then 8 blocks of its size are
+//!   allocated. Outcome: one clear abort (SIGABRT, exactly one `hakmem: ` line ending in
+//!   `; aborting`), or a clean run on in which no forged address and no block already live
+//!   was handed out (the model checks).
+//! - 1, interior free: `free(p + off)` with `0 < off < usable` of a live block. Outcome:
+//!   SIGABRT with exactly one `hakmem: free(): ... ; aborting` line; running on fails.
+//!
+//! A terminal input runs in a forked child (an abort must not end the AFL target or the
+//! test process); the parent reads the child's stderr, waits (30 s at most, then kills it)
+//! and panics with a diagnosis unless the outcome is one of the above. Every other input
+//! (the whole committed corpus: no file starts with the magic) decodes exactly as before.
 
 use hakmem::api;
 use hakmem::RustTls as T;
 use std::collections::BTreeMap;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Sizes at every class and path edge (tiny / small / large / huge).
 pub const EDGE_SIZES: [usize; 40] = [
@@ -174,44 +192,49 @@ enum Msg {
     Sync(Sender<()>),
 }
 
-fn helper() -> &'static Mutex<Sender<Msg>> {
-    static H: OnceLock<Mutex<Sender<Msg>>> = OnceLock::new();
-    H.get_or_init(|| {
-        let (tx, rx) = channel::<Msg>();
-        std::thread::Builder::new()
-            .name("hakmem-fuzz-remote".into())
-            .spawn(move || {
-                for m in rx {
-                    // SAFETY: blocks sent here are live and owned by nobody else any more.
-                    unsafe {
-                        match m {
-                            Msg::Free(a) => api::free::<T>(a as *mut u8),
-                            Msg::Alloc(n, byte, reply) => {
-                                let p = api::malloc::<T>(n);
-                                if !p.is_null() {
-                                    std::ptr::write_bytes(p, byte, n);
-                                }
-                                let _ = reply.send(p as usize);
+/// A new helper thread; the sender is how to reach it.
+fn spawn_helper() -> Sender<Msg> {
+    let (tx, rx) = channel::<Msg>();
+    std::thread::Builder::new()
+        .name("hakmem-fuzz-remote".into())
+        .spawn(move || {
+            for m in rx {
+                // SAFETY: blocks sent here are live and owned by nobody else any more.
+                unsafe {
+                    match m {
+                        Msg::Free(a) => api::free::<T>(a as *mut u8),
+                        Msg::Alloc(n, byte, reply) => {
+                            let p = api::malloc::<T>(n);
+                            if !p.is_null() {
+                                std::ptr::write_bytes(p, byte, n);
                             }
-                            Msg::Sync(reply) => {
-                                let _ = reply.send(());
-                            }
+                            let _ = reply.send(p as usize);
+                        }
+                        Msg::Sync(reply) => {
+                            let _ = reply.send(());
                         }
                     }
                 }
-            })
-            .expect("spawn helper thread");
-        Mutex::new(tx)
-    })
+            }
+        })
+        .expect("spawn helper thread");
+    tx
 }
 
-fn send(m: Msg) {
-    helper().lock().unwrap_or_else(|e| e.into_inner()).send(m).expect("helper thread gone");
+/// The process's helper thread (made once; a forked child makes its own, see
+/// [`run_terminal`]).
+fn helper() -> Sender<Msg> {
+    static H: OnceLock<Mutex<Sender<Msg>>> = OnceLock::new();
+    H.get_or_init(|| Mutex::new(spawn_helper())).lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-fn sync_helper() {
+fn send(h: &Sender<Msg>, m: Msg) {
+    h.send(m).expect("helper thread gone");
+}
+
+fn sync_helper(h: &Sender<Msg>) {
     let (tx, rx) = channel();
-    send(Msg::Sync(tx));
+    send(h, Msg::Sync(tx));
     rx.recv().expect("helper thread gone");
 }
 
@@ -220,8 +243,28 @@ fn sync_helper() {
 /// Run one input. Panics (which aborts under `panic = "abort"`, a crash for AFL) on any
 /// model violation; hakmem's own aborts are crashes too.
 pub fn run(data: &[u8]) {
-    let mut inp = Input { d: data, i: 0 };
+    if let Some((t, body)) = terminal(data) {
+        return run_terminal(t, body);
+    }
+    let h = helper();
     let mut m = Model::default();
+    ops(data, &mut m, &h);
+    // SAFETY: every block in the model is live and came from hakmem.
+    unsafe {
+        for b in std::mem::take(&mut m.live) {
+            verify(&b, "at the end");
+            m.release(&b);
+            api::free::<T>(b.addr as *mut u8);
+        }
+    }
+    assert!(m.ranges.is_empty() && m.bytes == 0, "model leaked");
+    sync_helper(&h);
+}
+
+/// Run the operations of `data` against the model `m`, the helper thread `h` serving the
+/// remote ones.
+fn ops(data: &[u8], m: &mut Model, h: &Sender<Msg>) {
+    let mut inp = Input { d: data, i: 0 };
     let mut ops = 0;
     // SAFETY: every pointer passed to hakmem came from hakmem and is live in the model.
     unsafe {
@@ -280,7 +323,7 @@ pub fn run(data: &[u8]) {
                     if let Some(b) = m.take(inp.u16()) {
                         verify(&b, "before remote free");
                         m.release(&b);
-                        send(Msg::Free(b.addr));
+                        send(h, Msg::Free(b.addr));
                     }
                 }
                 8 => {
@@ -289,7 +332,7 @@ pub fn run(data: &[u8]) {
                     if !m.full(n) {
                         let fillb = m.fresh_fill();
                         let (tx, rx) = channel();
-                        send(Msg::Alloc(n, fillb, tx));
+                        send(h, Msg::Alloc(n, fillb, tx));
                         let p = rx.recv().expect("helper thread gone") as *mut u8;
                         assert!(!p.is_null(), "remote malloc({n}) returned null");
                         let req = Live { addr: p as usize, usable: n, fill: fillb };
@@ -302,18 +345,286 @@ pub fn run(data: &[u8]) {
                     for b in &m.live {
                         verify(b, "periodic check");
                     }
-                    sync_helper();
+                    sync_helper(h);
                 }
             }
         }
-        for b in std::mem::take(&mut m.live) {
-            verify(&b, "at the end");
+    }
+}
+
+// ---- terminal operations (run in a forked child) -----------------------------------------
+
+/// First bytes of an input that ends in a terminal operation (see the module docs).
+pub const TERMINAL_MAGIC: &[u8; 4] = b"HKT!";
+
+/// Misuse that must end the process (or, for write-after-free, leave the model intact).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Terminal {
+    /// Overwrite the first 16 bytes of a freed block with a forged link, then allocate.
+    WriteAfterFree { victim: u16, forge: u8 },
+    /// Free a pointer inside a live block.
+    InteriorFree { victim: u16, offset: u8 },
+}
+
+/// The terminal operation of `data` and the ops to run before it, if `data` has one.
+pub fn terminal(data: &[u8]) -> Option<(Terminal, &[u8])> {
+    let rest = data.strip_prefix(TERMINAL_MAGIC)?;
+    let b = |i: usize| rest.get(i).copied().unwrap_or(0);
+    let victim = u16::from(b(1)) | u16::from(b(2)) << 8;
+    let t = match b(0) % 2 {
+        0 => Terminal::WriteAfterFree { victim, forge: b(3) },
+        _ => Terminal::InteriorFree { victim, offset: b(3) },
+    };
+    Some((t, rest.get(4..).unwrap_or(&[])))
+}
+
+/// An input that runs `ops` and then the terminal operation `t`.
+pub fn terminal_input(t: Terminal, ops: &[u8]) -> Vec<u8> {
+    let (kind, victim, param) = match t {
+        Terminal::WriteAfterFree { victim, forge } => (0u8, victim, forge),
+        Terminal::InteriorFree { victim, offset } => (1u8, victim, offset),
+    };
+    let mut v = TERMINAL_MAGIC.to_vec();
+    v.extend_from_slice(&[kind, victim as u8, (victim >> 8) as u8, param]);
+    v.extend_from_slice(ops);
+    v
+}
+
+/// A forged link target for write-after-free: static, so its address is known.
+static FORGED_AREA: [u64; 512] = [0; 512];
+/// What a child prints (to stderr) when it ran on after the terminal operation.
+const SURVIVED: &str = "hakmem-fuzz: survived the terminal operation";
+
+fn write_stderr(s: &str) {
+    // SAFETY: write(2) of a live buffer; no lock, no allocation (safe in a forked child).
+    unsafe { libc::write(2, s.as_ptr().cast(), s.len()) };
+}
+
+/// In the child: the ops, then the terminal operation. Returns only when the program ran
+/// on (write-after-free with the model intact, or an interior free that went unnoticed).
+unsafe fn terminal_child(t: Terminal, body: &[u8], h: &Sender<Msg>) {
+    let mut m = Model::default();
+    ops(body, &mut m, h);
+    sync_helper(h);
+    let small = |b: &Live| b.usable <= 32768;
+    match t {
+        Terminal::WriteAfterFree { victim, forge } => {
+            let cands: Vec<usize> = (0..m.live.len()).filter(|&i| small(&m.live[i])).collect();
+            let v = if cands.is_empty() {
+                m.adopt(api::malloc::<T>(64), 64, 16, "malloc (victim)");
+                m.live.len() - 1
+            } else {
+                cands[victim as usize % cands.len()]
+            };
+            let b = m.live.swap_remove(v);
+            verify(&b, "before free (victim)");
             m.release(&b);
+            let (forged, span) = match forge % 4 {
+                0 if !m.live.is_empty() => {
+                    let o = m.live[victim as usize % m.live.len()];
+                    (o.addr, o.usable)
+                }
+                0 | 1 => (FORGED_AREA.as_ptr() as usize + 64, 4096 - 64),
+                2 => (0xdead_0000, 4096),
+                _ => (b.addr, b.usable),
+            };
             api::free::<T>(b.addr as *mut u8);
+            // the write after free: a forged next pointer, twice (whatever the layout)
+            std::ptr::write_unaligned(b.addr as *mut [usize; 2], [forged, forged]);
+            write_stderr(&format!("hakmem-fuzz: wrote {forged:#x} into the freed block {:#x}\n", b.addr));
+            for k in 0..8 {
+                let p = api::malloc::<T>(b.usable);
+                let a = p as usize;
+                write_stderr(&format!("hakmem-fuzz: malloc({}) #{k} = {a:#x}\n", b.usable));
+                // (a forged link to the block itself: the model's overlap check below judges)
+                if forge % 4 != 3 && a < forged + span && a + b.usable > forged {
+                    let (n, end, blk) = (b.usable, forged + span, b.addr);
+                    panic!(
+                        "write-after-free: malloc({n}) #{k} returned {a:#x}, inside the forged target \
+                         {forged:#x}..{end:#x} written into the freed block {blk:#x}"
+                    );
+                }
+                m.adopt(p, b.usable, 16, "malloc after write-after-free");
+            }
+            write_stderr("hakmem-fuzz: the 8 mallocs are done; checking every live block\n");
+            for b in &m.live {
+                verify(b, "after write-after-free");
+            }
+        }
+        Terminal::InteriorFree { victim, offset } => {
+            if m.live.is_empty() {
+                m.adopt(api::malloc::<T>(64), 64, 16, "malloc (victim)");
+            }
+            let b = m.live[victim as usize % m.live.len()];
+            let off = 1 + offset as usize % (b.usable.min(4096) - 1).max(1);
+            write_stderr(&format!("hakmem-fuzz: free({:#x}) = block {:#x} + {off}\n", b.addr + off, b.addr));
+            api::free::<T>((b.addr + off) as *mut u8);
         }
     }
-    assert!(m.ranges.is_empty() && m.bytes == 0, "model leaked");
-    sync_helper();
+}
+
+/// In the child: a SIGSEGV / SIGBUS prints the faulting address (then kills the child with
+/// the same signal), so the diagnosis says what was touched.
+unsafe fn name_faults() {
+    extern "C" fn on_fault(sig: i32, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+        // SAFETY: the kernel passes a valid siginfo; only async-signal-safe calls below.
+        unsafe {
+            let mut b = [0u8; 64];
+            let mut n = 0;
+            for &c in b"hakmem-fuzz: fault at 0x" {
+                b[n] = c;
+                n += 1;
+            }
+            let a = (*info).si_addr() as usize;
+            for i in (0..16).rev() {
+                b[n] = b"0123456789abcdef"[(a >> (i * 4)) & 15];
+                n += 1;
+            }
+            b[n] = b'\n';
+            libc::write(2, b.as_ptr().cast(), n + 1);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
+    let mut sa: libc::sigaction = std::mem::zeroed();
+    let handler: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) = on_fault;
+    sa.sa_sigaction = handler as usize;
+    sa.sa_flags = libc::SA_SIGINFO;
+    libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut());
+    libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+}
+
+/// How a terminal child ended.
+#[derive(Debug)]
+pub struct ChildEnd {
+    /// `waitpid` status (raw).
+    pub status: i32,
+    pub stderr: String,
+    pub hung: bool,
+}
+
+impl ChildEnd {
+    fn how(&self) -> String {
+        let st = self.status;
+        if self.hung {
+            "hung (killed after 30 s)".into()
+        } else if libc::WIFEXITED(st) {
+            format!("exit {}", libc::WEXITSTATUS(st))
+        } else if libc::WIFSIGNALED(st) {
+            format!("signal {}", libc::WTERMSIG(st))
+        } else {
+            format!("status {st:#x}")
+        }
+    }
+}
+
+/// Is `end` an outcome the terminal operation `t` allows? Err names what went wrong.
+pub fn check_terminal_end(t: Terminal, end: &ChildEnd) -> Result<(), String> {
+    let lines: Vec<&str> = end.stderr.lines().filter(|l| l.starts_with("hakmem: ")).collect();
+    let aborted = !end.hung && libc::WIFSIGNALED(end.status) && libc::WTERMSIG(end.status) == libc::SIGABRT;
+    let clear_abort = |call: &str| -> Result<(), String> {
+        if !aborted {
+            return Err(format!("want SIGABRT, got {}", end.how()));
+        }
+        if lines.len() != 1 {
+            return Err(format!("want exactly one `hakmem: ` line, got {}: {lines:?}", lines.len()));
+        }
+        if !lines[0].starts_with(&format!("hakmem: {call}")) || !lines[0].ends_with("; aborting") {
+            return Err(format!("want `hakmem: {call}...; aborting`, got {:?}", lines[0]));
+        }
+        Ok(())
+    };
+    if let Some(i) = end.stderr.find("model violation").or_else(|| end.stderr.find(" panicked at ")) {
+        let what: Vec<&str> = end.stderr[i..].lines().take(2).collect();
+        return Err(format!("the model caught a fault in the child: {}", what.join(" ")));
+    }
+    let ran_on = !end.hung && libc::WIFEXITED(end.status) && libc::WEXITSTATUS(end.status) == 0;
+    match t {
+        Terminal::WriteAfterFree { .. } if ran_on && end.stderr.contains(SURVIVED) && lines.is_empty() => Ok(()),
+        Terminal::WriteAfterFree { .. } => clear_abort(""),
+        Terminal::InteriorFree { .. } if ran_on => Err("the interior free went unnoticed (the child ran on)".into()),
+        Terminal::InteriorFree { .. } => clear_abort("free(): "),
+    }
+}
+
+/// Fork; the child runs the ops and the terminal operation with its stderr in a pipe; the
+/// parent reads it, waits (30 s at most), and panics unless the end is allowed.
+pub fn run_terminal(t: Terminal, body: &[u8]) {
+    let end = run_in_child(t, body);
+    if let Err(e) = check_terminal_end(t, &end) {
+        // the head (a panic message, the hakmem line) and the tail of the child's stderr
+        let lines: Vec<&str> = end.stderr.lines().collect();
+        let mut shown: Vec<&str> = lines.iter().take(12).copied().collect();
+        if lines.len() > 17 {
+            shown.push("...");
+        }
+        shown.extend(lines.iter().skip(12.max(lines.len().saturating_sub(5))));
+        panic!("terminal {t:?}: {e}\n  child: {}\n  child stderr:\n    {}", end.how(), shown.join("\n    "));
+    }
+}
+
+/// Run the terminal input in a forked child and report how it ended.
+pub fn run_in_child(t: Terminal, body: &[u8]) -> ChildEnd {
+    let mut fds = [0; 2];
+    // SAFETY: plain syscalls on our own descriptors. After fork the child touches no lock
+    // another thread of the parent could have held: hakmem's own locks are reset by its
+    // atfork handlers, libc malloc's by glibc; the child makes a new helper thread rather
+    // than use the parent's, writes with write(2) and leaves with _exit.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0, "pipe");
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            libc::close(fds[0]);
+            libc::dup2(fds[1], 2);
+            name_faults();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let h = spawn_helper();
+                terminal_child(t, body, &h);
+            }));
+            match r {
+                Ok(()) => {
+                    write_stderr(SURVIVED);
+                    write_stderr("\n");
+                    libc::_exit(0)
+                }
+                Err(e) => {
+                    let msg = e
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| e.downcast_ref::<&str>().copied())
+                        .unwrap_or("(non-string panic)");
+                    write_stderr(&format!("hakmem-fuzz: model violation: {msg}\n"));
+                    libc::_exit(101)
+                }
+            }
+        }
+        libc::close(fds[1]);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut hung = false;
+        loop {
+            let mut pfd = libc::pollfd { fd: fds[0], events: libc::POLLIN, revents: 0 };
+            if t0.elapsed() > Duration::from_secs(30) {
+                hung = true;
+                libc::kill(pid, libc::SIGKILL);
+                break;
+            }
+            if libc::poll(&mut pfd, 1, 100) <= 0 {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            let n = libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        libc::close(fds[0]);
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        ChildEnd { status, stderr: String::from_utf8_lossy(&out).into_owned(), hung }
+    }
 }
 
 /// A deterministic pseudo-random input (xorshift32), for generated runs in `cargo test`.
