@@ -42,9 +42,46 @@ use std::time::{Duration, Instant};
 
 /// Sizes at every class and path edge (tiny / small / large / huge).
 pub const EDGE_SIZES: [usize; 40] = [
-    0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 255, 256, 511, 512, 767, 768, 769, 1023, 1024, 1025,
-    2048, 4095, 4096, 4097, 8192, 16384, 32767, 32768, 32769, 65536, 65537, 100_000, 524_288, 1_048_575,
-    1_048_576, 1_048_577, 3 << 20,
+    0,
+    1,
+    15,
+    16,
+    17,
+    31,
+    32,
+    33,
+    63,
+    64,
+    65,
+    127,
+    128,
+    255,
+    256,
+    511,
+    512,
+    767,
+    768,
+    769,
+    1023,
+    1024,
+    1025,
+    2048,
+    4095,
+    4096,
+    4097,
+    8192,
+    16384,
+    32767,
+    32768,
+    32769,
+    65536,
+    65537,
+    100_000,
+    524_288,
+    1_048_575,
+    1_048_576,
+    1_048_577,
+    3 << 20,
 ];
 
 /// Limits that keep one execution fast and bounded.
@@ -74,10 +111,10 @@ impl Input<'_> {
         let sel = self.u8();
         match sel {
             0..=127 => EDGE_SIZES[sel as usize % EDGE_SIZES.len()],
-            128..=191 => self.u16() as usize % 1100,         // tiny
+            128..=191 => self.u16() as usize % 1100,          // tiny
             192..=223 => 1024 + self.u16() as usize % 32_000, // small
             224..=247 => 32_768 + (self.u16() as usize) * 15, // large (up to ~1 MiB)
-            _ => (1 << 20) + (self.u16() as usize) * 48,     // huge (up to ~4 MiB)
+            _ => (1 << 20) + (self.u16() as usize) * 48,      // huge (up to ~4 MiB)
         }
     }
     /// An alignment: 8..64 KiB mostly, sometimes up to 2 MiB (huge aligned path).
@@ -127,7 +164,13 @@ unsafe fn verify_prefix(b: &Live, addr: usize, kept: usize, when: &str) {
         let n = if o >= kept { 0 } else { n.min(kept - o) };
         let s = std::slice::from_raw_parts((addr + o) as *const u8, n);
         if let Some(k) = s.iter().position(|&x| x != b.fill) {
-            panic!("{when}: block {addr:#x} (usable {}) corrupted at {}: {:#x} != {:#x}", b.usable, o + k, s[k], b.fill);
+            panic!(
+                "{when}: block {addr:#x} (usable {}) corrupted at {}: {:#x} != {:#x}",
+                b.usable,
+                o + k,
+                s[k],
+                b.fill
+            );
         }
     });
 }

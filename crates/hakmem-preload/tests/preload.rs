@@ -64,7 +64,8 @@ fn fault(check: &str, expect: &str, env: &[(&str, &str)]) {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("survived"));
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(o.status.signal(), Some(libc::SIGABRT), "{check}: {:?}", o.status);
-    let line = err.lines().find(|l| l.starts_with("hakmem: ")).unwrap_or_else(|| panic!("{check}: no message in {err:?}"));
+    let line =
+        err.lines().find(|l| l.starts_with("hakmem: ")).unwrap_or_else(|| panic!("{check}: no message in {err:?}"));
     assert!(line.contains(expect), "{check}: {line}");
     assert!(line.contains("address 0x"), "{check}: message must name the address: {line}");
 }
@@ -117,7 +118,8 @@ impl Report {
     }
     /// The number after `word` on the line starting with `prefix`.
     fn num(&self, prefix: &str, word: &str) -> u64 {
-        let line = self.0.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {}", self.0));
+        let line =
+            self.0.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix:?} in {}", self.0));
         let mut it = line.split_whitespace();
         while let Some(w) = it.next() {
             if w == word {
@@ -129,7 +131,11 @@ impl Report {
     /// refills, refilled, flushes, flushed, out of class `c`.
     fn class_row(&self, c: usize) -> Vec<u64> {
         let tag = format!("C{c}");
-        let line = self.0.lines().find(|l| l.split_whitespace().nth(1) == Some(tag.as_str())).unwrap_or_else(|| panic!("no {tag} row"));
+        let line = self
+            .0
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(tag.as_str()))
+            .unwrap_or_else(|| panic!("no {tag} row"));
         line.split_whitespace().skip(3).map(|w| w.parse().unwrap()).collect()
     }
     fn box_hits(&self, name: &str) -> u64 {
@@ -202,7 +208,8 @@ fn prewarm_maps_superslabs_at_start_only_without_lean() {
     assert_eq!(mapped(&speed), 4);
     assert_eq!(reused(&speed), 1);
     assert_eq!(speed.num("hakmem: syscalls", "mmap"), 1, "a prewarm is one mmap");
-    let suppressed = stats("idle", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_PREWARM", "4"), ("HAKMEM_SS_MEM_LEAN", "1")]);
+    let suppressed =
+        stats("idle", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_PREWARM", "4"), ("HAKMEM_SS_MEM_LEAN", "1")]);
     assert_eq!(mapped(&suppressed), 2, "lean mode suppresses prewarm");
     assert_eq!(reused(&suppressed), 0);
 }
@@ -214,7 +221,12 @@ fn c7_ultra_box_runs_when_switched_on() {
     let on = stats("oscillate", &[("HAKMEM_C7_ULTRA", "1")]);
     assert!(on.box_hits("HAKMEM_C7_ULTRA") > 0);
     // the deeper C7 lane refills less often
-    assert!(on.class_row(7)[0] < off.class_row(7)[0], "C7 refills: on {:?} off {:?}", on.class_row(7), off.class_row(7));
+    assert!(
+        on.class_row(7)[0] < off.class_row(7)[0],
+        "C7 refills: on {:?} off {:?}",
+        on.class_row(7),
+        off.class_row(7)
+    );
 }
 
 #[test]
@@ -245,11 +257,18 @@ fn invalid_and_unknown_variables_warn_and_use_defaults() {
     let o = run(
         "boxes",
         "idle",
-        &[("HAKMEM_SS_MEM_LEAN", "maybe"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "-3"), ("HAKMEM_SS_MEM_LAEN", "1"), ("HAKMEM_STATS", "1")],
+        &[
+            ("HAKMEM_SS_MEM_LEAN", "maybe"),
+            ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "-3"),
+            ("HAKMEM_SS_MEM_LAEN", "1"),
+            ("HAKMEM_STATS", "1"),
+        ],
     );
     assert!(o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    let line = |needle: &str| err.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in {err}")).to_string();
+    let line = |needle: &str| {
+        err.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in {err}")).to_string()
+    };
     let l = line("HAKMEM_SS_MEM_LEAN=\"maybe\"");
     assert!(l.contains("0|1") && l.contains("using 1"), "{l}");
     let l = line("HAKMEM_SS_MEM_LEAN_TARGET_MB=\"-3\"");

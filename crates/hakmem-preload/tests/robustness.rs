@@ -20,6 +20,16 @@ const MODES: [(&str, &[(&str, &str)]); 3] = [
     ("harden", &[("HAKMEM_HARDEN", "1")]),
 ];
 
+/// The write-after-free cases run with the lane-guard box on in the default profiles
+/// (without it, default mode does not check lane links: docs/reliability.md).
+const GUARDED: [(&str, &[(&str, &str)]); 3] = [
+    ("bal+guard", &[("HAKMEM_PROFILE", "balanced"), ("HAKMEM_LANE_GUARD", "1")]),
+    ("spd+guard", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_LANE_GUARD", "1")]),
+    ("harden", &[("HAKMEM_HARDEN", "1")]),
+];
+
+type Modes = [(&'static str, &'static [(&'static str, &'static str)]); 3];
+
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// `robust <args>` under the preload library in one mode.
@@ -55,7 +65,12 @@ struct Outcome {
 /// Run every case in every mode (4 at a time), print the table, fail with the diagnosis
 /// of every failed run.
 fn run_all(title: &str, cases: Vec<Case>, limit: Duration) {
-    let jobs: Vec<(usize, usize)> = (0..cases.len()).flat_map(|c| (0..MODES.len()).map(move |m| (c, m))).collect();
+    run_all_in(&MODES, title, cases, limit)
+}
+
+/// `run_all` in the given modes.
+fn run_all_in(modes: &Modes, title: &str, cases: Vec<Case>, limit: Duration) {
+    let jobs: Vec<(usize, usize)> = (0..cases.len()).flat_map(|c| (0..modes.len()).map(move |m| (c, m))).collect();
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -66,9 +81,11 @@ fn run_all(title: &str, cases: Vec<Case>, limit: Duration) {
                     *n += 1;
                     *n - 1
                 };
-                let Some(&(case, mode)) = jobs.get(j) else { break };
+                let Some(&(case, mode)) = jobs.get(j) else {
+                    break;
+                };
                 let args: Vec<&str> = cases[case].args.iter().map(|s| s.as_str()).collect();
-                let r = robust(&args, MODES[mode].1, limit);
+                let r = robust(&args, modes[mode].1, limit);
                 let verdict = (cases[case].check)(&r);
                 results.lock().unwrap().push(Outcome { case, mode, verdict, desc: r.describe() });
             });
@@ -76,14 +93,14 @@ fn run_all(title: &str, cases: Vec<Case>, limit: Duration) {
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|o| (o.case, o.mode));
-    let mut table = format!("{title}\n  {:<34} {:<9} {:<9} {:<9}\n", "case", MODES[0].0, MODES[1].0, MODES[2].0);
+    let mut table = format!("{title}\n  {:<34} {:<9} {:<9} {:<9}\n", "case", modes[0].0, modes[1].0, modes[2].0);
     let mut failures = String::new();
     for (c, case) in cases.iter().enumerate() {
         table += &format!("  {:<34}", case.args.join(" "));
         for o in results.iter().filter(|o| o.case == c) {
             table += &format!(" {:<9}", if o.verdict.is_ok() { "PASS" } else { "FAIL" });
             if let Err(e) = &o.verdict {
-                failures += &format!("\nFAIL [{}] {e}\n  {}\n", MODES[o.mode].0, o.desc);
+                failures += &format!("\nFAIL [{}] {e}\n  {}\n", modes[o.mode].0, o.desc);
             }
         }
         table += "\n";
@@ -198,7 +215,7 @@ fn write_after_free_never_returns_a_forged_address() {
         case(&["waf", "64", "stack"], waf),
         case(&["waf", "64", "unmapped"], waf),
     ];
-    run_all("write after free (forged next pointer)", cases, LIMIT);
+    run_all_in(&GUARDED, "write after free (forged next pointer)", cases, LIMIT);
 }
 
 // ---- 6. dlopen / dlclose -------------------------------------------------------------------

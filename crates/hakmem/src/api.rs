@@ -87,6 +87,7 @@ pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
         msg::fatal("realloc", "invalid pointer (not allocated by hakmem)", p as usize);
     }
     if region::is_superslab(p as usize) {
+        fastlane::check_realloc::<T>(p);
         // Keep the block when the new size still fits and does not waste more than half.
         if n <= old && (n > old / 2 || old <= BLOCK_SIZE[0] as usize) {
             return p;

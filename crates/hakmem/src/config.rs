@@ -53,7 +53,9 @@ impl Profile {
 pub enum Kind {
     Bool,
     /// An unsigned integer up to `max`.
-    Uint { max: u32 },
+    Uint {
+        max: u32,
+    },
     /// One of the listed words; the value is its index.
     Choice(&'static [&'static str]),
 }
@@ -190,7 +192,12 @@ impl Config {
                         warn(Warning::Invalid {
                             name: "HAKMEM_PROFILE",
                             value: v,
-                            accepted: Accepted(Kind::Choice(&["speed", "balanced", "MIXED_TINYV3_C7_SAFE", "MIXED_TINYV3_C7_BALANCED"])),
+                            accepted: Accepted(Kind::Choice(&[
+                                "speed",
+                                "balanced",
+                                "MIXED_TINYV3_C7_SAFE",
+                                "MIXED_TINYV3_C7_BALANCED",
+                            ])),
                             used: 1,
                             kind: Kind::Choice(&["speed", "balanced"]),
                         });
@@ -204,7 +211,9 @@ impl Config {
         for (i, s) in SWITCHES.iter().enumerate() {
             // "default" is the balanced preset (the default profile); the speed profile overrides it.
             let (def, src) = match profile {
-                Profile::Balanced => (s.balanced, if profile_source == Source::Env { Source::Profile } else { Source::Default }),
+                Profile::Balanced => {
+                    (s.balanced, if profile_source == Source::Env { Source::Profile } else { Source::Default })
+                }
                 Profile::Speed => (s.speed, if s.speed != s.balanced { Source::Profile } else { Source::Default }),
             };
             values[i] = def;
@@ -215,7 +224,13 @@ impl Config {
                         values[i] = x;
                         sources[i] = Source::Env;
                     }
-                    None => warn(Warning::Invalid { name: s.name, value: v, accepted: Accepted(s.kind), used: def, kind: s.kind }),
+                    None => warn(Warning::Invalid {
+                        name: s.name,
+                        value: v,
+                        accepted: Accepted(s.kind),
+                        used: def,
+                        kind: s.kind,
+                    }),
                 }
             }
         }
@@ -430,6 +445,10 @@ impl Tuning {
     pub fn from_config(c: &Config) -> Tuning {
         let mut values = c.values;
         values[sw::FASTLANE_KB] = values[sw::FASTLANE_KB].max(1);
+        // The lane guard checks the lane mark, which the free checks write.
+        if values[sw::LANE_GUARD] != 0 {
+            values[sw::FREE_CHECK] = 1;
+        }
         Tuning {
             profile: c.profile,
             values,

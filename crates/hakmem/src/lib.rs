@@ -64,8 +64,8 @@ pub mod preload {
 
     /// The allocator's own mmap, munmap and madvise calls since start.
     pub fn os_calls() -> [u64; 3] {
-        use crate::sync::Ordering::Relaxed;
         use crate::backend::os;
+        use crate::sync::Ordering::Relaxed;
         [os::MMAP_CALLS.load(Relaxed), os::MUNMAP_CALLS.load(Relaxed), os::MADVISE_CALLS.load(Relaxed)]
     }
 }

@@ -73,6 +73,27 @@ pub fn class_of(n: usize) -> ClassIdx {
     unsafe { *LOOKUP.get_unchecked((n + 15) >> 4) as usize }
 }
 
+/// `DIV[c]` = ceil(2^64 / block size): an offset `n < 2^32` is a multiple of the block size
+/// exactly when `n * DIV[c]` (wrapping) is below `DIV[c]` (Lemire's divisibility test: one
+/// multiply and one compare, the free path's block-start check).
+pub static DIV: [u64; NCLASS] = {
+    let s = build_sizes();
+    let mut t = [0u64; NCLASS];
+    let mut c = 0;
+    while c < NCLASS {
+        t[c] = u64::MAX / s[c] as u64 + 1;
+        c += 1;
+    }
+    t
+};
+
+/// Is `off` (an offset in a slab whose class has multiplier `div = DIV[c]`) the start
+/// of a block?
+#[inline(always)]
+pub fn is_block_offset(div: u64, off: u32) -> bool {
+    (off as u64).wrapping_mul(div) < div
+}
+
 /// Slab units (64 KiB each) a slab of this class spans: enough for >= 8 blocks.
 #[inline]
 pub fn slab_units(c: ClassIdx) -> usize {
@@ -163,6 +184,16 @@ mod tests {
         }
         assert!(class_for_aligned(100, 4096).is_some());
         assert!(class_for_aligned(40000, 16).is_none());
+    }
+
+    #[test]
+    fn block_offset_test_matches_division() {
+        for c in 0..NCLASS {
+            let bs = BLOCK_SIZE[c];
+            for off in (0..4 * 65536u32).step_by(1).filter(|o| o % 7 == 0 || o % bs == 0 || o % bs == 1) {
+                assert_eq!(is_block_offset(DIV[c], off), off % bs == 0, "class {c} off {off}");
+            }
+        }
     }
 
     #[test]

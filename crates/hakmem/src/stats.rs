@@ -163,19 +163,33 @@ fn print_to(fd: i32) {
         );
         b.flush_to(fd);
     }
-    let _ = writeln!(b, "hakmem: large allocs {} frees {} | huge allocs {} frees {}",
-        s.large_allocs, s.large_frees, s.huge_allocs, s.huge_frees);
+    let _ = writeln!(
+        b,
+        "hakmem: large allocs {} frees {} | huge allocs {} frees {}",
+        s.large_allocs, s.large_frees, s.huge_allocs, s.huge_frees
+    );
     b.flush_to(fd);
     let _ = writeln!(b, "hakmem: remote frees {} drained {}", s.remote_frees, s.remote_drained);
     b.flush_to(fd);
-    let _ = writeln!(b, "hakmem: superslabs mapped {} released {} reused {} in warm pool {}",
-        s.ss_mapped, s.ss_unmapped, s.ss_reused, s.ss_in_pool);
+    let _ = writeln!(
+        b,
+        "hakmem: superslabs mapped {} released {} reused {} in warm pool {}",
+        s.ss_mapped, s.ss_unmapped, s.ss_reused, s.ss_in_pool
+    );
     b.flush_to(fd);
-    let _ = writeln!(b, "hakmem: syscalls mmap {} munmap {} madvise {} mremap {}",
-        s.mmap_calls, s.munmap_calls, s.madvise_calls, s.mremap_calls);
+    let _ = writeln!(
+        b,
+        "hakmem: syscalls mmap {} munmap {} madvise {} mremap {}",
+        s.mmap_calls, s.munmap_calls, s.madvise_calls, s.mremap_calls
+    );
     b.flush_to(fd);
-    let _ = writeln!(b, "hakmem: memory mapped {} KiB, rss {} KiB, peak rss {} KiB",
-        s.mapped_bytes / 1024, s.rss_bytes / 1024, s.peak_rss_bytes / 1024);
+    let _ = writeln!(
+        b,
+        "hakmem: memory mapped {} KiB, rss {} KiB, peak rss {} KiB",
+        s.mapped_bytes / 1024,
+        s.rss_bytes / 1024,
+        s.peak_rss_bytes / 1024
+    );
     b.flush_to(fd);
     for (i, sw) in boxes::SWITCHES.iter().enumerate() {
         if i == boxes::sw::STATS {

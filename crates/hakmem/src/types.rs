@@ -339,21 +339,26 @@ impl SlabMeta {
 /// rejects free units and large spans.
 pub const NO_OWNER: *mut Heap = ptr::dangling_mut();
 
-/// What the free fast path reads about a unit: one 16-byte record.
+/// What the free fast path reads about a unit: one 32-byte record.
 ///
 /// Invariant: `owner != NO_OWNER` ⇔ `class < NCLASS` ⇔ the unit is part of a live class
-/// slab of heap `owner`. Written only by the owner while no block of the unit is live
-/// in anyone's hands, so a thread freeing a live block reads a stable record.
-#[repr(C, align(16))]
+/// slab of heap `owner`; then `slab_off` is the distance from the slab's first block to
+/// this unit's first byte (0 for the head unit), so `(p % UNIT_SIZE) + slab_off` is `p`'s
+/// offset in its slab. Written only by the owner while no block of the unit is live in
+/// anyone's hands, so a thread freeing a live block reads a stable record.
+#[repr(C, align(32))]
 #[derive(Clone, Copy)]
 pub struct UnitRec {
     pub owner: *mut Heap,
+    /// `size_class::DIV[class]` (the block-start check's multiplier), 0 when not a slab.
+    pub div: u64,
+    pub slab_off: u32,
     /// Class of the unit's slab, or `UC_FREE` / `UC_LARGE`.
     pub class: u8,
 }
 
 impl UnitRec {
-    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, class: UC_FREE };
+    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, div: 0, slab_off: 0, class: UC_FREE };
 }
 
 /// The header at the start of every SuperSlab (2 MiB, aligned), in unit 0.
@@ -380,7 +385,7 @@ pub struct SuperSlab {
 }
 
 const _: () = assert!(core::mem::size_of::<SuperSlab>() <= UNIT_SIZE - 64);
-const _: () = assert!(core::mem::size_of::<UnitRec>() == 16);
+const _: () = assert!(core::mem::size_of::<UnitRec>() == 32);
 const _: () = assert!(NCLASS < UC_LARGE as usize);
 const _: () = assert!(LARGE_MAX < (UNITS - 1) * UNIT_SIZE);
 

@@ -97,9 +97,15 @@ fn corpus_replay_under_valgrind_is_clean() {
 /// fuzz/corpus-terminal and generated terminal inputs: each runs in a forked child, which
 /// must end as the harness models it (write-after-free: one clear abort, or running on with
 /// no forged or live address handed out; interior free: one `hakmem: free(): ` abort).
-/// Every input runs; the failures are listed together.
+/// Every input runs; the failures are listed together. Runs as a child of the two tests
+/// below, with the lane-guard box on (default mode does not check lane links without it:
+/// docs/reliability.md) or in hardened mode.
 #[test]
 fn terminal_ops_end_as_modelled() {
+    let guarded = std::env::var_os("HAKMEM_LANE_GUARD").is_some();
+    if !guarded && std::env::var_os("HAKMEM_HARDEN").is_none() {
+        return;
+    }
     let mut all = inputs("corpus-terminal");
     assert!(all.len() >= 9, "terminal corpus too small: {}", all.len());
     for seed in 1..=40u32 {
@@ -112,7 +118,7 @@ fn terminal_ops_end_as_modelled() {
         };
         all.push((PathBuf::from(format!("generated-{seed}")), harness::terminal_input(t, &body)));
     }
-    let mode = if std::env::var_os("HAKMEM_HARDEN").is_some() { "hardened" } else { "default" };
+    let mode = if std::env::var_os("HAKMEM_HARDEN").is_some() { "hardened" } else { "default + lane guard" };
     let t0 = Instant::now();
     let mut failed = Vec::new();
     for (path, data) in &all {
@@ -138,18 +144,31 @@ fn terminal_ops_end_as_modelled() {
     );
 }
 
-/// The same with HAKMEM_HARDEN=1 (read once at hakmem's start: a child of this binary).
-#[test]
-fn terminal_ops_end_as_modelled_hardened() {
-    if std::env::var_os("HAKMEM_HARDEN").is_some() || std::env::var_os("HAKMEM_FUZZ_VALGRIND_CHILD").is_some() {
+/// Run `terminal_ops_end_as_modelled` in a child of this binary with `var=1` (hakmem
+/// reads its switches once, at start).
+fn terminal_child(var: &str) {
+    if std::env::var_os("HAKMEM_HARDEN").is_some()
+        || std::env::var_os("HAKMEM_LANE_GUARD").is_some()
+        || std::env::var_os("HAKMEM_FUZZ_VALGRIND_CHILD").is_some()
+    {
         return;
     }
     let o = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "terminal_ops_end_as_modelled", "--test-threads=1", "--nocapture"])
-        .env("HAKMEM_HARDEN", "1")
+        .env(var, "1")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && out.contains("1 passed"), "hardened: {:?}\n{out}\n{err}", o.status);
+    assert!(o.status.success() && out.contains("1 passed"), "{var}=1: {:?}\n{out}\n{err}", o.status);
+}
+
+#[test]
+fn terminal_ops_end_as_modelled_hardened() {
+    terminal_child("HAKMEM_HARDEN");
+}
+
+#[test]
+fn terminal_ops_end_as_modelled_lane_guard() {
+    terminal_child("HAKMEM_LANE_GUARD");
 }

@@ -10,8 +10,8 @@
 //! allocator, so the test harness itself runs on it.
 
 use hakmem::api;
-use hakmem::RustTls as T;
 use hakmem::HakMem;
+use hakmem::RustTls as T;
 use std::alloc::{GlobalAlloc, Layout};
 use std::process::Command;
 

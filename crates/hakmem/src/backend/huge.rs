@@ -46,8 +46,14 @@ unsafe impl Send for Huge {}
 
 static mut STATIC_TABLE: [Entry; STATIC_CAP] = [Entry { ptr: EMPTY, len: 0 }; STATIC_CAP];
 
-pub static HUGE: SpinLock<Huge> =
-    SpinLock::new(Huge { table: ptr::null_mut(), cap: 0, used: 0, live: 0, cache: [(0, 0); CACHE_SLOTS], cache_bytes: 0 });
+pub static HUGE: SpinLock<Huge> = SpinLock::new(Huge {
+    table: ptr::null_mut(),
+    cap: 0,
+    used: 0,
+    live: 0,
+    cache: [(0, 0); CACHE_SLOTS],
+    cache_bytes: 0,
+});
 
 #[inline]
 fn hash(p: usize, cap: usize) -> usize {

@@ -14,7 +14,6 @@ pub static MAPPED_BYTES: AtomicU64 = AtomicU64::new(0);
 
 pub const PAGE: usize = 4096;
 
-
 /// Map `len` bytes of fresh, zeroed, read-write memory. Null on failure (errno set by mmap).
 pub fn map(len: usize) -> *mut u8 {
     MMAP_CALLS.fetch_add(1, Relaxed);

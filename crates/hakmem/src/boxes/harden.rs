@@ -24,7 +24,11 @@ pub fn init(enabled: bool) {
     // SAFETY: getauxval has no preconditions; AT_RANDOM points at 16 readable bytes.
     let k = unsafe {
         let p = libc::getauxval(libc::AT_RANDOM) as *const usize;
-        if p.is_null() { 0x9e37_79b9_7f4a_7c15 } else { core::ptr::read_unaligned(p.add(1)) }
+        if p.is_null() {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            core::ptr::read_unaligned(p.add(1))
+        }
     };
     KEY.store(k | 1, Relaxed);
 }

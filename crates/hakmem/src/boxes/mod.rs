@@ -62,6 +62,10 @@ switches! {
         "blocks a thread queues per owner before sending them with one CAS (0/1: send each)";
     FASTLANE_KB = "HAKMEM_FASTLANE_KB", Kind::Uint { max: 1024 }, speed 64, balanced 32,
         "KiB each class's FastLane may hold before flushing half (16..512 blocks)";
+    FREE_CHECK = "HAKMEM_FREE_CHECK", Kind::Bool, speed 1, balanced 1,
+        "default-mode free checks: block start (interior/misaligned pointers) and a lane mark that catches non-adjacent double frees";
+    LANE_GUARD = "HAKMEM_LANE_GUARD", Kind::Bool, speed 0, balanced 0,
+        "check every FastLane pop: a link overwritten after free that points outside hakmem's SuperSlabs aborts instead of being handed out";
 }
 
 /// Hit counters, one per switch (`STATS` counts nothing).

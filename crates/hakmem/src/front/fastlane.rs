@@ -11,9 +11,11 @@ use crate::config::tuning;
 use crate::heap::{self, large, slab, superslab};
 use crate::lifecycle::{self, bootstrap};
 use crate::msg;
-use crate::size_class::{class_of, ClassIdx, BLOCK_SIZE, SMALL_MAX};
+use crate::size_class::{class_of, is_block_offset, ClassIdx, BLOCK_SIZE, NCLASS, SMALL_MAX};
 use crate::sync::Ordering;
-use crate::types::{ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, LARGE_MAX, UC_FREE, UC_LARGE, UNIT_SIZE};
+use crate::types::{
+    ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, LARGE_MAX, UC_FREE, UC_LARGE, UNIT_SIZE,
+};
 
 // ---- malloc ------------------------------------------------------------------------------
 
@@ -107,15 +109,76 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     if (*rec).owner != (*tb).fast_heap {
         return free_other(tb, ss, (*rec).owner, p);
     }
-    if lane::push(tb, (*rec).class as usize, p) {
-        refill::flush(tb, &*(*tb).heap, (*rec).class as usize);
+    let c = (*rec).class as usize;
+    if tuning().on(sw::FREE_CHECK) {
+        // Free-check box: the pointer must start a block (one multiply), and a block
+        // carrying this thread's lane mark is probably free already (this also covers
+        // the block on top of the lane).
+        if !is_block_offset((*rec).div, (a as u32 & (UNIT_SIZE as u32 - 1)) + (*rec).slab_off) {
+            return free_bad(a, BAD_START);
+        }
+        if lane::is_marked(tb, p) {
+            return free_suspect(tb, c, p);
+        }
+        lane::mark(tb, p);
+    } else if lane::is_top(tb, c, p) {
+        return free_bad(a, BAD_DOUBLE);
     }
+    if lane::push_unchecked(tb, c, p) {
+        refill::flush(tb, &*(*tb).heap, c);
+    }
+}
+
+const BAD_START: u8 = 0;
+const BAD_DOUBLE: u8 = 1;
+
+/// A bad free found on the hit path. Not `-> !`, so the hit path reaches it with a tail
+/// jump and needs no stack frame (it returns only for the impossible `a == 0`).
+#[cold]
+#[inline(never)]
+fn free_bad(a: usize, what: u8) {
+    if a != 0 {
+        let why = if what == BAD_START { "invalid pointer (not the start of a block)" } else { "double free detected" };
+        msg::fatal("free", why, a);
+    }
+}
+
+/// A local block carries the lane mark: a double free unless the program stored that
+/// value there itself. Walk the lane and the slab's free list to decide.
+#[cold]
+#[inline(never)]
+unsafe fn free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+    if is_free_here(tb, c, p) {
+        msg::fatal("free", "double free detected", p as usize);
+    }
+    lane::mark(tb, p);
+    if lane::push(tb, c, p) {
+        refill::flush(tb, &*(*tb).heap, c);
+    }
+}
+
+/// Is the local block `p` of class `c` already free: on the thread's lane, or back on its
+/// slab's free list? (walks: suspected double frees only)
+unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
+    if lane::contains(tb, c, p) {
+        return true;
+    }
+    let m = superslab::meta_of(ss_of(p as usize), p as usize);
+    slab::on_free_list(&*m, p as usize)
 }
 
 /// Not a block of this thread's heap. The common case, another small block for the
 /// owner whose queue is open, is a push; everything else goes to `free_slow`.
 #[inline(never)]
 unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
+    let a = p as usize;
+    let rec = (*ss).units[unit_of(a)];
+    if (rec.class as usize) < NCLASS
+        && tuning().on(sw::FREE_CHECK)
+        && !is_block_offset(rec.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + rec.slab_off)
+    {
+        return free_bad(a, BAD_START);
+    }
     // rq.owner is a real heap only while a queue is open (never NO_OWNER).
     if owner == (*tb).rq.owner {
         return remote::push_same_owner(tb, p as *mut Block);
@@ -175,6 +238,29 @@ unsafe fn free_not_superslab(p: *mut u8) {
     }
     if !huge::free(p as usize) {
         msg::fatal("free", "invalid pointer (not allocated by hakmem)", p as usize);
+    }
+}
+
+/// realloc's check of its old block: a small block of this thread's heap that is already
+/// free (on the lane or its slab's list) must not be resized, which would hand it out
+/// again. Aborts like `free` would.
+///
+/// # Safety
+/// As `malloc`; `p` is inside a live SuperSlab.
+pub unsafe fn check_realloc<T: ThreadAccess>(p: *mut u8) {
+    let a = p as usize;
+    let ss = ss_of(a);
+    let rec = (*ss).units[unit_of(a)];
+    let c = rec.class as usize;
+    if c >= NCLASS {
+        return;
+    }
+    if !is_block_offset(rec.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + rec.slab_off) {
+        msg::fatal("realloc", "invalid pointer (not the start of a block)", a);
+    }
+    let tb = T::block();
+    if rec.owner == (*tb).heap && lane::is_marked(tb, p) && is_free_here(tb, c, p) {
+        msg::fatal("realloc", "use of a freed block (double free)", a);
     }
 }
 

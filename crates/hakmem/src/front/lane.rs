@@ -4,6 +4,13 @@
 //! flags of one decrement. Everything that changes a lane's length goes through here:
 //! pop (malloc hit), push (free hit), install (refill), split (flush), put (a drained
 //! remote block), reset (attach) and take_all (thread exit).
+//!
+//! **The lane mark** (free-check box). A block on a lane carries its thread's mark in its
+//! second word (the thread block's address; blocks are at least 16 bytes): `push` and
+//! `put_if_room` write it, `pop` and `install` clear it. A free that finds the mark on
+//! its block is probably a double free: `free_suspect` walks the lane and the slab's free
+//! list to be sure (a program that happens to store that address there only pays a walk).
+//! Like glibc's tcache key, it is one load and compare per free.
 
 use crate::config::tuning;
 use crate::size_class::{ClassIdx, NCLASS};
@@ -25,10 +32,97 @@ pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     let slot = (*tb).lanes.head.as_mut_ptr().add(c);
     let b = *slot;
     if !b.is_null() {
+        if tuning().on(crate::boxes::sw::LANE_GUARD) && !guard_ok(tb, b) {
+            guard_failed(b as usize);
+            return ptr::null_mut();
+        }
         *slot = (*b).next;
+        *mark_of(b as *mut u8) = 0;
         *(*tb).lanes.room.as_mut_ptr().add(c) += 1;
     }
     b as *mut u8
+}
+
+/// The lane-guard box's test of a block about to be popped: inside a live SuperSlab
+/// (checked before it is read) and carrying the thread's lane mark (every block on a
+/// guarded lane does: `push`, `put_if_room` and `install` mark them).
+#[inline(always)]
+unsafe fn guard_ok(tb: *mut ThreadBlock, b: *mut Block) -> bool {
+    crate::backend::region::is_superslab(b as usize) && is_marked(tb, b as *mut u8)
+}
+
+/// The lane-guard box found a lane block outside every live SuperSlab: the link that led
+/// to it was overwritten after free. Checked before the block is read.
+#[cold]
+#[inline(never)]
+fn guard_failed(b: usize) {
+    crate::msg::fatal("malloc", "corrupted free list (a freed block was written to)", b);
+}
+
+/// The mark word of a block (its second word).
+#[inline(always)]
+pub fn mark_of(p: *mut u8) -> *mut usize {
+    (p as *mut usize).wrapping_add(1)
+}
+
+/// Does block `p` carry this thread's lane mark (it is probably on a lane already)?
+///
+/// # Safety
+/// `p` is a block of at least 16 bytes.
+#[inline(always)]
+pub unsafe fn is_marked(tb: *mut ThreadBlock, p: *mut u8) -> bool {
+    *mark_of(p) == tb as usize
+}
+
+/// Set the lane mark on `p` (the free-check box's push side).
+///
+/// # Safety
+/// `p` is a block of at least 16 bytes owned by the caller.
+#[inline(always)]
+pub unsafe fn mark(tb: *mut ThreadBlock, p: *mut u8) {
+    *mark_of(p) = tb as usize;
+}
+
+/// Is `p` on class `c`'s lane? (a walk, bounded by the limit: suspected double frees only)
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+pub unsafe fn contains(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
+    let mut b = (*tb).lanes.head[c];
+    let mut n = 0;
+    while !b.is_null() && n <= limit(c) + 1 {
+        if b as *mut u8 == p {
+            return true;
+        }
+        b = (*b).next;
+        n += 1;
+    }
+    false
+}
+
+/// Is `p` the top of class `c`'s lane (freed just before)?
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline(always)]
+pub unsafe fn is_top(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
+    *(*tb).lanes.head.as_ptr().add(c) as *mut u8 == p
+}
+
+/// Push block `p` of class `c`, which the caller checked is not the top (`is_top`).
+/// Returns true when the lane went over its limit: the caller flushes.
+///
+/// # Safety
+/// `tb` is the calling thread's block; `p` is a block of class `c` of its heap.
+#[inline(always)]
+pub unsafe fn push_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
+    let slot = (*tb).lanes.head.as_mut_ptr().add(c);
+    let b = p as *mut Block;
+    (*b).next = *slot;
+    *slot = b;
+    let room = (*tb).lanes.room.as_mut_ptr().add(c);
+    *room -= 1;
+    *room < 0
 }
 
 /// Push block `p` of class `c` (the free hit). Returns true when the lane went over its
@@ -68,6 +162,7 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
     (*b).next = l.head[c];
     l.head[c] = b;
     l.room[c] -= 1;
+    mark(tb, b as *mut u8);
     true
 }
 
@@ -79,8 +174,16 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
 pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u32) -> *mut u8 {
     let l = &mut (*tb).lanes;
     debug_assert!(l.head[c].is_null());
+    if tuning().on(crate::boxes::sw::LANE_GUARD) {
+        let mut b = (*head).next;
+        while !b.is_null() {
+            mark(tb, b as *mut u8);
+            b = (*b).next;
+        }
+    }
     l.head[c] = (*head).next;
     l.room[c] = limit(c) as i32 - (n as i32 - 1);
+    *mark_of(head as *mut u8) = 0;
     head as *mut u8
 }
 

@@ -95,7 +95,14 @@ pub(crate) unsafe fn claim_units(l: &mut HeapLocal, k: usize, kind: UnitKind, uc
     claim_in(l, ss, 1, k, kind, uclass)
 }
 
-unsafe fn claim_in(l: &mut HeapLocal, ss: *mut SuperSlab, first: usize, k: usize, kind: UnitKind, uclass: u8) -> *mut SlabMeta {
+unsafe fn claim_in(
+    l: &mut HeapLocal,
+    ss: *mut SuperSlab,
+    first: usize,
+    k: usize,
+    kind: UnitKind,
+    uclass: u8,
+) -> *mut SlabMeta {
     let m = superslab::claim_units(ss, first, k, kind, uclass);
     if (*ss).free_units == 0 {
         avail_remove(l, ss);

@@ -151,7 +151,30 @@ pub unsafe fn is_free(m: &SlabMeta, b: usize) -> bool {
     *w & bit != 0
 }
 
+/// Is `b` on this slab's free list? A walk bounded by `free_count` (suspected double
+/// frees only).
+///
+/// # Safety
+/// The caller owns the slab's heap.
+pub unsafe fn on_free_list(m: &SlabMeta, b: usize) -> bool {
+    if m.kind != crate::types::UnitKind::Slab {
+        return false;
+    }
+    let mut p = m.free;
+    let mut n = 0;
+    while !p.is_null() && n < m.free_count {
+        if p as usize == b {
+            return true;
+        }
+        p = next_of(m, p);
+        n += 1;
+    }
+    false
+}
+
 /// Is `p` the start of a carved block of this slab? (division; checked paths only)
 pub fn is_block_start(m: &SlabMeta, p: usize) -> bool {
-    p >= m.start && (p - m.start) % m.block_size as usize == 0 && ((p - m.start) / m.block_size as usize) < m.carved as usize
+    p >= m.start
+        && (p - m.start) % m.block_size as usize == 0
+        && ((p - m.start) / m.block_size as usize) < m.carved as usize
 }

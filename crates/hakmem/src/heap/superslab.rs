@@ -85,7 +85,8 @@ pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: Unit
     (*ss).free_units &= !mask;
     let owner = if (uclass as usize) < NCLASS { (*ss).owner.load(Ordering::Relaxed) } else { NO_OWNER };
     for u in first..first + k {
-        (*ss).units[u] = UnitRec { owner, class: uclass };
+        let div = if (uclass as usize) < NCLASS { crate::size_class::DIV[uclass as usize] } else { 0 };
+        (*ss).units[u] = UnitRec { owner, div, slab_off: ((u - first) * UNIT_SIZE) as u32, class: uclass };
         (*ss).slabs[u].kind = if u == first { kind } else { UnitKind::Tail };
         (*ss).slabs[u].head = first as u8;
     }

@@ -26,7 +26,8 @@ pub struct HeapPool {
 // SAFETY: only touched under the lock.
 unsafe impl Send for HeapPool {}
 
-pub static HEAPS: SpinLock<HeapPool> = SpinLock::new(HeapPool { free: ptr::null_mut(), all: ptr::null_mut(), cur: 0, end: 0 });
+pub static HEAPS: SpinLock<HeapPool> =
+    SpinLock::new(HeapPool { free: ptr::null_mut(), all: ptr::null_mut(), cur: 0, end: 0 });
 
 const HEAP_CHUNK: usize = 64 * 1024;
 const FIRST: usize = 16 * 1024;
