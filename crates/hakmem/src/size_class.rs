@@ -198,8 +198,8 @@ mod tests {
 
     #[test]
     fn slabs_hold_at_least_eight_blocks() {
-        for c in 0..NCLASS {
-            assert!(slab_units(c) * 65536 / BLOCK_SIZE[c] as usize >= 8);
+        for (c, &bs) in BLOCK_SIZE.iter().enumerate() {
+            assert!(slab_units(c) * 65536 / bs as usize >= 8);
             assert!((16..=512).contains(&fastlane_limit(c, 64 * 1024)));
         }
         assert_eq!(fastlane_limit(7, 64 * 1024), 64);

@@ -36,7 +36,7 @@ fn inputs(dir: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn committed_corpus_replays_clean() {
     let mut all = corpus();
     assert!(all.len() >= 6, "corpus too small: {}", all.len());
-    if std::env::var_os("HAKMEM_FUZZ_VALGRIND_CHILD").is_some() {
+    if std::env::var_os("FUZZ_VALGRIND_CHILD").is_some() {
         let mut k = 0;
         all.retain(|(p, _)| {
             let afl = p.file_name().unwrap().to_string_lossy().starts_with("afl-");
@@ -72,7 +72,7 @@ fn generated_inputs_run_clean() {
 /// any invalid read or write in hakmem fails the test (exit code 99).
 #[test]
 fn corpus_replay_under_valgrind_is_clean() {
-    if std::env::var_os("HAKMEM_FUZZ_VALGRIND_CHILD").is_some() {
+    if std::env::var_os("FUZZ_VALGRIND_CHILD").is_some() {
         return; // the child runs only `committed_corpus_replays_clean`
     }
     if Command::new("valgrind").arg("--version").output().is_err() {
@@ -84,7 +84,7 @@ fn corpus_replay_under_valgrind_is_clean() {
         .args(["--error-exitcode=99", "--quiet"])
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", "committed_corpus_replays_clean", "--test-threads=1"])
-        .env("HAKMEM_FUZZ_VALGRIND_CHILD", "1")
+        .env("FUZZ_VALGRIND_CHILD", "1")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -149,7 +149,7 @@ fn terminal_ops_end_as_modelled() {
 fn terminal_child(var: &str) {
     if std::env::var_os("HAKMEM_HARDEN").is_some()
         || std::env::var_os("HAKMEM_LANE_GUARD").is_some()
-        || std::env::var_os("HAKMEM_FUZZ_VALGRIND_CHILD").is_some()
+        || std::env::var_os("FUZZ_VALGRIND_CHILD").is_some()
     {
         return;
     }

@@ -5,7 +5,7 @@
 //! std's message, not a fault inside hakmem.
 //!
 //! The limit is per process, so each case re-runs this test binary as a child
-//! (`--exact <test>`) with `HAKMEM_OOM_CHILD` set; in the child, the same test function
+//! (`--exact <test>`) with `OOM_TEST_CHILD` set; in the child, the same test function
 //! sets the limit (VmSize now + 64 MiB) and does the work. Hakmem is this binary's global
 //! allocator, so the test harness itself runs on it.
 
@@ -19,7 +19,7 @@ use std::process::Command;
 static GLOBAL: HakMem = HakMem;
 
 const MIB: usize = 1 << 20;
-const CHILD: &str = "HAKMEM_OOM_CHILD";
+const CHILD: &str = "OOM_TEST_CHILD";
 
 fn vm_size() -> usize {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -39,7 +39,7 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
-/// In the parent: run `test` again in a child process with `HAKMEM_OOM_CHILD=1`; returns
+/// In the parent: run `test` again in a child process with `OOM_TEST_CHILD=1`; returns
 /// the child's output. The child must be the only thing running under its limit.
 fn in_child(test: &str) -> std::process::Output {
     let o = Command::new(std::env::current_exe().unwrap())

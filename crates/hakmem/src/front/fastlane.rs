@@ -38,6 +38,9 @@ pub unsafe fn malloc<T: ThreadAccess>(n: usize) -> *mut u8 {
 }
 
 /// The FastLane for class `c` is empty: refill it from the heap in a batch.
+///
+/// # Safety
+/// `tb` is the calling thread's block and lane `c` is empty.
 #[cold]
 #[inline(never)]
 unsafe fn malloc_miss(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
@@ -145,6 +148,9 @@ fn free_bad(a: usize, what: u8) {
 
 /// A local block carries the lane mark: a double free unless the program stored that
 /// value there itself. Walk the lane and the slab's free list to decide.
+///
+/// # Safety
+/// `tb` is the calling thread's block; `p` is a block start of class `c` of its heap.
 #[cold]
 #[inline(never)]
 unsafe fn free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
@@ -159,6 +165,9 @@ unsafe fn free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
 
 /// Is the local block `p` of class `c` already free: on the thread's lane, or back on its
 /// slab's free list? (walks: suspected double frees only)
+///
+/// # Safety
+/// As `free_suspect`.
 unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     if lane::contains(tb, c, p) {
         return true;
@@ -169,6 +178,10 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 
 /// Not a block of this thread's heap. The common case, another small block for the
 /// owner whose queue is open, is a push; everything else goes to `free_slow`.
+///
+/// # Safety
+/// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`, whose unit
+/// record names `owner`.
 #[inline(never)]
 unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     let a = p as usize;
@@ -188,6 +201,9 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
 
 /// A SuperSlab pointer that is not a local small block: remote, large, hardened,
 /// a thread without a heap yet, or bad input.
+///
+/// # Safety
+/// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`.
 #[cold]
 #[inline(never)]
 unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
@@ -230,6 +246,9 @@ unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
 }
 
 /// free() of a pointer that is not in a live SuperSlab: null, bootstrap, huge, or bad input.
+///
+/// # Safety
+/// `p` is not inside a live SuperSlab (anything else is fine: it is looked up).
 #[cold]
 #[inline(never)]
 unsafe fn free_not_superslab(p: *mut u8) {

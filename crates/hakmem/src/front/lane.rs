@@ -46,6 +46,9 @@ pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
 /// The lane-guard box's test of a block about to be popped: inside a live SuperSlab
 /// (checked before it is read) and carrying the thread's lane mark (every block on a
 /// guarded lane does: `push`, `put_if_room` and `install` mark them).
+///
+/// # Safety
+/// `tb` is the calling thread's block; `b` is the head of one of its lanes.
 #[inline(always)]
 unsafe fn guard_ok(tb: *mut ThreadBlock, b: *mut Block) -> bool {
     crate::backend::region::is_superslab(b as usize) && is_marked(tb, b as *mut u8)

@@ -43,7 +43,9 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     if c == 7 && tuning().on(sw::C7_ULTRA) {
         boxes::hit(sw::C7_ULTRA);
     }
-    lane::install(tb, c, head, n)
+    let b = lane::install(tb, c, head, n);
+    debug_check(tb, h);
+    b
 }
 
 /// The FastLane of class `c` went over its limit: give the older half back to the slabs.
@@ -56,6 +58,18 @@ pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
     let rest = lane::split(tb, c);
     bump(&h.shared.stats.flushes[c], 1);
     heap::give_chain(h, c, rest);
+    debug_check(tb, h);
+}
+
+/// Debug builds verify the lanes' and the heap's invariants after every batch move.
+#[inline]
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap.
+unsafe fn debug_check(tb: *mut ThreadBlock, h: &Heap) {
+    if cfg!(debug_assertions) {
+        lane::check_all(tb);
+        heap::check(h);
+    }
 }
 
 /// Drain the inbox for a thread that is refilling: small blocks go straight onto its
@@ -83,6 +97,7 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
         b = next;
     }
     bump(&h.shared.stats.remote_drained, to_lanes);
+    debug_check(tb, h);
 }
 
 /// Give every FastLane block back (thread exit).

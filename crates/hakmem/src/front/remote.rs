@@ -79,6 +79,9 @@ pub unsafe fn flush(tb: *mut ThreadBlock) {
 
 /// Push a chain onto `owner`'s inbox; reclaim abandoned heaps when the heap layer says
 /// enough has piled up in them.
+///
+/// # Safety
+/// `head..=tail` is a chain of `n` live blocks of `owner` that the caller is freeing.
 unsafe fn send(owner: *mut Heap, head: *mut Block, tail: *mut Block, n: u64) {
     if heap::remote_push(&*owner, head, tail, n) {
         heaps::reclaim_abandoned();

@@ -27,6 +27,8 @@ pub unsafe fn heap_for(tb: *mut ThreadBlock) -> *mut Heap {
     attach(tb)
 }
 
+/// # Safety
+/// `tb` is the calling thread's block and has no heap.
 #[cold]
 #[inline(never)]
 unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {

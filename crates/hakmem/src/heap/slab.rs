@@ -12,6 +12,8 @@ use crate::size_class::{ClassIdx, BLOCK_SIZE};
 use crate::types::{ss_of, unit_of, Block, SlabMeta, UNIT_SIZE};
 use core::ptr;
 
+/// # Safety
+/// `b` is a block of a slab the caller owns.
 #[inline]
 unsafe fn set_next(b: *mut Block, next: *mut Block) {
     (*b).next = harden::encode(b as usize, next as usize) as *mut Block;
@@ -31,6 +33,9 @@ pub unsafe fn next_of(m: &SlabMeta, b: *mut Block) -> *mut Block {
 }
 
 /// The hardened free bitmap word and bit of block `b` of slab `m`.
+///
+/// # Safety
+/// `b` is a block start of the live slab `m`, hardened mode (the bitmap is initialised).
 #[inline]
 unsafe fn bit(m: &SlabMeta, b: usize) -> (*mut u64, u64) {
     let i = (b - m.start) / m.block_size as usize;
@@ -177,4 +182,39 @@ pub fn is_block_start(m: &SlabMeta, p: usize) -> bool {
     p >= m.start
         && (p - m.start) % m.block_size as usize == 0
         && ((p - m.start) / m.block_size as usize) < m.carved as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::superslab;
+    use crate::types::{SuperSlab, UnitKind, SS_SIZE};
+
+    #[test]
+    fn carve_give_take_and_block_starts() {
+        let p = crate::backend::os::map_aligned(SS_SIZE, SS_SIZE) as *mut SuperSlab;
+        assert!(!p.is_null());
+        // SAFETY: a fresh chunk only this test uses.
+        unsafe {
+            superslab::init(p, ptr::null_mut());
+            let m = &mut *superslab::claim_units(p, 1, 1, UnitKind::Slab, 2);
+            init(m, 2); // 64-byte blocks
+            assert_eq!(m.capacity, 1024);
+            let (a, n) = take(m, 3);
+            assert_eq!(n, 3);
+            assert_eq!((a as usize, (*a).next as usize), (m.start, m.start + 64), "carved in address order");
+            assert!(is_block_start(m, m.start + 128));
+            assert!(!is_block_start(m, m.start + 130));
+            assert!(!is_block_start(m, m.start + 192), "not carved yet");
+            assert_eq!(give(m, a), 2);
+            assert!(on_free_list(m, a as usize));
+            assert!(!on_free_list(m, m.start + 64));
+            assert!(has_room(m));
+            let (b, k) = take(m, 8);
+            assert_eq!((b, k), (a, 1), "the free list first, whole");
+            assert_eq!((m.used, m.free_count, m.carved), (3, 0, 3));
+            m.check();
+            crate::backend::os::unmap(p as *mut u8, SS_SIZE);
+        }
+    }
 }
