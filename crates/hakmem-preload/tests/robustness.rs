@@ -8,6 +8,7 @@
 //! status, the signal, stdout and the tail of stderr.
 //! Needs `cargo build --release` first.
 
+use std::os::unix::process::ExitStatusExt;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -308,4 +309,17 @@ fn one_mib_blocks_under_rlimit_as() {
         }
     })];
     run_all("1 MiB blocks under RLIMIT_AS (+256 MiB)", cases, LIMIT);
+}
+
+// ---- hardened guard pages --------------------------------------------------------------------
+
+/// `HAKMEM_HARDEN=1`: the page after a huge block and the first page of every SuperSlab chunk
+/// are inaccessible, so an overflow faults (SIGSEGV in the program's own write).
+#[test]
+fn hardened_guard_pages_fault() {
+    for where_ in ["huge", "superslab"] {
+        let r = robust(&["guard", where_], &[("HAKMEM_HARDEN", "1")], LIMIT);
+        assert!(r.stdout.contains("reached") && !r.stdout.contains("no fault"), "guard {where_}: {}", r.describe());
+        assert_eq!(r.status.signal(), Some(libc::SIGSEGV), "guard {where_}: {}", r.describe());
+    }
 }

@@ -35,6 +35,10 @@ pub const UNIT_SIZE: usize = 1 << UNIT_SHIFT;
 pub const UNITS: usize = SS_SIZE / UNIT_SIZE;
 /// Units 1..32 are usable; unit 0 is the header.
 pub const USABLE_UNITS_MASK: u32 = !1u32;
+/// The SuperSlab header starts one page into its chunk: the chunk's first page is a
+/// guard page in hardened mode (`PROT_NONE`, so a block overflowing the end of the chunk
+/// before it faults instead of overwriting this header), and unused otherwise.
+pub const HEADER_OFF: usize = 4096;
 /// Largest block served as a span of units inside a SuperSlab (15 units, so two fit in
 /// one SuperSlab and a 1 MiB block is a huge mapping of ~1 MiB, not half a SuperSlab
 /// wasted). Above it: huge mappings.
@@ -384,15 +388,21 @@ pub struct SuperSlab {
     pub free_bits: [[u64; 64]; UNITS],
 }
 
-const _: () = assert!(core::mem::size_of::<SuperSlab>() <= UNIT_SIZE - 64);
+const _: () = assert!(HEADER_OFF + core::mem::size_of::<SuperSlab>() <= UNIT_SIZE - 64);
 const _: () = assert!(core::mem::size_of::<UnitRec>() == 32);
 const _: () = assert!(NCLASS < UC_LARGE as usize);
 const _: () = assert!(LARGE_MAX < (UNITS - 1) * UNIT_SIZE);
 
-/// SuperSlab containing an address (no check that it is one).
+/// Header of the SuperSlab containing an address (no check that it is one).
 #[inline(always)]
 pub fn ss_of(p: usize) -> *mut SuperSlab {
-    (p & !SS_MASK) as *mut SuperSlab
+    ((p & !SS_MASK) + HEADER_OFF) as *mut SuperSlab
+}
+
+/// The 2 MiB chunk a SuperSlab header lives in.
+#[inline(always)]
+pub fn chunk_of(ss: *mut SuperSlab) -> usize {
+    ss as usize - HEADER_OFF
 }
 
 /// Unit index of an address within its SuperSlab.
@@ -408,10 +418,11 @@ mod tests {
     #[test]
     fn address_arithmetic_finds_header_and_unit() {
         let base = 0x7f00_0000_0000usize; // 2 MiB aligned
-        assert_eq!(ss_of(base + 5 * UNIT_SIZE + 123) as usize, base);
+        assert_eq!(ss_of(base + 5 * UNIT_SIZE + 123) as usize, base + HEADER_OFF);
+        assert_eq!(chunk_of(ss_of(base + 77)), base);
         assert_eq!(unit_of(base + 5 * UNIT_SIZE + 123), 5);
         assert_eq!(unit_of(base + SS_SIZE - 1), 31);
-        assert_eq!(ss_of(base + SS_SIZE) as usize, base + SS_SIZE);
+        assert_eq!(ss_of(base + SS_SIZE) as usize, base + SS_SIZE + HEADER_OFF);
     }
 
     #[test]

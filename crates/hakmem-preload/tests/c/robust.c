@@ -432,6 +432,31 @@ static int t_rlimit_1m(void) {
     return 0;
 }
 
+/* Hardened guard pages: a write just past a huge block's page-rounded end, or into the
+ * first page of a SuperSlab chunk (what a block overflowing the chunk before would hit),
+ * must fault. Prints "reached" first, so the test can tell the fault came from the write. */
+static int t_guard(const char *where) {
+    if (!strcmp(where, "huge")) {
+        size_t n = 2 * MiB + 100;
+        char *p = malloc(n);
+        CHECK(p);
+        size_t end = (n + 4095) & ~(size_t)4095;
+        memset(p, 1, n);
+        printf("reached\n");
+        ((volatile char *)p)[end] = 1; /* the guard page */
+    } else if (!strcmp(where, "superslab")) {
+        char *p = malloc(64);
+        CHECK(p);
+        volatile char *chunk = (volatile char *)((uintptr_t)p & ~((uintptr_t)2 * MiB - 1));
+        printf("reached\n");
+        chunk[100] = 1; /* the chunk's first page */
+    } else {
+        return 2;
+    }
+    printf("no fault\n");
+    return 1;
+}
+
 int main(int argc, char **argv) {
     /* atfork handlers first, before the program's first malloc */
     if (argc >= 2 && (!strncmp(argv[1], "atfork-", 7))) {
@@ -460,6 +485,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "dlopen")) r = argc > 2 ? t_dlopen(argv[2]) : 2;
     else if (!strcmp(c, "linear")) r = t_linear(argc, argv);
     else if (!strcmp(c, "rlimit-1m")) r = t_rlimit_1m();
+    else if (!strcmp(c, "guard")) r = argc > 2 ? t_guard(argv[2]) : 2;
     else r = 2;
     if (r == 2) fprintf(stderr, "unknown case or missing argument: %s\n", c);
     if (r == 0) printf("ok %s\n", c);

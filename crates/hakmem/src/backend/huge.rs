@@ -194,6 +194,18 @@ impl Huge {
     }
 }
 
+/// Hardened mode maps one more page after every huge block and makes it inaccessible, so
+/// a write past the block's page-rounded end faults; such mappings are not cached or
+/// moved by `realloc`.
+#[inline]
+fn guard() -> usize {
+    if crate::boxes::harden::on() {
+        PAGE
+    } else {
+        0
+    }
+}
+
 #[inline]
 fn page_round(n: usize) -> Option<usize> {
     n.checked_add(PAGE - 1).map(|x| x & !(PAGE - 1))
@@ -211,7 +223,7 @@ pub fn alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
         os::set_enomem();
         return ptr::null_mut();
     }
-    let mut cached = HUGE.lock().cache_take(len, align);
+    let mut cached = if guard() == 0 { HUGE.lock().cache_take(len, align) } else { None };
     if let Some((b, l)) = cached {
         if l < len {
             // Grow a resident mapping rather than fault in a whole fresh one.
@@ -230,16 +242,20 @@ pub fn alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
             (b, l, false)
         }
         None => {
-            let p = if align <= PAGE { os::map(len) } else { os::map_aligned(len, align) };
+            let g = guard();
+            let p = if align <= PAGE { os::map(len + g) } else { os::map_aligned(len + g, align) };
             if p.is_null() {
                 return p;
+            }
+            if g != 0 {
+                os::protect_none((p as usize + len) as *mut u8, g);
             }
             (p as usize, len, true)
         }
     };
     // SAFETY: under the lock.
     if !unsafe { HUGE.lock().insert(Entry { ptr: base, len }) } {
-        os::unmap(base as *mut u8, len);
+        os::unmap(base as *mut u8, len + guard());
         os::set_enomem();
         return ptr::null_mut();
     }
@@ -295,18 +311,21 @@ pub fn free(p: usize) -> bool {
         let e = unsafe { g.remove(i) };
         HUGE_FREES.fetch_add(1, Relaxed);
         HUGE_LIVE_BYTES.fetch_sub(e.len as u64, Relaxed);
-        if g.cache_put(e.ptr, e.len) {
+        if guard() == 0 && g.cache_put(e.ptr, e.len) {
             return true;
         }
         e
     };
-    os::unmap(e.ptr as *mut u8, e.len);
+    os::unmap(e.ptr as *mut u8, e.len + guard());
     true
 }
 
 /// Resize a huge block in place or by moving its pages (no copy). None if `p` is not a
 /// huge block or the kernel refused; the caller then allocates, copies and frees.
 pub fn realloc(p: usize, n: usize) -> Option<*mut u8> {
+    if guard() != 0 {
+        return None; // the guard page would have to move too: allocate, copy, free
+    }
     let new_len = page_round(n)?;
     let mut g = HUGE.lock();
     // SAFETY: everything below runs under the lock.

@@ -9,6 +9,7 @@ pub static MMAP_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static MUNMAP_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static MADVISE_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static MREMAP_CALLS: AtomicU64 = AtomicU64::new(0);
+pub static MPROTECT_CALLS: AtomicU64 = AtomicU64::new(0);
 /// Bytes currently mapped by the allocator (superslabs + huge blocks + metadata).
 pub static MAPPED_BYTES: AtomicU64 = AtomicU64::new(0);
 
@@ -152,6 +153,13 @@ pub fn write_fd(fd: i32, b: &[u8]) {
         }
         off += r as usize;
     }
+}
+
+/// Make a page-aligned part of one of our mappings inaccessible (hardened guard pages).
+pub fn protect_none(p: *mut u8, len: usize) {
+    MPROTECT_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: the range is part of a mapping of ours that nobody reads or writes.
+    unsafe { libc::mprotect(p as *mut libc::c_void, len, libc::PROT_NONE) };
 }
 
 /// Resize a mapping, letting the kernel move its pages (no copy). Null on failure.

@@ -192,8 +192,9 @@ mod tests {
 
     #[test]
     fn carve_give_take_and_block_starts() {
-        let p = crate::backend::os::map_aligned(SS_SIZE, SS_SIZE) as *mut SuperSlab;
-        assert!(!p.is_null());
+        let chunk = crate::backend::os::map_aligned(SS_SIZE, SS_SIZE) as usize;
+        assert_ne!(chunk, 0);
+        let p: *mut SuperSlab = crate::types::ss_of(chunk);
         // SAFETY: a fresh chunk only this test uses.
         unsafe {
             superslab::init(p, ptr::null_mut());
@@ -214,7 +215,7 @@ mod tests {
             assert_eq!((b, k), (a, 1), "the free list first, whole");
             assert_eq!((m.used, m.free_count, m.carved), (3, 0, 3));
             m.check();
-            crate::backend::os::unmap(p as *mut u8, SS_SIZE);
+            crate::backend::os::unmap(chunk as *mut u8, SS_SIZE);
         }
     }
 }

@@ -17,7 +17,9 @@
 use crate::backend::{self, region};
 use crate::size_class::NCLASS;
 use crate::sync::Ordering;
-use crate::types::{Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, NO_OWNER, UNITS, UNIT_SIZE, USABLE_UNITS_MASK};
+use crate::types::{
+    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, NO_OWNER, UNITS, UNIT_SIZE, USABLE_UNITS_MASK,
+};
 use core::ptr;
 
 /// Take an empty chunk from the backend and make it a SuperSlab of heap `owner`: header
@@ -28,7 +30,11 @@ pub fn acquire(owner: *mut Heap) -> *mut SuperSlab {
     if chunk == 0 {
         return ptr::null_mut();
     }
-    let ss = chunk as *mut SuperSlab;
+    let ss = (chunk + HEADER_OFF) as *mut SuperSlab;
+    if crate::boxes::harden::on() {
+        // Hardened: the chunk's first page faults (see `types::HEADER_OFF`).
+        backend::os::protect_none(chunk as *mut u8, HEADER_OFF);
+    }
     // SAFETY: the chunk is mapped, aligned, and ours alone until the region bit is set.
     unsafe { init(ss, owner) };
     region::mark(chunk, true);
@@ -41,9 +47,9 @@ pub fn acquire(owner: *mut Heap) -> *mut SuperSlab {
 /// `ss` is empty (every unit free), on none of its heap's lists, and the caller owns it.
 pub unsafe fn retire(ss: *mut SuperSlab) {
     debug_assert_eq!((*ss).free_units, USABLE_UNITS_MASK);
-    region::mark(ss as usize, false);
+    region::mark(chunk_of(ss), false);
     (*ss).owner.store(ptr::null_mut(), Ordering::Release);
-    backend::warm_pool::release(ss as usize);
+    backend::warm_pool::release(chunk_of(ss));
 }
 
 /// Initialise a fresh or recycled SuperSlab header for `owner`.
@@ -92,7 +98,7 @@ pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: Unit
     }
     let meta = ptr::addr_of_mut!((*ss).slabs[first]);
     (*meta).units = k as u8;
-    (*meta).start = ss as usize + first * UNIT_SIZE;
+    (*meta).start = chunk_of(ss) + first * UNIT_SIZE;
     meta
 }
 
@@ -136,14 +142,15 @@ mod tests {
 
     #[test]
     fn unit_claim_and_release_on_real_memory() {
-        let p = crate::backend::os::map_aligned(SS_SIZE, SS_SIZE) as *mut SuperSlab;
-        assert!(!p.is_null());
-        // SAFETY: p is a fresh aligned chunk that only this test uses.
+        let chunk = crate::backend::os::map_aligned(SS_SIZE, SS_SIZE) as usize;
+        assert_ne!(chunk, 0);
+        let p = crate::types::ss_of(chunk);
+        // SAFETY: p is the header of a fresh aligned chunk that only this test uses.
         unsafe {
             init(p, ptr::null_mut());
             assert_eq!(find_units((*p).free_units, 1), Some(1));
             let m = claim_units(p, 1, 4, UnitKind::Slab, 9);
-            assert_eq!((*m).start, p as usize + UNIT_SIZE);
+            assert_eq!((*m).start, chunk + UNIT_SIZE);
             assert_eq!(find_units((*p).free_units, 4), Some(5));
             assert_eq!(find_units((*p).free_units, 27), Some(5));
             assert_eq!(find_units((*p).free_units, 28), None);
@@ -155,7 +162,7 @@ mod tests {
             assert!(release_units(p, 1));
             assert_eq!((*p).units[3].class, UC_FREE);
             assert_eq!((*p).units[3].owner, NO_OWNER);
-            crate::backend::os::unmap(p as *mut u8, SS_SIZE);
+            crate::backend::os::unmap(chunk as *mut u8, SS_SIZE);
         }
     }
 }
