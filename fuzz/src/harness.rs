@@ -235,10 +235,10 @@ enum Msg {
     Sync(Sender<()>),
 }
 
-/// A new helper thread; the sender is how to reach it.
-fn spawn_helper() -> Sender<Msg> {
+/// A new helper thread: the sender is how to reach it, the handle how to wait for its end.
+fn spawn_helper() -> (Sender<Msg>, std::thread::JoinHandle<()>) {
     let (tx, rx) = channel::<Msg>();
-    std::thread::Builder::new()
+    let t = std::thread::Builder::new()
         .name("hakmem-fuzz-remote".into())
         .spawn(move || {
             for m in rx {
@@ -261,14 +261,14 @@ fn spawn_helper() -> Sender<Msg> {
             }
         })
         .expect("spawn helper thread");
-    tx
+    (tx, t)
 }
 
 /// The process's helper thread (made once; a forked child makes its own, see
 /// [`run_terminal`]).
 fn helper() -> Sender<Msg> {
     static H: OnceLock<Mutex<Sender<Msg>>> = OnceLock::new();
-    H.get_or_init(|| Mutex::new(spawn_helper())).lock().unwrap_or_else(|e| e.into_inner()).clone()
+    H.get_or_init(|| Mutex::new(spawn_helper().0)).lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 fn send(h: &Sender<Msg>, m: Msg) {
@@ -622,8 +622,12 @@ pub fn run_in_child(t: Terminal, body: &[u8]) -> ChildEnd {
             libc::dup2(fds[1], 2);
             name_faults();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let h = spawn_helper();
+                let (h, helper) = spawn_helper();
                 terminal_child(t, body, &h);
+                // Running on includes the helper's exit (it drains its heap's inbox, where
+                // a remote free's link may have been overwritten): wait for it.
+                drop(h);
+                let _ = helper.join();
             }));
             match r {
                 Ok(()) => {

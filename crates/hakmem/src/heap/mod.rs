@@ -276,8 +276,25 @@ pub unsafe fn drain_inbox(h: &Heap) {
     let mut b = take_inbox(h);
     while !b.is_null() {
         let next = (*b).next;
+        // Inbox links are plain (any thread pushes): hardened, check one before following it.
+        if harden::on() && !next.is_null() && !is_handed_out(h, next as usize) {
+            crate::msg::fatal("free", "corrupted inbox (a block was written after its remote free)", b as usize);
+        }
         return_drained(h, b);
         b = next;
+    }
+}
+
+/// Is `p` a block `h` handed out: a carved block start or a large span of a SuperSlab of `h`?
+unsafe fn is_handed_out(h: &Heap, p: usize) -> bool {
+    if !crate::backend::region::is_superslab(p) || !ptr::eq((*ss_of(p)).owner.load(Ordering::Relaxed), h) {
+        return false;
+    }
+    let m = &*superslab::meta_of(ss_of(p), p);
+    match m.kind {
+        UnitKind::Slab => slab::is_block_start(m, p),
+        UnitKind::Large => m.start == p,
+        _ => false,
     }
 }
 
