@@ -43,6 +43,9 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     if c == 7 && tuning().on(sw::C7_ULTRA) {
         boxes::hit(sw::C7_ULTRA);
     }
+    if tuning().on(sw::LANE_GUARD) {
+        boxes::hit(sw::LANE_GUARD);
+    }
     let b = lane::install(tb, c, head, n);
     debug_check(tb, h);
     b
@@ -57,6 +60,11 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
 pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
     let rest = lane::split(tb, c);
     bump(&h.shared.stats.flushes[c], 1);
+    // The free-check box's hit: counted per flush (every block flushed went through the
+    // checks), never per free.
+    if tuning().on(sw::FREE_CHECK) {
+        boxes::hit(sw::FREE_CHECK);
+    }
     heap::give_chain(h, c, rest);
     debug_check(tb, h);
 }
