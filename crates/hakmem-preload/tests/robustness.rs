@@ -246,35 +246,39 @@ fn dlclose_before_an_allocating_thread_exits() {
 
 // ---- 7. hardened free is linear --------------------------------------------------------------
 
-/// Free N 16-byte blocks (all allocated first), timing only the frees: per-free time at
-/// N = 1M over N = 250k is ~1 when linear, ~4 when quadratic; must be < 2.5. Hardened
-/// per-free time at 1M within 20x of the default mode's. Both runs in parallel, 50 s max.
+/// Free N 16-byte blocks (all allocated first), timing only the frees, at N = 125k and
+/// N = 1M, in hardened and default mode. Per-free time grows with N in both modes from
+/// cache misses alone (16 MB of blocks do not fit a cache), so the measure of linearity is
+/// hardened's growth over default's: ~1 when hardened free is O(1), ~8 when it walks a
+/// list as long as N. Must be < 3. And hardened per-free time at 1M within 20x of default's.
 #[test]
 fn hardened_free_is_linear() {
     let limit = Duration::from_secs(50);
+    let args = ["linear", "125000", "1000000"];
     let (hard, def) = std::thread::scope(|s| {
-        let h = s.spawn(|| robust(&["linear", "250000", "1000000"], &[("HAKMEM_HARDEN", "1")], limit));
-        let d = s.spawn(|| robust(&["linear", "250000", "1000000"], &[("HAKMEM_PROFILE", "balanced")], limit));
+        let h = s.spawn(|| robust(&args, &[("HAKMEM_HARDEN", "1")], limit));
+        let d = s.spawn(|| robust(&args, &[("HAKMEM_PROFILE", "balanced")], limit));
         (h.join().unwrap(), d.join().unwrap())
     });
     let mut errs = Vec::new();
-    let h250 = hard.figure("per_free_ns_250000");
-    let h1m = hard.figure("per_free_ns_1000000");
-    let d1m = def.figure("per_free_ns_1000000");
-    let ratio = h250.zip(h1m).map(|(a, b)| b / a);
-    let vs_default = h1m.zip(d1m).map(|(h, d)| h / d);
+    let (h_small, h_big) = (hard.figure("per_free_ns_125000"), hard.figure("per_free_ns_1000000"));
+    let (d_small, d_big) = (def.figure("per_free_ns_125000"), def.figure("per_free_ns_1000000"));
+    let growth = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b / a);
+    let (hg, dg) = (growth(h_small, h_big), growth(d_small, d_big));
+    let excess = hg.zip(dg).map(|(h, d)| h / d);
+    let vs_default = h_big.zip(d_big).map(|(h, d)| h / d);
     eprintln!(
-        "hardened per-free ns: 250k {h250:?}, 1M {h1m:?} (ratio {ratio:?}); \
-         default 1M {d1m:?} (hardened/default {vs_default:?})"
+        "per-free ns: hardened 125k {h_small:?} 1M {h_big:?} (growth {hg:?}); default 125k {d_small:?} 1M {d_big:?} \
+         (growth {dg:?}); hardened growth / default growth {excess:?}; hardened/default at 1M {vs_default:?}"
     );
     for r in [&hard, &def] {
         if legal(r).is_err() {
             errs.push(format!("did not finish cleanly (a hang here means far from linear)\n  {}", r.describe()));
         }
     }
-    match ratio {
-        Some(x) if x >= 2.5 => errs.push(format!("hardened per-free time grows with N: 1M/250k = {x:.2} (>= 2.5)")),
-        None => errs.push("no hardened figures for both N".into()),
+    match excess {
+        Some(x) if x >= 3.0 => errs.push(format!("hardened per-free time grows with N beyond default's: {x:.2} (>= 3)")),
+        None => errs.push("no figures for both N in both modes".into()),
         _ => {}
     }
     match vs_default {
