@@ -2,10 +2,37 @@
 #   make bench   the headline benchmark: hakmem vs glibc and every installed peer
 #   make test    every test (what CI runs through .ci/run)
 # Both install what they need first (scripts/setup.sh: peers, real programs, tools).
+#
+# Packaging:
+#   make install [PREFIX=/usr/local] [DESTDIR=]   libhakmem.so.<version> with its SONAME
+#       link libhakmem.so.<major> and dev link libhakmem.so, include/hakmem.h, the
+#       pkg-config file hakmem.pc and the hakmem command
+#   make uninstall [PREFIX=…] [DESTDIR=]
+# install uses what is already built in $(BUILD_DIR) and builds (as the calling user,
+# e.g. root under sudo) only what is missing: run `make build` first to install fresh code.
 
 CARGO ?= cargo
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD_DIR ?= target/release
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
-.PHONY: bench test build setup
+# The workspace version (Cargo.toml, [workspace.package]) and its major number, which the
+# SONAME carries (crates/hakmem-preload/build.rs).
+VERSION := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+# In hakmem.pc, directories under the prefix are written relative to ${prefix}.
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+
+LIB := $(BUILD_DIR)/libhakmem.so
+BIN := $(BUILD_DIR)/hakmem
+
+.PHONY: bench test build setup install uninstall
 
 setup:
 	bash scripts/setup.sh
@@ -20,3 +47,25 @@ bench: setup build
 # cdylib and binaries, hence the build first.
 test: setup build
 	$(CARGO) test --release --workspace
+
+# The release build, made only when missing (no prerequisites: `sudo make install` after
+# `make build` must not rebuild as root).
+$(LIB) $(BIN) &:
+	$(CARGO) build --release --workspace
+
+install: $(LIB) $(BIN)
+	@test -n "$(VERSION)" || { echo "make: no version in Cargo.toml" >&2; exit 1; }
+	install -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(BINDIR)"
+	install -m 755 "$(LIB)" "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(VERSION)"
+	ln -sfn "libhakmem.so.$(VERSION)" "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(MAJOR)"
+	ln -sfn "libhakmem.so.$(MAJOR)" "$(DESTDIR)$(LIBDIR)/libhakmem.so"
+	install -m 644 include/hakmem.h "$(DESTDIR)$(INCLUDEDIR)/hakmem.h"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PC_LIBDIR)|g' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' hakmem.pc.in > "$(DESTDIR)$(PKGCONFIGDIR)/hakmem.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/hakmem.pc"
+	install -m 755 "$(BIN)" "$(DESTDIR)$(BINDIR)/hakmem"
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/libhakmem.so" "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(MAJOR)" \
+	      "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(VERSION)" "$(DESTDIR)$(INCLUDEDIR)/hakmem.h" \
+	      "$(DESTDIR)$(PKGCONFIGDIR)/hakmem.pc" "$(DESTDIR)$(BINDIR)/hakmem"
