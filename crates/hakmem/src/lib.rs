@@ -70,12 +70,16 @@ pub mod preload {
     }
 
     /// What [`crate::trim`] does, for the calling thread's block reached through `T`
-    /// (the preload library's initial-exec TLS). Returns the bytes unmapped.
+    /// (the preload library's initial-exec TLS). Returns the bytes unmapped: what the
+    /// caches gave back, or the drop in mapped bytes if larger (the release policy may
+    /// unmap SuperSlabs the heap trim empties before they reach the pool).
     ///
     /// # Safety
     /// `T` is the thread access the calling thread allocates through.
     pub unsafe fn trim_for<T: crate::ThreadAccess>() -> usize {
         use crate::{backend, front, heap, lifecycle};
+        let mapped = || backend::os::MAPPED_BYTES.load(crate::sync::Ordering::Relaxed) as usize;
+        let before = mapped();
         lifecycle::heaps::reclaim_abandoned();
         let tb = T::block();
         // SAFETY: the calling thread owns the heap attached to its own thread block.
@@ -86,7 +90,8 @@ pub mod preload {
                 heap::trim(&*(*tb).heap);
             }
         }
-        backend::release_all_cached()
+        let released = backend::release_all_cached();
+        released.max(before.saturating_sub(mapped()))
     }
 }
 
