@@ -315,6 +315,6 @@ fn fields(src: &str, start: &str, end: &str, prefix: &str) -> Vec<String> {
         .map(str::trim)
         .take_while(|l| !l.starts_with(end))
         .filter_map(|l| l.strip_prefix(prefix))
-        .map(|l| l.split(|c: char| c == ';' || c == ':').next().unwrap().trim().to_string())
+        .map(|l| l.split([';', ':']).next().unwrap().trim().to_string())
         .collect()
 }
