@@ -1,8 +1,11 @@
-//! libhakmem.so: the whole malloc family over hakmem, for `LD_PRELOAD`.
+//! libhakmem.so (SONAME `libhakmem.so.0`): the whole malloc family over hakmem, for
+//! `LD_PRELOAD` or linking with `-lhakmem`.
 //!
 //! This crate is a thin C skin (in the manner of snmalloc's `override/`): argument
-//! checks and `errno` per glibc, the fast thread-local block, and the stats entry points
-//! declared in `include/hakmem.h`. Everything else is the `hakmem` crate.
+//! checks and `errno` per glibc, the fast thread-local block, the entry points declared
+//! in `include/hakmem.h`, glibc's `malloc_trim` / `mallinfo` / `mallinfo2` / `mallopt`,
+//! C23's sized frees and every global C++ `operator new` / `delete`. Everything else is
+//! the `hakmem` crate.
 
 #![allow(clippy::missing_safety_doc)]
 
