@@ -9,10 +9,37 @@
 #   make loom    model checking of the lock-free inbox (loom, its own target dir)
 #   make test    the full tier: lint + loom + every test of the workspace (C ABI, faults,
 #                robustness, real programs under the preload library)
+#
+# Packaging:
+#   make install [PREFIX=/usr/local] [DESTDIR=]   libhakmem.so.<version> with its SONAME
+#       link libhakmem.so.<major> and dev link libhakmem.so, include/hakmem.h, the
+#       pkg-config file hakmem.pc and the hakmem command
+#   make uninstall [PREFIX=…] [DESTDIR=]
+# install uses what is already built in $(BUILD_DIR) and builds (as the calling user,
+# e.g. root under sudo) only what is missing: run `make build` first to install fresh code.
 
 CARGO ?= cargo
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD_DIR ?= target/release
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
-.PHONY: bench test build setup check lint loom
+# The workspace version (Cargo.toml, [workspace.package]) and its major number, which the
+# SONAME carries (crates/hakmem-preload/build.rs).
+VERSION := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+# In hakmem.pc, directories under the prefix are written relative to ${prefix}.
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+
+LIB := $(BUILD_DIR)/libhakmem.so
+BIN := $(BUILD_DIR)/hakmem
+
+.PHONY: bench test build setup check lint loom install uninstall
 
 setup:
 	bash scripts/setup.sh
@@ -37,3 +64,25 @@ loom:
 # cdylib and binaries, hence the build first.
 test: setup build lint loom
 	$(CARGO) test --release --workspace
+
+# The release build, made only when missing (no prerequisites: `sudo make install` after
+# `make build` must not rebuild as root).
+$(LIB) $(BIN) &:
+	$(CARGO) build --release --workspace
+
+install: $(LIB) $(BIN)
+	@test -n "$(VERSION)" || { echo "make: no version in Cargo.toml" >&2; exit 1; }
+	install -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(BINDIR)"
+	install -m 755 "$(LIB)" "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(VERSION)"
+	ln -sfn "libhakmem.so.$(VERSION)" "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(MAJOR)"
+	ln -sfn "libhakmem.so.$(MAJOR)" "$(DESTDIR)$(LIBDIR)/libhakmem.so"
+	install -m 644 include/hakmem.h "$(DESTDIR)$(INCLUDEDIR)/hakmem.h"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PC_LIBDIR)|g' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' hakmem.pc.in > "$(DESTDIR)$(PKGCONFIGDIR)/hakmem.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/hakmem.pc"
+	install -m 755 "$(BIN)" "$(DESTDIR)$(BINDIR)/hakmem"
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/libhakmem.so" "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(MAJOR)" \
+	      "$(DESTDIR)$(LIBDIR)/libhakmem.so.$(VERSION)" "$(DESTDIR)$(INCLUDEDIR)/hakmem.h" \
+	      "$(DESTDIR)$(PKGCONFIGDIR)/hakmem.pc" "$(DESTDIR)$(BINDIR)/hakmem"

@@ -22,6 +22,8 @@ PKGS=(
   fonts-dejavu-core
   # real programs for compat
   redis-server redis-tools sqlite3 git gcc libc6-dev make python3 coreutils
+  # packaging tests: C++ operator new/delete, make install + pkg-config, readelf
+  g++ pkg-config binutils
   # CPython's own regression tests (Debian's python3 ships only the test runner without it)
   libpython3.11-testsuite
 )

@@ -68,6 +68,31 @@ pub mod preload {
         use crate::sync::Ordering::Relaxed;
         [os::MMAP_CALLS.load(Relaxed), os::MUNMAP_CALLS.load(Relaxed), os::MADVISE_CALLS.load(Relaxed)]
     }
+
+    /// What [`crate::trim`] does, for the calling thread's block reached through `T`
+    /// (the preload library's initial-exec TLS). Returns the bytes unmapped: what the
+    /// caches gave back, or the drop in mapped bytes if larger (the release policy may
+    /// unmap SuperSlabs the heap trim empties before they reach the pool).
+    ///
+    /// # Safety
+    /// `T` is the thread access the calling thread allocates through.
+    pub unsafe fn trim_for<T: crate::ThreadAccess>() -> usize {
+        use crate::{backend, front, heap, lifecycle};
+        let mapped = || backend::os::MAPPED_BYTES.load(crate::sync::Ordering::Relaxed) as usize;
+        let before = mapped();
+        lifecycle::heaps::reclaim_abandoned();
+        let tb = T::block();
+        // SAFETY: the calling thread owns the heap attached to its own thread block.
+        unsafe {
+            if !(*tb).heap.is_null() {
+                front::remote::flush(tb);
+                heap::drain_inbox(&*(*tb).heap);
+                heap::trim(&*(*tb).heap);
+            }
+        }
+        let released = backend::release_all_cached();
+        released.max(before.saturating_sub(mapped()))
+    }
 }
 
 /// The allocator, for `#[global_allocator]`.
@@ -143,17 +168,8 @@ pub fn stats_print() {
 /// # let _ = released;
 /// ```
 pub fn trim() -> usize {
-    lifecycle::heaps::reclaim_abandoned();
-    // SAFETY: the calling thread owns the heap attached to its own thread block.
-    unsafe {
-        let tb = RustTls::block();
-        if !(*tb).heap.is_null() {
-            front::remote::flush(tb);
-            heap::drain_inbox(&*(*tb).heap);
-            heap::trim(&*(*tb).heap);
-        }
-    }
-    backend::release_all_cached()
+    // SAFETY: RustTls is the thread access Rust programs allocate through.
+    unsafe { preload::trim_for::<RustTls>() }
 }
 
 /// Usable size of a block hakmem handed out (what `malloc_usable_size` returns): at least

@@ -35,7 +35,19 @@ pub fn c_prog_wall(name: &str) -> PathBuf {
     compile(name, &["-Wall", "-Wextra", "-pthread"])
 }
 
+/// Compile tests/c/<name>.cc with g++ (C++17, -O0 so no new/delete pair is elided),
+/// once per test run.
+pub fn cxx_prog(name: &str) -> PathBuf {
+    build(name, "g++", "cc", &["-std=c++17", "-O0", "-g", "-Wall", "-Wextra"])
+}
+
 fn compile(name: &str, warnings: &[&str]) -> PathBuf {
+    // -fno-builtin: gcc must not fold malloc(SIZE_MAX) or free(&x) at compile time.
+    let flags: Vec<&str> = ["-O1", "-g", "-fno-builtin"].iter().chain(warnings).copied().collect();
+    build(name, "cc", "c", &flags)
+}
+
+fn build(name: &str, compiler: &str, ext: &str, flags: &[&str]) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     static COMPILING: Mutex<()> = Mutex::new(());
     let dir = DIR.get_or_init(|| {
@@ -48,18 +60,16 @@ fn compile(name: &str, warnings: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let _one_at_a_time = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
     if !out.exists() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
-        // -fno-builtin: gcc must not fold malloc(SIZE_MAX) or free(&x) at compile time.
-        let st = Command::new("cc")
-            .args(["-O1", "-g", "-fno-builtin"])
-            .args(warnings)
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.{ext}"));
+        let st = Command::new(compiler)
+            .args(flags)
             .arg("-o")
             .arg(&out)
             .arg(&src)
             .args(["-lpthread", "-ldl"])
             .status()
-            .expect("cc not found (install gcc)");
-        assert!(st.success(), "compiling {name}.c failed");
+            .unwrap_or_else(|e| panic!("{compiler}: {e} (install gcc / g++)"));
+        assert!(st.success(), "compiling {name}.{ext} failed");
     }
     out
 }
