@@ -278,7 +278,15 @@ pub unsafe fn check_realloc<T: ThreadAccess>(p: *mut u8) {
         msg::fatal("realloc", "invalid pointer (not the start of a block)", a);
     }
     let tb = T::block();
-    if rec.owner == (*tb).heap && lane::is_marked(tb, p) && is_free_here(tb, c, p) {
+    if rec.owner != (*tb).heap || (*tb).heap.is_null() {
+        return; // another thread's block: its free state is its owner's to read
+    }
+    let freed = if crate::boxes::harden::on() {
+        slab::is_free(&*superslab::meta_of(ss, a), a)
+    } else {
+        lane::is_marked(tb, p) && is_free_here(tb, c, p)
+    };
+    if freed {
         msg::fatal("realloc", "use of a freed block (double free)", a);
     }
 }

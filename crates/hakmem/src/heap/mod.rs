@@ -278,7 +278,7 @@ pub unsafe fn drain_inbox(h: &Heap) {
         let next = (*b).next;
         // Inbox links are plain (any thread pushes): hardened, check one before following it.
         if harden::on() && !next.is_null() && !is_handed_out(h, next as usize) {
-            crate::msg::fatal("free", "corrupted inbox (a block was written after its remote free)", b as usize);
+            crate::msg::fatal("free", "double free or corrupted inbox (a block freed twice by other threads, or written after its remote free)", b as usize);
         }
         return_drained(h, b);
         b = next;
