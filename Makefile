@@ -5,7 +5,7 @@
 
 CARGO ?= cargo
 
-.PHONY: bench test build setup
+.PHONY: bench test build setup peers
 
 setup:
 	bash scripts/setup.sh
@@ -13,7 +13,13 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-bench: setup build
+# Peer allocators built from source as LD_PRELOAD libraries (benches/peers, a workspace
+# of its own): benches/peers/target/release/libpeer_mimalloc3.so and libpeer_snmalloc.so.
+peers:
+	cd benches/peers && $(CARGO) build --release --locked
+	benches/peers/check.sh
+
+bench: setup build peers
 	./target/release/hakmem bench
 
 # cargo test builds the test binaries; the preload and CLI tests also need the release
