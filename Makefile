@@ -5,7 +5,7 @@
 
 CARGO ?= cargo
 
-.PHONY: bench test build setup peers
+.PHONY: bench test build setup peers bench-rust
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,14 @@ build:
 peers:
 	cd benches/peers && $(CARGO) build --release --locked
 	benches/peers/check.sh
+
+# Rust-level benchmark of #[global_allocator]s (benches/rust, a workspace of its own):
+# hakmem, mimalloc 3, snmalloc, jemalloc and the system allocator, 7 interleaved rounds.
+# RUSTBENCH_ARGS adds runner options, e.g. RUSTBENCH_ARGS="--rounds 3 --workloads json".
+RUSTBENCH_ARGS ?=
+bench-rust:
+	cd benches/rust && $(CARGO) build --release --locked
+	benches/rust/target/release/rustbench --markdown bench-rust.md $(RUSTBENCH_ARGS)
 
 bench: setup build peers
 	./target/release/hakmem bench
