@@ -1,7 +1,8 @@
 //! rustbench: runs the `bench-*` binaries (built beside it by `cargo build --release`)
 //! interleaved, A B C D E A B C D E …, and reports per workload and allocator the median
-//! wall time, its ratio to mimalloc's, the CV, and the median peak RSS (the child's
-//! `ru_maxrss` from `wait4`). It builds nothing itself.
+//! wall time, its ratio to mimalloc's, the CV, the median CPU time (user + system, less
+//! disturbed than wall time on a shared machine) and the median peak RSS (the child's
+//! `ru_maxrss` and `ru_utime + ru_stime` from `wait4`). It builds nothing itself.
 //!
 //! ```text
 //! rustbench [--rounds 7] [--workloads a,b] [--allocators a,b] [--scale F]
@@ -81,6 +82,8 @@ fn parse_args() -> Opts {
 
 struct Run {
     secs: f64,
+    /// user + system CPU time of the child (all its threads), from `wait4`.
+    cpu: f64,
     max_rss_kb: i64,
     checksum: String,
 }
@@ -121,15 +124,20 @@ fn run_once(o: &Opts, alloc: &str, workload: &str) -> Result<(Run, Option<String
     };
     let checksum = field("checksum=").ok_or_else(|| format!("no checksum in {out:?}"))?;
     let version = field("version=").map(|v| v.replace('_', " "));
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     Ok((
         Run {
             secs,
+            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
             max_rss_kb: usage.ru_maxrss,
             checksum,
         },
         version,
     ))
 }
+
+/// A summary table: title, the metric taken from each run, how a value is shown.
+type Table = (&'static str, fn(&Run) -> f64, fn(f64) -> String);
 
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -221,10 +229,11 @@ fn main() {
                     std::process::exit(1)
                 });
                 eprintln!(
-                    "{w:9} round {}/{} {a:9} {:>9} {:>9}",
+                    "{w:9} round {}/{} {a:9} {:>9} wall {:>9} cpu {:>9}",
                     round + 1,
                     o.rounds,
                     fmt_secs(run.secs),
+                    fmt_secs(run.cpu),
                     fmt_kb(run.max_rss_kb as f64)
                 );
                 if let Some(v) = version {
@@ -260,64 +269,54 @@ fn main() {
     let _ = writeln!(
         md,
         "- {} rounds, interleaved per workload ({}); time = wall time of the whole \
-         process (spawn to exit); peak RSS = the child's ru_maxrss; medians over the rounds; \
-         CV = stdev/mean of the times\n",
+         process (spawn to exit); CPU time = the child's ru_utime + ru_stime (all threads); \
+         peak RSS = the child's ru_maxrss; medians over the rounds; CV = stdev/mean of the \
+         wall times\n",
         o.rounds,
         o.allocators.join(" ")
     );
-    // Summary: time ratio to mimalloc (and peak RSS) per workload and allocator.
+    // Per workload and allocator: the median of a metric over the rounds, and its ratio
+    // to mimalloc's median.
     let header = |md: &mut String, first: &str| {
         let _ = writeln!(md, "| {first} | {} |", o.allocators.join(" | "));
         let _ = writeln!(md, "|---|{}", "---:|".repeat(o.allocators.len()));
     };
-    let times = |wi: usize, ai: usize| runs[&(wi, ai)].iter().map(|r| r.secs).collect::<Vec<_>>();
-    let rss = |wi: usize, ai: usize| {
-        median(
-            &runs[&(wi, ai)]
-                .iter()
-                .map(|r| r.max_rss_kb as f64)
-                .collect::<Vec<_>>(),
-        )
+    let metric = |wi: usize, ai: usize, f: fn(&Run) -> f64| {
+        runs[&(wi, ai)].iter().map(f).collect::<Vec<_>>()
     };
-    header(&mut md, "median time (× mimalloc)");
-    for (wi, w) in o.workloads.iter().enumerate() {
-        let _ = write!(md, "| {w} |");
-        for ai in 0..o.allocators.len() {
-            let t = median(&times(wi, ai));
-            match base {
-                Some(b) => {
-                    let _ = write!(md, " {} ({:.2}) |", fmt_secs(t), t / median(&times(wi, b)));
-                }
-                None => {
-                    let _ = write!(md, " {} |", fmt_secs(t));
-                }
+    let tables: [Table; 3] = [
+        ("median wall time (× mimalloc)", |r| r.secs, fmt_secs),
+        (
+            "median CPU time, user+sys (× mimalloc)",
+            |r| r.cpu,
+            fmt_secs,
+        ),
+        (
+            "median peak RSS (× mimalloc)",
+            |r| r.max_rss_kb as f64,
+            fmt_kb,
+        ),
+    ];
+    for (title, f, fmt) in tables {
+        header(&mut md, title);
+        for (wi, w) in o.workloads.iter().enumerate() {
+            let _ = write!(md, "| {w} |");
+            for ai in 0..o.allocators.len() {
+                let m = median(&metric(wi, ai, f));
+                let _ = match base {
+                    Some(b) => write!(md, " {} ({:.2}) |", fmt(m), m / median(&metric(wi, b, f))),
+                    None => write!(md, " {} |", fmt(m)),
+                };
             }
+            md.push('\n');
         }
         md.push('\n');
     }
-    md.push('\n');
-    header(&mut md, "median peak RSS (× mimalloc)");
+    header(&mut md, "wall time CV");
     for (wi, w) in o.workloads.iter().enumerate() {
         let _ = write!(md, "| {w} |");
         for ai in 0..o.allocators.len() {
-            let r = rss(wi, ai);
-            match base {
-                Some(b) => {
-                    let _ = write!(md, " {} ({:.2}) |", fmt_kb(r), r / rss(wi, b));
-                }
-                None => {
-                    let _ = write!(md, " {} |", fmt_kb(r));
-                }
-            }
-        }
-        md.push('\n');
-    }
-    md.push('\n');
-    header(&mut md, "time CV");
-    for (wi, w) in o.workloads.iter().enumerate() {
-        let _ = write!(md, "| {w} |");
-        for ai in 0..o.allocators.len() {
-            let _ = write!(md, " {:.1}% |", cv(&times(wi, ai)) * 100.0);
+            let _ = write!(md, " {:.1}% |", cv(&metric(wi, ai, |r| r.secs)) * 100.0);
         }
         md.push('\n');
     }
