@@ -83,8 +83,8 @@ pub const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "channel",
-        about: "n Vec<u8> of 8..256 bytes sent over a std mpsc sync_channel(4096) to a \
-                second thread that drops them",
+        about: "n Vec<u8> of 8..256 bytes sent over a std mpsc sync_channel (in batches of \
+                1024, at most 16 batches queued) to a second thread that drops them",
         default_n: 4_000_000,
         run: channel,
     },
@@ -233,18 +233,30 @@ pub fn churn(n: u64) -> u64 {
 }
 
 pub fn channel(n: u64) -> u64 {
-    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4096);
+    // Sent in batches of 1024: with one Vec<u8> (or 32) per channel message the run was
+    // bimodal (0.2 s or 2-5 s for the same binary): on two cores the receiver drained the
+    // queue, slept and was woken again for nearly every message, and the wake-ups, not the
+    // allocator, set the time.
+    const BATCH: u64 = 1024;
+    let (tx, rx) = mpsc::sync_channel::<Vec<Vec<u8>>>(16);
     let consumer = thread::spawn(move || {
         let mut sum = 0u64;
-        for v in rx {
-            sum = sum.wrapping_add(v.len() as u64 + v[v.len() - 1] as u64);
+        for batch in rx {
+            for v in batch {
+                sum = sum.wrapping_add(v.len() as u64 + v[v.len() - 1] as u64);
+            }
         }
         sum
     });
     let mut rng = Rng::new(5);
-    for i in 0..n {
-        let len = 8 + rng.below(249) as usize;
-        tx.send(vec![i as u8; len]).expect("consumer alive");
+    let mut i = 0;
+    while i < n {
+        let end = n.min(i + BATCH);
+        let batch = (i..end)
+            .map(|k| vec![k as u8; 8 + rng.below(249) as usize])
+            .collect();
+        tx.send(batch).expect("consumer alive");
+        i = end;
     }
     drop(tx);
     consumer.join().expect("consumer panicked")
