@@ -234,9 +234,8 @@ pub fn churn(n: u64) -> u64 {
 
 pub fn channel(n: u64) -> u64 {
     // Sent in batches of 1024: with one Vec<u8> (or 32) per channel message the run was
-    // bimodal (0.2 s or 2-5 s for the same binary): on two cores the receiver drained the
-    // queue, slept and was woken again for nearly every message, and the wake-ups, not the
-    // allocator, set the time.
+    // bimodal (0.2 s or 2-5 s for the same binary), the slow runs using about half a core,
+    // most likely the receiver sleeping and being woken for nearly every message.
     const BATCH: u64 = 1024;
     let (tx, rx) = mpsc::sync_channel::<Vec<Vec<u8>>>(16);
     let consumer = thread::spawn(move || {
