@@ -15,7 +15,7 @@
 use core::ffi::{c_int, c_void};
 use libmimalloc_sys as mi;
 
-// Declared in mimalloc.h (alloc-posix.c) but not by libmimalloc-sys; the symbols are in
+// Declared in mimalloc's public header but not by libmimalloc-sys; the symbols are in
 // the same static library.
 extern "C" {
     fn mi_memalign(alignment: usize, size: usize) -> *mut c_void;

@@ -1,7 +1,7 @@
 //! snmalloc as an `LD_PRELOAD` library.
 //!
 //! snmalloc-sys's `libc-api` feature compiles snmalloc's own libc front end
-//! (`override/malloc.cc`) with every name prefixed `sn_`. Each libc name exported here
+//! with every name prefixed `sn_`. Each libc name exported here
 //! forwards to that front end (`malloc` -> `sn_malloc`, `memalign` -> `sn_memalign`, ...),
 //! which does the size-class, alignment and `errno` work itself; no wrapper goes through
 //! the sized `sn_rust_*` API, so no size or alignment has to be remembered here.
