@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::hash::BuildHasherDefault;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Instant;
@@ -90,9 +91,10 @@ pub const WORKLOADS: &[Workload] = &[
     },
     Workload {
         name: "taskpool",
-        about: "4 workers pull n boxed closures from one Mutex<VecDeque> queue; each task \
-                drops its captured Vec (allocated by the submitter) and builds a state \
-                (String + Vec<u64> + Box) that the next worker drops",
+        about: "4 workers pull n boxed closures from one Mutex<VecDeque> queue (at most \
+                8192 queued by the submitter); each task drops its captured Vec (allocated \
+                by the submitter) and builds a state (String + Vec<u64> + Box) owned by a \
+                follow-up task that it queues, which drops it on whichever worker runs it",
         default_n: 1_000_000,
         run: taskpool,
     },
@@ -263,18 +265,26 @@ pub fn channel(n: u64) -> u64 {
 
 type Task = Box<dyn FnOnce(&Worker) -> u64 + Send>;
 
-/// What a task leaves behind for another worker to drop.
+/// What a task leaves behind: a follow-up task owns it and drops it, on whichever worker
+/// picks the follow-up up (another worker for most of them, as in a work-sharing async
+/// runtime).
 struct State {
     name: String,
     values: Vec<u64>,
     tag: Box<[u64; 4]>,
 }
 
+impl State {
+    fn weight(&self) -> u64 {
+        self.name.len() as u64 + self.values.len() as u64 + self.tag[0]
+    }
+}
+
 struct Pool {
+    /// Tasks, and whether the submitter is done.
     queue: Mutex<(VecDeque<Task>, bool)>,
     work: Condvar,
     space: Condvar,
-    mailboxes: Vec<Mutex<Vec<State>>>,
 }
 
 struct Worker {
@@ -283,21 +293,19 @@ struct Worker {
 }
 
 impl Worker {
-    /// Hand a state to the next worker, which drops it.
-    fn hand_on(&self, state: State) {
-        let next = (self.id + 1) % self.pool.mailboxes.len();
-        self.pool.mailboxes[next].lock().unwrap().push(state);
-    }
-
-    fn drop_mail(&self) -> u64 {
-        let mail = std::mem::take(&mut *self.pool.mailboxes[self.id].lock().unwrap());
-        mail.iter()
-            .map(|s| s.name.len() as u64 + s.values.len() as u64 + s.tag[0])
-            .sum()
+    /// Queue a follow-up task (never waits for room: at most one per submitted task).
+    fn spawn(&self, task: Task) {
+        self.pool.queue.lock().unwrap().0.push_back(task);
+        self.pool.work.notify_one();
     }
 }
 
 const QUEUE_HIGH: usize = 8192;
+/// Submitted tasks in flight: not finished, or their follow-up not yet run. The pool
+/// shuts down when the submitter is done and this is zero.
+static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
+/// Follow-ups that ran on a worker other than the one that made their state.
+pub static TASKPOOL_CROSS: AtomicU64 = AtomicU64::new(0);
 
 pub fn taskpool(n: u64) -> u64 {
     const WORKERS: usize = 4;
@@ -306,8 +314,9 @@ pub fn taskpool(n: u64) -> u64 {
         queue: Mutex::new((VecDeque::new(), false)),
         work: Condvar::new(),
         space: Condvar::new(),
-        mailboxes: (0..WORKERS).map(|_| Mutex::new(Vec::new())).collect(),
     });
+    TASKPOOL_CROSS.store(0, Relaxed);
+    IN_FLIGHT.store(0, Relaxed);
     let workers: Vec<_> = (0..WORKERS)
         .map(|id| {
             let worker = Worker {
@@ -326,7 +335,7 @@ pub fn taskpool(n: u64) -> u64 {
                                 }
                                 break Some(t);
                             }
-                            if q.1 {
+                            if q.1 && IN_FLIGHT.load(Acquire) == 0 {
                                 break None;
                             }
                             q = worker.pool.work.wait(q).unwrap();
@@ -334,9 +343,10 @@ pub fn taskpool(n: u64) -> u64 {
                     };
                     let Some(task) = task else { break };
                     sum = sum.wrapping_add(task(&worker));
-                    sum = sum.wrapping_add(worker.drop_mail());
                 }
-                (worker, sum)
+                // Wake the others so they see the end too.
+                worker.pool.work.notify_all();
+                sum
             })
         })
         .collect();
@@ -355,11 +365,21 @@ pub fn taskpool(n: u64) -> u64 {
                     values: vec![total; 8 + extra],
                     tag: Box::new([k, total, 0, 0]),
                 };
-                let ret = state.values.len() as u64;
-                w.hand_on(state);
-                ret + total + k
+                let ret = state.values.len() as u64 + total + k;
+                let maker = w.id;
+                w.spawn(Box::new(move |w: &Worker| {
+                    if w.id != maker {
+                        TASKPOOL_CROSS.fetch_add(1, Relaxed);
+                    }
+                    let weight = state.weight();
+                    drop(state);
+                    IN_FLIGHT.fetch_sub(1, Release);
+                    weight
+                }));
+                ret
             }));
         }
+        IN_FLIGHT.fetch_add(batch.len() as u64, Release);
         i = n.min(i + BATCH);
         let mut q = pool.queue.lock().unwrap();
         while q.0.len() >= QUEUE_HIGH {
@@ -372,15 +392,8 @@ pub fn taskpool(n: u64) -> u64 {
     pool.queue.lock().unwrap().1 = true;
     pool.work.notify_all();
     let mut sum = 0u64;
-    let mut done = Vec::new();
     for h in workers {
-        let (worker, s) = h.join().expect("worker panicked");
-        sum = sum.wrapping_add(s);
-        done.push(worker);
-    }
-    // States handed on after their receiver's last look.
-    for w in &done {
-        sum = sum.wrapping_add(w.drop_mail());
+        sum = sum.wrapping_add(h.join().expect("worker panicked"));
     }
     sum
 }
