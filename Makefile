@@ -39,7 +39,7 @@ PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 LIB := $(BUILD_DIR)/libhakmem.so
 BIN := $(BUILD_DIR)/hakmem
 
-.PHONY: bench test build setup check lint loom install uninstall
+.PHONY: bench test build setup check lint loom install uninstall peers bench-rust
 
 setup:
 	bash scripts/setup.sh
@@ -47,7 +47,21 @@ setup:
 build:
 	$(CARGO) build --release --workspace
 
-bench: setup build
+# Peer allocators built from source as LD_PRELOAD libraries (benches/peers, a workspace
+# of its own): benches/peers/target/release/libpeer_mimalloc3.so and libpeer_snmalloc.so.
+peers:
+	cd benches/peers && $(CARGO) build --release --locked
+	benches/peers/check.sh
+
+# Rust-level benchmark of #[global_allocator]s (benches/rust, a workspace of its own):
+# hakmem, mimalloc 3, snmalloc, jemalloc and the system allocator, 7 interleaved rounds.
+# RUSTBENCH_ARGS adds runner options, e.g. RUSTBENCH_ARGS="--rounds 3 --workloads json".
+RUSTBENCH_ARGS ?=
+bench-rust:
+	cd benches/rust && $(CARGO) build --release --locked
+	benches/rust/target/release/rustbench --markdown bench-rust.md $(RUSTBENCH_ARGS)
+
+bench: setup build peers
 	./target/release/hakmem bench
 
 lint:
