@@ -54,7 +54,7 @@ mod types;
 
 use core::alloc::{GlobalAlloc, Layout};
 pub use front::{RustTls, ThreadAccess};
-pub use stats::{ClassStats, Stats};
+pub use stats::{ClassStats, Stats, ThreadStats};
 
 /// What the preload library (`libhakmem.so`) needs beyond the public API: the thread
 /// block's type (its initial-exec TLS symbol is sized by it). Not for other users.
@@ -150,6 +150,20 @@ unsafe impl GlobalAlloc for HakMem {
 /// ```
 pub fn stats() -> Stats {
     stats::snapshot()
+}
+
+/// The calling thread's statistics: its heap's counters and what its FastLanes and remote
+/// queue hold now (for a thread using hakmem as the global allocator).
+///
+/// ```
+/// let v: Vec<Box<u64>> = (0..1000).map(Box::new).collect();
+/// # let _ = v;
+/// let t = hakmem::thread_stats();
+/// # let _ = t.has_heap;
+/// ```
+pub fn thread_stats() -> ThreadStats {
+    // SAFETY: RustTls is the access `HakMem` (the global allocator) uses.
+    unsafe { stats::thread_snapshot::<RustTls>() }
 }
 
 /// Print the statistics report to stderr (what `HAKMEM_STATS=1` prints at exit).

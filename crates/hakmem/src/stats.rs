@@ -14,6 +14,7 @@ use core::fmt::Write;
 
 /// Per-class counters (heap side: what moved between heaps and threads' lanes).
 #[derive(Clone, Copy, Default, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[repr(C)]
 pub struct ClassStats {
     /// Block size of the class in bytes.
@@ -34,6 +35,7 @@ pub struct ClassStats {
 
 /// A snapshot of everything hakmem counts. `#[repr(C)]`: `hakmem.h` mirrors it.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[repr(C)]
 pub struct Stats {
     /// Per size class.
@@ -115,6 +117,73 @@ pub fn snapshot() -> Stats {
     s.rss_bytes = rss;
     s.peak_rss_bytes = peak;
     s
+}
+
+/// The calling thread's share: its heap's counters and what its FastLanes and remote
+/// queue hold right now.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ThreadStats {
+    /// The thread has a heap (it has allocated since it started or since its heap was
+    /// abandoned); everything below is zero otherwise.
+    pub has_heap: bool,
+    /// Its heap's per-class counters (since the heap was made: an adopted heap carries the
+    /// counts of the threads that had it before).
+    pub classes: [ClassStats; NCLASS],
+    /// Free blocks in each class's FastLane now.
+    pub lane_blocks: [u32; NCLASS],
+    /// Blocks queued for another heap, not yet sent.
+    pub remote_queued: u32,
+    /// Blocks this heap's threads sent to other heaps, and blocks other threads sent back
+    /// that this heap has taken from its inbox.
+    pub remote_sent: u64,
+    pub remote_drained: u64,
+    /// Large spans allocated and freed by this heap.
+    pub large_allocs: u64,
+    pub large_frees: u64,
+}
+
+/// The calling thread's statistics, through thread access `T`.
+///
+/// # Safety
+/// `T` is the thread access the calling thread allocates through.
+pub unsafe fn thread_snapshot<T: crate::ThreadAccess>() -> ThreadStats {
+    let mut t = ThreadStats {
+        has_heap: false,
+        classes: [ClassStats::default(); NCLASS],
+        lane_blocks: [0; NCLASS],
+        remote_queued: 0,
+        remote_sent: 0,
+        remote_drained: 0,
+        large_allocs: 0,
+        large_frees: 0,
+    };
+    for (k, &bs) in t.classes.iter_mut().zip(BLOCK_SIZE.iter()) {
+        k.block_size = bs as u64;
+    }
+    let tb = T::block();
+    let h = (*tb).heap;
+    if h.is_null() {
+        return t;
+    }
+    t.has_heap = true;
+    let st = &(*h).shared.stats;
+    for c in 0..NCLASS {
+        let k = &mut t.classes[c];
+        k.refills = st.refills[c].load(Relaxed);
+        k.refill_blocks = st.refill_blocks[c].load(Relaxed);
+        k.flushes = st.flushes[c].load(Relaxed);
+        k.flush_blocks = st.flush_blocks[c].load(Relaxed);
+        k.out = k.refill_blocks.saturating_sub(k.flush_blocks);
+        let limit = crate::config::tuning().lane_limits[c] as i64;
+        t.lane_blocks[c] = (limit - (*tb).lanes.room[c] as i64).max(0) as u32;
+    }
+    t.remote_queued = (*tb).rq.len;
+    t.remote_sent = st.remote_sent.load(Relaxed);
+    t.remote_drained = st.remote_drained.load(Relaxed);
+    t.large_allocs = st.large_allocs.load(Relaxed);
+    t.large_frees = st.large_frees.load(Relaxed);
+    t
 }
 
 /// Where the exit report goes: a private copy of stderr taken at start-up, because

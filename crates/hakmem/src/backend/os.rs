@@ -155,6 +155,13 @@ pub fn write_fd(fd: i32, b: &[u8]) {
     }
 }
 
+/// Ask for transparent huge pages on a range of one of our mappings (THP box).
+pub fn advise_hugepage(p: *mut u8, len: usize) {
+    MADVISE_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: the range is one of our mappings; the advice changes no contents.
+    unsafe { libc::madvise(p as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+}
+
 /// Make a page-aligned part of one of our mappings inaccessible (hardened guard pages).
 pub fn protect_none(p: *mut u8, len: usize) {
     MPROTECT_CALLS.fetch_add(1, Relaxed);
