@@ -69,15 +69,17 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 check: lint
-	$(CARGO) test --release -p hakmem --lib --test model --test stress --test global_alloc
+	$(CARGO) test --release -p hakmem-alloc --lib --test model --test stress --test global_alloc --test stats_api
 
 loom:
-	CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom" $(CARGO) test --release -p hakmem --test loom_inbox
+	CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom" $(CARGO) test --release -p hakmem-alloc --test loom_inbox
 
 # cargo test builds the test binaries; the preload and CLI tests also need the release
 # cdylib and binaries, hence the build first.
 test: setup build lint loom
 	$(CARGO) test --release --workspace
+	$(CARGO) test --release -p hakmem-alloc --features serde --test stats_api
+	$(CARGO) package -p hakmem-alloc --allow-dirty
 
 # The release build, made only when missing (no prerequisites: `sudo make install` after
 # `make build` must not rebuild as root).
