@@ -45,7 +45,7 @@
 extern "C" {
 #endif
 
-#define HAKMEM_NCLASS 28
+#define HAKMEM_NCLASS 40
 
 typedef struct hakmem_class_stats {
     uint64_t block_size;

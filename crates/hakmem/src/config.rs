@@ -377,9 +377,10 @@ mod tests {
         let t = Tuning::from_config(&c);
         let d = Tuning::DEFAULT;
         assert_eq!(format!("{t:?}"), format!("{d:?}"));
-        assert_eq!(d.lane_limits[7], 32, "balanced: 32 KiB per lane");
+        let c7 = crate::size_class::C7;
+        assert_eq!(d.lane_limits[c7], 32, "balanced: 32 KiB per lane");
         let (c, _) = resolve(&[("HAKMEM_C7_ULTRA", "1")], Some(Profile::Speed));
-        assert_eq!(Tuning::from_config(&c).lane_limits[7], 256, "speed 64 KiB, C7 ultra x4");
+        assert_eq!(Tuning::from_config(&c).lane_limits[c7], 256, "speed 64 KiB, C7 ultra x4");
     }
 
     #[test]
@@ -416,7 +417,7 @@ const fn lane_limits(lane_kib: u32, c7_ultra: bool) -> [u32; NCLASS] {
         c += 1;
     }
     if c7_ultra {
-        t[7] *= 4;
+        t[crate::size_class::C7] *= 4;
     }
     t
 }

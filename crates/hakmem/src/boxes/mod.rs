@@ -64,6 +64,8 @@ switches! {
         "KiB each class's FastLane may hold before flushing half (16..512 blocks)";
     FREE_CHECK = "HAKMEM_FREE_CHECK", Kind::Bool, speed 1, balanced 1,
         "default-mode free checks: block start (interior/misaligned pointers) and a lane mark that catches non-adjacent double frees";
+    FINE_CLASSES = "HAKMEM_FINE_CLASSES", Kind::Bool, speed 1, balanced 1,
+        "size classes below 1 KiB four per doubling (160 192 224 256 320 ...) instead of the seed's powers of two";
     THP = "HAKMEM_THP", Kind::Bool, speed 0, balanced 0,
         "back fresh SuperSlabs with transparent huge pages (madvise MADV_HUGEPAGE on each 2 MiB chunk)";
     LANE_GUARD = "HAKMEM_LANE_GUARD", Kind::Bool, speed 0, balanced 0,

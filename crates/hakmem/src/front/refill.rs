@@ -40,7 +40,10 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     if tuning().get(sw::FASTLANE_KB) != 64 {
         boxes::hit(sw::FASTLANE_KB);
     }
-    if c == 7 && tuning().on(sw::C7_ULTRA) {
+    if tuning().on(sw::FINE_CLASSES) && !crate::size_class::seed_class(crate::size_class::BLOCK_SIZE[c]) {
+        boxes::hit(sw::FINE_CLASSES);
+    }
+    if c == crate::size_class::C7 && tuning().on(sw::C7_ULTRA) {
         boxes::hit(sw::C7_ULTRA);
     }
     if tuning().on(sw::LANE_GUARD) {

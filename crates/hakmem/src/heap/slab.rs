@@ -198,8 +198,9 @@ mod tests {
         // SAFETY: a fresh chunk only this test uses.
         unsafe {
             superslab::init(p, ptr::null_mut());
-            let m = &mut *superslab::claim_units(p, 1, 1, UnitKind::Slab, 2);
-            init(m, 2); // 64-byte blocks
+            let c = crate::size_class::class_index(64);
+            let m = &mut *superslab::claim_units(p, 1, 1, UnitKind::Slab, c as u8);
+            init(m, c);
             assert_eq!(m.capacity, 1024);
             let (a, n) = take(m, 3);
             assert_eq!(n, 3);

@@ -58,6 +58,7 @@ unsafe fn global_init() {
     let cfg = config::from_process_env();
     config::set_tuning(config::Tuning::from_config(&cfg));
     crate::boxes::harden::init(tuning().on(sw::HARDEN));
+    crate::size_class::set_fine(tuning().on(sw::FINE_CLASSES));
     fork::register();
     if tuning().on(sw::STATS) {
         // The one call into the statistics observer: arm its exit report.
