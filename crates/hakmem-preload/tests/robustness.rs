@@ -277,7 +277,9 @@ fn hardened_free_is_linear() {
         }
     }
     match excess {
-        Some(x) if x >= 3.0 => errs.push(format!("hardened per-free time grows with N beyond default's: {x:.2} (>= 3)")),
+        Some(x) if x >= 3.0 => {
+            errs.push(format!("hardened per-free time grows with N beyond default's: {x:.2} (>= 3)"))
+        }
         None => errs.push("no figures for both N in both modes".into()),
         _ => {}
     }
