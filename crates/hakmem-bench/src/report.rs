@@ -66,13 +66,13 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
                 workload: workload.to_string(),
                 allocator: c.name.clone(),
                 runs: c.runs.len(),
-                median_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.median),
+                median_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.p50),
                 mean_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.mean),
                 min_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.min),
                 max_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.max),
                 cv: s.as_ref().map_or(f64::NAN, |s| s.cv),
                 ratio_vs_ref: match (s.as_ref(), ref_med) {
-                    (Some(s), Some(r)) if r > 0.0 => Some(s.median / r),
+                    (Some(s), Some(r)) if r > 0.0 => Some(s.p50 / r),
                     _ => None,
                 },
                 reference: reference.map(|r| r.name.clone()),
@@ -154,23 +154,22 @@ fn header(rows: &[Row]) -> (Vec<String>, bool, bool) {
     (h, with_instr, with_strace)
 }
 
-/// Plain aligned table for a terminal.
+/// Plain aligned table for a terminal: the first column left, the numbers right.
 pub fn text_table(rows: &[Row]) -> String {
     let (h, wi, ws) = header(rows);
-    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, wi, ws)).collect();
-    let widths: Vec<usize> = (0..h.len()).map(|i| body.iter().map(|r| r[i].len()).chain([h[i].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let mut s = line(&h);
-    s.push('\n');
-    for r in &body {
-        s.push_str(&line(r));
+    plain_table(h, rows.iter().map(|r| cells(r, wi, ws)).collect())
+}
+
+/// A borderless table (comfy-table), first column left-aligned, the others right-aligned.
+pub fn plain_table(header: Vec<String>, body: Vec<Vec<String>>) -> String {
+    use comfy_table::{presets::NOTHING, CellAlignment, Table};
+    let mut t = Table::new();
+    t.load_preset(NOTHING).set_header(header).add_rows(body);
+    for c in t.column_iter_mut().skip(1) {
+        c.set_cell_alignment(CellAlignment::Right);
+    }
+    let mut s: String = t.lines().map(|l| l.trim_end().to_string() + "\n").collect();
+    if s.is_empty() {
         s.push('\n');
     }
     s

@@ -1,13 +1,14 @@
 //! `hakmem bench`: the same workload binary under LD_PRELOAD of each allocator, interleaved,
 //! with a summary table (and optionally JSON, CSV, a Markdown report, a plot, callgrind counts).
 
-use crate::paths;
+use crate::util::{self, command_line, write_out};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use hakmem_bench::contestants::{self, Contestant};
+use hakmem_bench::paths;
 use hakmem_bench::report::{self, ContestantRuns, Row};
-use hakmem_bench::runner::{self, Contestant};
+use hakmem_bench::runner;
 use hakmem_bench::workloads;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -18,11 +19,13 @@ pub struct BenchArgs {
     /// Runs per contestant (interleaved A B C A B C ...).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Contestants: hakmem, hakmem-speed, hakmem-balanced, mimalloc, jemalloc, tcmalloc, glibc.
-    #[arg(short, long, value_delimiter = ',', default_value = "hakmem,mimalloc,jemalloc,tcmalloc,glibc")]
+    /// Contestants: hakmem, hakmem-speed, hakmem-balanced, mimalloc, mimalloc3, jemalloc,
+    /// tcmalloc, snmalloc, glibc, or a path to a malloc library. Default: hakmem, every peer
+    /// whose library is there, and glibc.
+    #[arg(short, long, value_delimiter = ',')]
     pub allocators: Vec<String>,
     /// Profile for the `hakmem` contestant (sets HAKMEM_PROFILE).
-    #[arg(long, value_parser = ["speed", "balanced"])]
+    #[arg(short, long, value_parser = contestants::parse_profile)]
     pub profile: Option<String>,
     /// Workload op count (passed as --cycles to every workload).
     #[arg(long)]
@@ -62,49 +65,6 @@ pub struct BenchArgs {
     /// The contestant ratios are taken against.
     #[arg(long, default_value = "mimalloc")]
     pub reference: String,
-}
-
-/// Resolves contestant names; missing libraries are skipped with a notice on stderr.
-pub fn contestants(names: &[String], profile: Option<&str>) -> Result<Vec<Contestant>> {
-    let mut out: Vec<Contestant> = Vec::new();
-    for n in names {
-        let n = n.trim();
-        if !runner::ALLOCATOR_NAMES.contains(&n) {
-            bail!("unknown allocator '{n}' (known: {})", runner::ALLOCATOR_NAMES.join(", "));
-        }
-        if out.iter().any(|c| c.name == n) {
-            continue;
-        }
-        let c = match n {
-            "glibc" => Contestant { name: n.into(), preload: None, env: vec![] },
-            "hakmem" | "hakmem-speed" | "hakmem-balanced" => {
-                let lib = match paths::libhakmem() {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("hakmem bench: skipping {n}: {e}");
-                        continue;
-                    }
-                };
-                let prof = match n {
-                    "hakmem-speed" => Some("speed"),
-                    "hakmem-balanced" => Some("balanced"),
-                    _ => profile,
-                };
-                let env = prof.map(|p| vec![("HAKMEM_PROFILE".to_string(), p.to_string())]).unwrap_or_default();
-                Contestant { name: n.into(), preload: Some(lib), env }
-            }
-            _ => {
-                let p = runner::peer(n).context("peer table")?;
-                if !Path::new(p.path).is_file() {
-                    eprintln!("hakmem bench: skipping {n}: {} not found (install it with `apt-get install {}`)", p.path, p.package);
-                    continue;
-                }
-                Contestant { name: n.into(), preload: Some(PathBuf::from(p.path)), env: vec![] }
-            }
-        };
-        out.push(c);
-    }
-    Ok(out)
 }
 
 /// `KEY=VALUE` options to `--key value` words.
@@ -190,14 +150,17 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         plot_ext(p)?;
         crate::plot_font::register()?;
     }
-    let contestants = contestants(&a.allocators, a.profile.as_deref())?;
+    let contestants = if a.allocators.is_empty() {
+        contestants::installed(a.profile.as_deref())?
+    } else {
+        contestants::resolve_list(&a.allocators, a.profile.as_deref(), "hakmem bench")?
+    };
     if contestants.is_empty() {
         bail!("no allocator left to run");
     }
     let bin = paths::workload_bin()?;
     let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
-    let pb = ProgressBar::new((per_workload * plan.len()) as u64);
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let pb = util::progress(per_workload * plan.len());
 
     let load_before = runner::loadavg();
     let mut results: Vec<WorkloadResult> = Vec::new();
@@ -218,12 +181,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
             pb.inc(1);
         }
         if a.instructions {
-            let mut iargs: Vec<String> = strip_cycles(args);
-            // valgrind is ~50x slower: a tenth of the timed runs' op count by default.
-            let timed = args.iter().position(|x| x == "--cycles").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok());
-            let ic = a.instr_cycles.unwrap_or_else(|| timed.or_else(|| workloads::default_cycles(w)).unwrap_or(1_000_000) / 10).max(1);
-            iargs.push("--cycles".into());
-            iargs.push(ic.to_string());
+            let (iargs, _) = util::callgrind_args(w, args, a.instr_cycles);
             for (ci, c) in contestants.iter().enumerate() {
                 pb.set_message(format!("{w}: {} under callgrind", c.name));
                 match runner::callgrind_ir(&bin, c, w, &iargs) {
@@ -290,45 +248,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     Ok(if any_failed { 1 } else { 0 })
 }
 
-fn strip_cycles(args: &[String]) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--cycles" {
-            i += 2;
-            continue;
-        }
-        v.push(args[i].clone());
-        i += 1;
-    }
-    v
-}
-
-fn write_out(p: &Path, s: &str) -> Result<()> {
-    if p == Path::new("-") {
-        print!("{s}");
-        return Ok(());
-    }
-    if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
-    std::fs::write(p, s).with_context(|| format!("cannot write {}", p.display()))
-}
-
-/// This invocation as a shell command (`hakmem` plus the arguments, quoted where needed).
-pub fn command_line() -> String {
-    std::iter::once("hakmem".to_string()).chain(std::env::args().skip(1).map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
-}
-
-fn shell_quote(a: &str) -> String {
-    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c)) {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', "'\\''"))
-    }
-}
-
-fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[Contestant], load_before: &str) -> String {
+fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[Contestant], load_before: &Option<[f64; 3]>) -> String {
     let m = runner::machine();
     let mut s = String::from("# Benchmarks\n\n");
     s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
@@ -336,7 +256,7 @@ fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[
     s.push_str(&format!("- date: {}\n", m.date_utc));
     s.push_str(&format!("- machine: `{}`\n", m.uname));
     s.push_str(&format!("- CPU: {} ({} cores visible)\n", m.cpu, m.cores));
-    s.push_str(&format!("- load average (1/5/15 min): {load_before} before, {} after\n", m.loadavg));
+    s.push_str(&format!("- load average (1/5/15 min): {} before, {} after\n", runner::fmt_loadavg(*load_before), runner::fmt_loadavg(m.loadavg)));
     if let Some(g) = runner::git_revision() {
         s.push_str(&format!("- source: git {g}\n"));
     }
@@ -420,7 +340,7 @@ where
             .map(|c| {
                 let v: Vec<f64> = c.runs.iter().map(|x| x.ops_per_sec / 1e6).collect();
                 let s = hakmem_bench::stats::Summary::of(&v).expect("non-empty");
-                (c.name.clone(), s.median, s.min, s.max)
+                (c.name.clone(), s.p50, s.min, s.max)
             })
             .collect();
         if stats.is_empty() {
@@ -493,26 +413,4 @@ mod tests {
         assert!(workload_args("random-mixed", &["--live".into(), "3".into()], None).is_err());
     }
 
-    #[test]
-    fn contestant_resolution() {
-        let cs = contestants(&["glibc".into(), "glibc".into()], None).unwrap();
-        assert_eq!(cs.len(), 1);
-        assert!(cs[0].preload.is_none());
-        assert!(contestants(&["nosuch".into()], None).is_err());
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("--runs"), "--runs");
-        assert_eq!(shell_quote("HAKMEM_X=1"), "HAKMEM_X=1");
-        assert_eq!(shell_quote("a note"), "'a note'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
-
-    #[test]
-    fn strips_cycles() {
-        let v: Vec<String> = ["--ws", "3", "--cycles", "9", "--seed", "1"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(strip_cycles(&v), ["--ws", "3", "--seed", "1"]);
-    }
 }
