@@ -6,13 +6,19 @@ use std::path::{Path, PathBuf};
 
 /// Directory holding the running executable (target/release when built from source).
 fn exe_dir() -> Option<PathBuf> {
-    std::env::current_exe().ok()?.parent().map(Path::to_path_buf)
+    std::env::current_exe()
+        .ok()?
+        .parent()
+        .map(Path::to_path_buf)
 }
 
 /// `name` beside the running executable, or one level up (a test binary in target/release/deps).
 fn beside_exe(name: &str) -> Option<PathBuf> {
     let d = exe_dir()?;
-    [d.join(name), d.join("..").join(name)].into_iter().find(|c| c.is_file()).map(|c| c.canonicalize().unwrap_or(c))
+    [d.join(name), d.join("..").join(name)]
+        .into_iter()
+        .find(|c| c.is_file())
+        .map(|c| c.canonicalize().unwrap_or(c))
 }
 
 /// libhakmem.so: `HAKMEM_LIB` if set, else beside the executable (cargo puts the cdylib and
@@ -53,7 +59,8 @@ pub fn soak_worker_bin() -> Result<PathBuf> {
 /// the workspace (`Cargo.toml` and `crates/hakmem-bench`), else the source tree this crate was
 /// compiled in, if it still exists.
 pub fn repo_root() -> Option<PathBuf> {
-    let is_root = |d: &Path| d.join("Cargo.toml").is_file() && d.join("crates/hakmem-bench").is_dir();
+    let is_root =
+        |d: &Path| d.join("Cargo.toml").is_file() && d.join("crates/hakmem-bench").is_dir();
     if let Some(d) = exe_dir() {
         if let Some(r) = d.ancestors().find(|a| is_root(a)) {
             return Some(r.to_path_buf());

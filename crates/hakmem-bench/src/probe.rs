@@ -25,12 +25,16 @@ pub struct Status {
 impl Status {
     /// This process.
     pub fn open_self() -> std::io::Result<Status> {
-        Ok(Status { file: File::open("/proc/self/status")? })
+        Ok(Status {
+            file: File::open("/proc/self/status")?,
+        })
     }
 
     /// Another process (its status file is readable while it lives).
     pub fn open(pid: i32) -> std::io::Result<Status> {
-        Ok(Status { file: File::open(format!("/proc/{pid}/status"))? })
+        Ok(Status {
+            file: File::open(format!("/proc/{pid}/status"))?,
+        })
     }
 
     /// One sample; no allocation.
@@ -49,9 +53,19 @@ pub fn rss() -> Option<Rss> {
 /// `VmRSS` and `VmHWM` from the text of a status file.
 pub fn parse_status(status: &str) -> Option<Rss> {
     let field = |key: &str| {
-        status.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':')?.split_whitespace().next()?.parse::<u64>().ok())
+        status.lines().find_map(|l| {
+            l.strip_prefix(key)?
+                .strip_prefix(':')?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
     };
-    Some(Rss { rss_kb: field("VmRSS")?, peak_kb: field("VmHWM")? })
+    Some(Rss {
+        rss_kb: field("VmRSS")?,
+        peak_kb: field("VmHWM")?,
+    })
 }
 
 /// The allocator's own OS calls since the process started.
@@ -80,7 +94,11 @@ impl OsCallsProbe {
         // has the C signature `void hakmem_os_calls(uint64_t out[3])` (include/hakmem.h).
         unsafe {
             let p = libc::dlsym(libc::RTLD_DEFAULT, c"hakmem_os_calls".as_ptr());
-            OsCallsProbe(if p.is_null() { None } else { Some(std::mem::transmute::<*mut libc::c_void, OsCallsFn>(p)) })
+            OsCallsProbe(if p.is_null() {
+                None
+            } else {
+                Some(std::mem::transmute::<*mut libc::c_void, OsCallsFn>(p))
+            })
         }
     }
 
@@ -94,7 +112,11 @@ impl OsCallsProbe {
         let mut out = [0u64; 3];
         // SAFETY: out has room for the three counts the function writes.
         unsafe { f(out.as_mut_ptr()) };
-        Some(OsCalls { mmap: out[0], munmap: out[1], madvise: out[2] })
+        Some(OsCalls {
+            mmap: out[0],
+            munmap: out[1],
+            madvise: out[2],
+        })
     }
 }
 
@@ -105,20 +127,32 @@ mod tests {
     #[test]
     fn status_parsing() {
         let s = "Name:\tx\nVmPeak:\t  1000 kB\nVmHWM:\t    3456 kB\nVmRSS:\t 12 kB\n";
-        assert_eq!(parse_status(s), Some(Rss { rss_kb: 12, peak_kb: 3456 }));
+        assert_eq!(
+            parse_status(s),
+            Some(Rss {
+                rss_kb: 12,
+                peak_kb: 3456
+            })
+        );
         assert_eq!(parse_status("VmRSS:\t12 kB\n"), None, "both fields or none");
         assert_eq!(parse_status("VmRSSX:\t1 kB\nVmHWM:\t2 kB\n"), None);
     }
 
     #[test]
     fn this_process_is_resident_and_has_no_hakmem() {
-        let a = vec![1u8; 8 << 20];
+        let a = std::hint::black_box(vec![1u8; 8 << 20]);
         let r = rss().unwrap();
         assert!(r.rss_kb >= 8 << 10 && r.peak_kb >= r.rss_kb, "{r:?}");
         drop(a);
         let s = Status::open_self().unwrap();
-        assert!(s.read().unwrap().peak_kb >= 8 << 10, "the high-water mark remembers");
-        assert!(Status::open(std::process::id() as i32).unwrap().read().is_some());
+        assert!(
+            s.read().unwrap().peak_kb >= 8 << 10,
+            "the high-water mark remembers"
+        );
+        assert!(Status::open(std::process::id() as i32)
+            .unwrap()
+            .read()
+            .is_some());
         // The test binary runs on the system allocator: no hakmem_os_calls.
         assert!(!OsCallsProbe::lookup().available());
         assert_eq!(OsCallsProbe::lookup().read(), None);

@@ -60,8 +60,16 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
         .map(|c| {
             let ops: Vec<f64> = c.runs.iter().map(|r| r.ops_per_sec).collect();
             let s = Summary::of(&ops);
-            let rss: Vec<f64> = c.runs.iter().filter_map(|r| r.peak_rss_kb.map(|k| k as f64)).collect();
-            let sys: Vec<f64> = c.runs.iter().filter_map(|r| r.os_calls.map(|o| o.total() as f64 / r.ops.max(1) as f64)).collect();
+            let rss: Vec<f64> = c
+                .runs
+                .iter()
+                .filter_map(|r| r.peak_rss_kb.map(|k| k as f64))
+                .collect();
+            let sys: Vec<f64> = c
+                .runs
+                .iter()
+                .filter_map(|r| r.os_calls.map(|o| o.total() as f64 / r.ops.max(1) as f64))
+                .collect();
             Row {
                 workload: workload.to_string(),
                 allocator: c.name.clone(),
@@ -76,10 +84,20 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
                     _ => None,
                 },
                 reference: reference.map(|r| r.name.clone()),
-                peak_rss_kb: if rss.is_empty() { None } else { Some(median(&rss).round() as u64) },
-                syscalls_per_op: if sys.is_empty() { None } else { Some(median(&sys)) },
+                peak_rss_kb: if rss.is_empty() {
+                    None
+                } else {
+                    Some(median(&rss).round() as u64)
+                },
+                syscalls_per_op: if sys.is_empty() {
+                    None
+                } else {
+                    Some(median(&sys))
+                },
                 instructions: c.instructions.map(|(ir, _)| ir),
-                instructions_per_op: c.instructions.map(|(ir, ops)| ir as f64 / ops.max(1) as f64),
+                instructions_per_op: c
+                    .instructions
+                    .map(|(ir, ops)| ir as f64 / ops.max(1) as f64),
                 strace_syscalls_per_op: c.strace.map(|(n, ops)| n as f64 / ops.max(1) as f64),
                 failures: c.failures.len(),
             }
@@ -118,17 +136,28 @@ fn cells(r: &Row, with_instr: bool, with_strace: bool) -> Vec<String> {
         si(r.median_ops_per_sec),
         si(r.mean_ops_per_sec),
         si(r.min_ops_per_sec),
-        if r.cv.is_finite() { format!("{:.2}%", r.cv * 100.0) } else { "-".into() },
+        if r.cv.is_finite() {
+            format!("{:.2}%", r.cv * 100.0)
+        } else {
+            "-".into()
+        },
         r.ratio_vs_ref.map_or("-".into(), |x| format!("{x:.3}")),
-        r.peak_rss_kb.map_or("-".into(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
+        r.peak_rss_kb
+            .map_or("-".into(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
         r.syscalls_per_op.map_or("-".into(), |x| format!("{x:.2e}")),
     ];
     if with_strace {
-        v.push(r.strace_syscalls_per_op.map_or("-".into(), |x| format!("{x:.2e}")));
+        v.push(
+            r.strace_syscalls_per_op
+                .map_or("-".into(), |x| format!("{x:.2e}")),
+        );
     }
     if with_instr {
         v.push(r.instructions.map_or("-".into(), |x| si(x as f64)));
-        v.push(r.instructions_per_op.map_or("-".into(), |x| format!("{x:.1}")));
+        v.push(
+            r.instructions_per_op
+                .map_or("-".into(), |x| format!("{x:.1}")),
+        );
     }
     if r.failures > 0 {
         v[0] = format!("{} ({} failed)", r.allocator, r.failures);
@@ -139,8 +168,21 @@ fn cells(r: &Row, with_instr: bool, with_strace: bool) -> Vec<String> {
 fn header(rows: &[Row]) -> (Vec<String>, bool, bool) {
     let with_instr = rows.iter().any(|r| r.instructions.is_some());
     let with_strace = rows.iter().any(|r| r.strace_syscalls_per_op.is_some());
-    let reference = rows.iter().find_map(|r| r.reference.clone()).unwrap_or_else(|| "ref".into());
-    let mut h: Vec<String> = ["allocator", "runs", "median ops/s", "mean ops/s", "min ops/s", "CV"].iter().map(|s| s.to_string()).collect();
+    let reference = rows
+        .iter()
+        .find_map(|r| r.reference.clone())
+        .unwrap_or_else(|| "ref".into());
+    let mut h: Vec<String> = [
+        "allocator",
+        "runs",
+        "median ops/s",
+        "mean ops/s",
+        "min ops/s",
+        "CV",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     h.push(format!("vs {reference}"));
     h.push("peak RSS".into());
     h.push("syscalls/op".into());
@@ -179,7 +221,13 @@ pub fn plain_table(header: Vec<String>, body: Vec<Vec<String>>) -> String {
 pub fn markdown_table(rows: &[Row]) -> String {
     let (h, wi, ws) = header(rows);
     let mut s = format!("| {} |\n", h.join(" | "));
-    s.push_str(&format!("|{}\n", h.iter().enumerate().map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" }).collect::<String>()));
+    s.push_str(&format!(
+        "|{}\n",
+        h.iter()
+            .enumerate()
+            .map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" })
+            .collect::<String>()
+    ));
     for r in rows {
         s.push_str(&format!("| {} |\n", cells(r, wi, ws).join(" | ")));
     }
@@ -218,7 +266,19 @@ mod tests {
         vec![
             ContestantRuns {
                 name: "hakmem".into(),
-                runs: vec![run(90.0, 4096, Some(OsCalls { mmap: 4, munmap: 3, madvise: 3 })), run(110.0, 4096, None), run(100.0, 2048, None)],
+                runs: vec![
+                    run(
+                        90.0,
+                        4096,
+                        Some(OsCalls {
+                            mmap: 4,
+                            munmap: 3,
+                            madvise: 3,
+                        }),
+                    ),
+                    run(110.0, 4096, None),
+                    run(100.0, 2048, None),
+                ],
                 ..Default::default()
             },
             ContestantRuns {
@@ -228,7 +288,11 @@ mod tests {
                 strace: Some((50, 1000)),
                 ..Default::default()
             },
-            ContestantRuns { name: "tcmalloc".into(), failures: vec!["boom".into()], ..Default::default() },
+            ContestantRuns {
+                name: "tcmalloc".into(),
+                failures: vec!["boom".into()],
+                ..Default::default()
+            },
         ]
     }
 
@@ -267,11 +331,20 @@ mod tests {
         let rows = rows("w", &sample(), "mimalloc");
         let t = text_table(&rows);
         let head = t.lines().next().unwrap();
-        assert!(head.contains("vs mimalloc") && head.contains("strace mem calls/op") && head.contains("instr/op"), "{head}");
+        assert!(
+            head.contains("vs mimalloc")
+                && head.contains("strace mem calls/op")
+                && head.contains("instr/op"),
+            "{head}"
+        );
         assert!(t.contains("tcmalloc (1 failed)"));
         let md = markdown_table(&rows);
         assert_eq!(md.lines().count(), 2 + 3);
-        assert!(md.lines().nth(2).unwrap().starts_with("| hakmem | 3 | 100 |"));
+        assert!(md
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("| hakmem | 3 | 100 |"));
         let c = csv(&rows).unwrap();
         assert!(c.starts_with("workload,allocator,runs,median_ops_per_sec"));
         assert_eq!(c.lines().count(), 4);

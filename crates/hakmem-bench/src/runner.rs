@@ -49,26 +49,49 @@ pub fn command(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> C
 
 /// Runs one measurement; fails with the child's stderr when it exits non-zero.
 pub fn run_once(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<RunOutput> {
-    let out = command(bin, c, workload, args).output().with_context(|| format!("cannot run {}", bin.display()))?;
+    let out = command(bin, c, workload, args)
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("{} on {workload} failed ({}): {}", c.name, out.status, tail(&String::from_utf8_lossy(&out.stderr), 800));
+        bail!(
+            "{} on {workload} failed ({}): {}",
+            c.name,
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr), 800)
+        );
     }
     RunOutput::parse(&stdout).with_context(|| format!("{} on {workload}", c.name))
 }
 
 /// Runs once with extra environment and returns (output, stderr): used for `HAKMEM_STATS=1`.
-pub fn run_with_stderr(bin: &Path, c: &Contestant, workload: &str, args: &[String], extra: &[(&str, &str)]) -> Result<(RunOutput, String)> {
+pub fn run_with_stderr(
+    bin: &Path,
+    c: &Contestant,
+    workload: &str,
+    args: &[String],
+    extra: &[(&str, &str)],
+) -> Result<(RunOutput, String)> {
     let mut cmd = command(bin, c, workload, args);
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    let out = cmd.output().with_context(|| format!("cannot run {}", bin.display()))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
-        bail!("{} on {workload} failed ({}): {}", c.name, out.status, tail(&stderr, 800));
+        bail!(
+            "{} on {workload} failed ({}): {}",
+            c.name,
+            out.status,
+            tail(&stderr, 800)
+        );
     }
-    Ok((RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?, stderr))
+    Ok((
+        RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?,
+        stderr,
+    ))
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -85,20 +108,38 @@ fn tail(s: &str, n: usize) -> String {
 
 /// The interleaved schedule: round by round, every contestant once per round (A B C A B C ...).
 pub fn schedule(contestants: usize, runs: usize) -> Vec<(usize, usize)> {
-    (0..runs).flat_map(|r| (0..contestants).map(move |c| (r, c))).collect()
+    (0..runs)
+        .flat_map(|r| (0..contestants).map(move |c| (r, c)))
+        .collect()
 }
 
 /// Total instructions (`Ir`) of one run under `valgrind --tool=callgrind`.
-pub fn callgrind_ir(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<(u64, RunOutput)> {
+pub fn callgrind_ir(
+    bin: &Path,
+    c: &Contestant,
+    workload: &str,
+    args: &[String],
+) -> Result<(u64, RunOutput)> {
     let tmp = std::env::temp_dir().join(format!("hakmem-callgrind.{}.out", std::process::id()));
     let mut cmd = Command::new("valgrind");
-    cmd.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", tmp.display())).arg(bin).arg(workload).args(args);
+    cmd.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", tmp.display()))
+        .arg(bin)
+        .arg(workload)
+        .args(args);
     c.apply(&mut cmd);
-    let out = cmd.output().context("cannot run valgrind (apt-get install valgrind)")?;
+    let out = cmd
+        .output()
+        .context("cannot run valgrind (apt-get install valgrind)")?;
     let _ = std::fs::remove_file(&tmp);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        bail!("{} on {workload} under callgrind failed ({}): {}", c.name, out.status, tail(&stderr, 800));
+        bail!(
+            "{} on {workload} under callgrind failed ({}): {}",
+            c.name,
+            out.status,
+            tail(&stderr, 800)
+        );
     }
     let ir = parse_callgrind_collected(&stderr).context("callgrind printed no 'Collected' line")?;
     Ok((ir, RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?))
@@ -109,18 +150,39 @@ pub const MEM_SYSCALLS: &[&str] = &["mmap", "munmap", "madvise", "mremap", "brk"
 
 /// One run under `strace -f -c`: the count of each memory syscall (whole process, all threads,
 /// start-up included) and the run's output.
-pub fn strace_syscalls(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<(BTreeMap<String, u64>, RunOutput)> {
+pub fn strace_syscalls(
+    bin: &Path,
+    c: &Contestant,
+    workload: &str,
+    args: &[String],
+) -> Result<(BTreeMap<String, u64>, RunOutput)> {
     let tmp = std::env::temp_dir().join(format!("hakmem-strace.{}.txt", std::process::id()));
     let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-c", "-e"]).arg(format!("trace={}", MEM_SYSCALLS.join(","))).arg("-o").arg(&tmp).arg(bin).arg(workload).args(args);
+    cmd.args(["-f", "-c", "-e"])
+        .arg(format!("trace={}", MEM_SYSCALLS.join(",")))
+        .arg("-o")
+        .arg(&tmp)
+        .arg(bin)
+        .arg(workload)
+        .args(args);
     c.apply(&mut cmd);
-    let out = cmd.output().context("cannot run strace (apt-get install strace)")?;
+    let out = cmd
+        .output()
+        .context("cannot run strace (apt-get install strace)")?;
     let table = std::fs::read_to_string(&tmp).unwrap_or_default();
     let _ = std::fs::remove_file(&tmp);
     if !out.status.success() {
-        bail!("{} on {workload} under strace failed ({}): {}", c.name, out.status, tail(&String::from_utf8_lossy(&out.stderr), 800));
+        bail!(
+            "{} on {workload} under strace failed ({}): {}",
+            c.name,
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr), 800)
+        );
     }
-    Ok((parse_strace_counts(&table), RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?))
+    Ok((
+        parse_strace_counts(&table),
+        RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?,
+    ))
 }
 
 /// Parses the `strace -c` table: `% time  seconds  usecs/call  calls  [errors]  syscall`.
@@ -169,9 +231,11 @@ pub fn parse_syscalls_line(stderr: &str) -> Option<OsCalls> {
     stderr.lines().find_map(|l| {
         let w: Vec<&str> = l.split_whitespace().collect();
         match w.as_slice() {
-            ["hakmem:", "syscalls", "mmap", a, "munmap", b, "madvise", c, ..] => {
-                Some(OsCalls { mmap: a.parse().ok()?, munmap: b.parse().ok()?, madvise: c.parse().ok()? })
-            }
+            ["hakmem:", "syscalls", "mmap", a, "munmap", b, "madvise", c, ..] => Some(OsCalls {
+                mmap: a.parse().ok()?,
+                munmap: b.parse().ok()?,
+                madvise: c.parse().ok()?,
+            }),
             _ => None,
         }
     })
@@ -203,9 +267,20 @@ pub fn machine() -> Machine {
         .and_then(|l| l.split(':').nth(1))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    Machine { uname, cpu, cores, date_utc: format_utc(secs), loadavg: loadavg() }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Machine {
+        uname,
+        cpu,
+        cores,
+        date_utc: format_utc(secs),
+        loadavg: loadavg(),
+    }
 }
 
 pub fn loadavg() -> Option<[f64; 3]> {
@@ -219,12 +294,18 @@ fn parse_loadavg(s: &str) -> Option<[f64; 3]> {
 
 /// `0.52 0.41 0.30`, or `unknown`.
 pub fn fmt_loadavg(l: Option<[f64; 3]>) -> String {
-    l.map_or("unknown".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
+    l.map_or("unknown".into(), |[a, b, c]| {
+        format!("{a:.2} {b:.2} {c:.2}")
+    })
 }
 
 /// `abc1234` or `abc1234 + uncommitted changes` for the current directory's git tree, if any.
 pub fn git_revision() -> Option<String> {
-    let rev = Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().filter(|o| o.status.success())?;
+    let rev = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
     let rev = String::from_utf8_lossy(&rev.stdout).trim().to_string();
     let dirty = Command::new("git")
         .args(["status", "--porcelain", "--untracked-files=no"])
@@ -232,7 +313,11 @@ pub fn git_revision() -> Option<String> {
         .ok()
         .map(|o| !o.stdout.is_empty())
         .unwrap_or(false);
-    Some(if dirty { format!("{rev} + uncommitted changes") } else { rev })
+    Some(if dirty {
+        format!("{rev} + uncommitted changes")
+    } else {
+        rev
+    })
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from Unix seconds (civil-from-days, proleptic Gregorian).
@@ -248,7 +333,11 @@ pub fn format_utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (m <= 2) as i64;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 #[cfg(test)]
@@ -263,7 +352,14 @@ mod tests {
         assert_eq!(hits.get("HAKMEM_FRONT_FASTLANE"), Some(&12345));
         assert_eq!(hits.get("HAKMEM_X"), Some(&0));
         assert_eq!(hits.len(), 2);
-        assert_eq!(parse_syscalls_line(err), Some(OsCalls { mmap: 10, munmap: 3, madvise: 7 }));
+        assert_eq!(
+            parse_syscalls_line(err),
+            Some(OsCalls {
+                mmap: 10,
+                munmap: 3,
+                madvise: 7
+            })
+        );
         assert_eq!(parse_syscalls_line("hakmem: syscalls mmap x"), None);
     }
 
@@ -291,7 +387,10 @@ mod tests {
 
     #[test]
     fn load_averages_are_numbers() {
-        assert_eq!(parse_loadavg("0.52 0.41 0.30 2/345 6789\n"), Some([0.52, 0.41, 0.30]));
+        assert_eq!(
+            parse_loadavg("0.52 0.41 0.30 2/345 6789\n"),
+            Some([0.52, 0.41, 0.30])
+        );
         assert_eq!(parse_loadavg("0.52 x 0.30"), None);
         assert_eq!(fmt_loadavg(Some([1.0, 0.5, 0.25])), "1.00 0.50 0.25");
         let m = serde_json::to_value(machine()).unwrap();
@@ -300,7 +399,10 @@ mod tests {
 
     #[test]
     fn schedule_interleaves() {
-        assert_eq!(schedule(3, 2), vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
+        assert_eq!(
+            schedule(3, 2),
+            vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// Column names of the epochs CSV, in order.
-pub const EPOCH_COLUMNS: &str = "epoch,t_s,ops,ops_per_s,rss_bytes,peak_rss_bytes,mmap,munmap,madvise";
+pub const EPOCH_COLUMNS: &str =
+    "epoch,t_s,ops,ops_per_s,rss_bytes,peak_rss_bytes,mmap,munmap,madvise";
 /// Column names of the processes CSV, in order.
 pub const PROCESS_COLUMNS: &str =
     "process,ops,seconds,ops_per_s,wall_s,rss_bytes,peak_rss_bytes,mmap,munmap,madvise,exit_code";
@@ -96,8 +97,15 @@ fn opt(v: Option<u64>) -> String {
 pub fn format_epoch_row(e: &Epoch, buf: &mut Vec<u8>) {
     buf.clear();
     // Writing into a Vec cannot fail.
-    let _ = write!(buf, "{},{:.6},{},{:.1},{},", e.epoch, e.t_s, e.ops, e.ops_per_s, e.rss_bytes);
-    for (i, v) in [e.peak_rss_bytes, e.mmap, e.munmap, e.madvise].into_iter().enumerate() {
+    let _ = write!(
+        buf,
+        "{},{:.6},{},{:.1},{},",
+        e.epoch, e.t_s, e.ops, e.ops_per_s, e.rss_bytes
+    );
+    for (i, v) in [e.peak_rss_bytes, e.mmap, e.munmap, e.madvise]
+        .into_iter()
+        .enumerate()
+    {
         if let Some(v) = v {
             let _ = write!(buf, "{v}");
         }
@@ -144,7 +152,11 @@ pub struct SoakFile {
 
 impl SoakFile {
     pub fn label(&self) -> String {
-        let a = self.meta.get("allocator").cloned().unwrap_or_else(|| "?".into());
+        let a = self
+            .meta
+            .get("allocator")
+            .cloned()
+            .unwrap_or_else(|| "?".into());
         match self.meta.get("profile") {
             Some(p) if !p.is_empty() => format!("{a} ({p})"),
             _ => a,
@@ -154,7 +166,8 @@ impl SoakFile {
 
 /// Reads a soak CSV from a file. Errors name the file and, for bad rows, the line.
 pub fn read_csv(path: &Path) -> Result<SoakFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_csv(&text).with_context(|| format!("{} is not a usable soak CSV", path.display()))
 }
 
@@ -165,7 +178,10 @@ pub fn parse_csv(text: &str) -> Result<SoakFile> {
         if let Some(c) = line.strip_prefix('#') {
             // `# end k=v k=v` (written when the worker stops) holds several pairs.
             if let Some(rest) = c.trim().strip_prefix("end ") {
-                for (k, v) in rest.split_ascii_whitespace().filter_map(|t| t.split_once('=')) {
+                for (k, v) in rest
+                    .split_ascii_whitespace()
+                    .filter_map(|t| t.split_once('='))
+                {
                     meta.insert(format!("end_{k}"), v.to_string());
                 }
             } else if let Some((k, v)) = c.trim().split_once('=') {
@@ -178,7 +194,10 @@ pub fn parse_csv(text: &str) -> Result<SoakFile> {
         .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .context("the file is empty (no header, no rows)")?;
     let first = header.split(',').next().unwrap_or("").trim();
-    let mut rdr = csv::ReaderBuilder::new().comment(Some(b'#')).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let data = match first {
         "epoch" => SoakData::Epochs(read_rows::<Epoch>(&mut rdr)?),
         "process" => SoakData::Processes(read_rows::<ProcessRun>(&mut rdr)?),
@@ -198,7 +217,10 @@ fn read_rows<T: serde::de::DeserializeOwned>(rdr: &mut csv::Reader<&[u8]>) -> Re
     let mut rows = Vec::new();
     for r in rdr.deserialize() {
         let row: T = r.map_err(|e| {
-            let line = e.position().map(|p| format!("line {}: ", p.line())).unwrap_or_default();
+            let line = e
+                .position()
+                .map(|p| format!("line {}: ", p.line()))
+                .unwrap_or_default();
             anyhow::anyhow!("{line}{e}")
         })?;
         rows.push(row);
@@ -224,13 +246,18 @@ impl Warmup {
             return Ok(Warmup::Auto);
         }
         if let Some(p) = s.strip_suffix('%') {
-            let f: f64 = p.trim().parse().with_context(|| format!("bad warm-up percentage {s:?}"))?;
+            let f: f64 = p
+                .trim()
+                .parse()
+                .with_context(|| format!("bad warm-up percentage {s:?}"))?;
             if !(0.0..100.0).contains(&f) {
                 bail!("warm-up percentage must be in [0, 100), got {s}");
             }
             return Ok(Warmup::Fraction(f / 100.0));
         }
-        let n: usize = s.parse().with_context(|| format!("bad warm-up {s:?}: use auto, N epochs or P%"))?;
+        let n: usize = s
+            .parse()
+            .with_context(|| format!("bad warm-up {s:?}: use auto, N epochs or P%"))?;
         Ok(Warmup::Epochs(n))
     }
 
@@ -259,7 +286,12 @@ pub struct Budgets {
 
 impl Default for Budgets {
     fn default() -> Self {
-        Budgets { max_drift: 0.01, max_syscalls_per_op: 1.25e-7, max_cv: None, max_process_drift: 0.05 }
+        Budgets {
+            max_drift: 0.01,
+            max_syscalls_per_op: 1.25e-7,
+            max_cv: None,
+            max_process_drift: 0.05,
+        }
     }
 }
 
@@ -271,7 +303,10 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { warmup: Warmup::Auto, budgets: Budgets::default() }
+        AnalyzeOptions {
+            warmup: Warmup::Auto,
+            budgets: Budgets::default(),
+        }
     }
 }
 
@@ -325,12 +360,20 @@ pub struct Verdict {
 
 impl Verdict {
     fn from_checks(checks: Vec<Check>) -> Verdict {
-        Verdict { pass: checks.iter().all(|c| c.pass != Some(false)), checks }
+        Verdict {
+            pass: checks.iter().all(|c| c.pass != Some(false)),
+            checks,
+        }
     }
 }
 
 fn check(name: &str, value: Option<f64>, budget: f64) -> Check {
-    Check { name: name.into(), value, budget, pass: value.map(|v| v <= budget) }
+    Check {
+        name: name.into(),
+        value,
+        budget,
+        pass: value.map(|v| v <= budget),
+    }
 }
 
 /// Analysis of a single-process soak.
@@ -367,7 +410,17 @@ fn syscalls_between(before: Option<&Epoch>, last: &Epoch, ops: u64) -> Option<Sy
     let munmap = last.munmap?.checked_sub(u0)?;
     let madvise = last.madvise?.checked_sub(a0)?;
     let total = mmap + munmap + madvise;
-    Some(Syscalls { mmap, munmap, madvise, total, per_op: if ops > 0 { total as f64 / ops as f64 } else { 0.0 } })
+    Some(Syscalls {
+        mmap,
+        munmap,
+        madvise,
+        total,
+        per_op: if ops > 0 {
+            total as f64 / ops as f64
+        } else {
+            0.0
+        },
+    })
 }
 
 fn validate_epochs(epochs: &[Epoch]) -> Result<()> {
@@ -376,10 +429,18 @@ fn validate_epochs(epochs: &[Epoch]) -> Result<()> {
     }
     for (i, e) in epochs.iter().enumerate() {
         if !e.ops_per_s.is_finite() || e.ops_per_s < 0.0 || !e.t_s.is_finite() {
-            bail!("epoch row {i} has a bad ops_per_s or t_s ({} / {})", e.ops_per_s, e.t_s);
+            bail!(
+                "epoch row {i} has a bad ops_per_s or t_s ({} / {})",
+                e.ops_per_s,
+                e.t_s
+            );
         }
         if i > 0 && e.t_s < epochs[i - 1].t_s {
-            bail!("epoch row {i}: time goes backwards ({} after {})", e.t_s, epochs[i - 1].t_s);
+            bail!(
+                "epoch row {i}: time goes backwards ({} after {})",
+                e.t_s,
+                epochs[i - 1].t_s
+            );
         }
         if i > 0 {
             let p = &epochs[i - 1];
@@ -402,7 +463,17 @@ fn strace_calls(meta: &BTreeMap<String, String>, ops: u64) -> Option<Syscalls> {
     let g = |k: &str| meta.get(k).and_then(|v| v.parse::<u64>().ok());
     let (mmap, munmap, madvise) = (g("strace_mmap")?, g("strace_munmap")?, g("strace_madvise")?);
     let total = mmap + munmap + madvise;
-    Some(Syscalls { mmap, munmap, madvise, total, per_op: if ops > 0 { total as f64 / ops as f64 } else { 0.0 } })
+    Some(Syscalls {
+        mmap,
+        munmap,
+        madvise,
+        total,
+        per_op: if ops > 0 {
+            total as f64 / ops as f64
+        } else {
+            0.0
+        },
+    })
 }
 
 /// As [`analyze_epochs`], also reading `# strace_*` counts from the file's comments.
@@ -427,12 +498,28 @@ pub fn analyze_epochs_with_meta(
     let measured_ops: u64 = measured.iter().map(|e| e.ops).sum();
     let all_ops: u64 = epochs.iter().map(|e| e.ops).sum();
     let lastep = &epochs[n - 1];
-    let syscalls = syscalls_between(if warm > 0 { Some(&epochs[warm - 1]) } else { None }, lastep, measured_ops);
+    let syscalls = syscalls_between(
+        if warm > 0 {
+            Some(&epochs[warm - 1])
+        } else {
+            None
+        },
+        lastep,
+        measured_ops,
+    );
     let syscalls_whole_run = syscalls_between(None, lastep, all_ops);
-    let peak = epochs.iter().map(|e| e.rss_bytes.max(e.peak_rss_bytes.unwrap_or(0))).max().unwrap_or(0);
+    let peak = epochs
+        .iter()
+        .map(|e| e.rss_bytes.max(e.peak_rss_bytes.unwrap_or(0)))
+        .max()
+        .unwrap_or(0);
     let mut checks = vec![
         check("rss_drift", Some(d), opt.budgets.max_drift),
-        check("syscalls_per_op", syscalls.as_ref().map(|s| s.per_op), opt.budgets.max_syscalls_per_op),
+        check(
+            "syscalls_per_op",
+            syscalls.as_ref().map(|s| s.per_op),
+            opt.budgets.max_syscalls_per_op,
+        ),
     ];
     if let Some(c) = opt.budgets.max_cv {
         checks.push(check("throughput_cv", Some(throughput.cv), c));
@@ -482,21 +569,34 @@ pub fn analyze_processes(runs: &[ProcessRun], opt: &AnalyzeOptions) -> Result<Pr
         bail!("no processes");
     }
     for (i, r) in runs.iter().enumerate() {
-        if !r.ops_per_s.is_finite() || r.ops_per_s < 0.0 || !r.wall_s.is_finite() || !r.seconds.is_finite() {
+        if !r.ops_per_s.is_finite()
+            || r.ops_per_s < 0.0
+            || !r.wall_s.is_finite()
+            || !r.seconds.is_finite()
+        {
             bail!("process row {i} has a bad ops_per_s, seconds or wall_s");
         }
     }
-    let failed = runs.iter().filter(|r| r.exit_code.is_some_and(|c| c != 0)).count();
+    let failed = runs
+        .iter()
+        .filter(|r| r.exit_code.is_some_and(|c| c != 0))
+        .count();
     // A failed process measured nothing: it counts against the verdict, not in the statistics.
     let all = runs;
-    let runs: Vec<ProcessRun> = all.iter().filter(|r| !matches!(r.exit_code, Some(c) if c != 0)).cloned().collect();
+    let runs: Vec<ProcessRun> = all
+        .iter()
+        .filter(|r| !matches!(r.exit_code, Some(c) if c != 0))
+        .cloned()
+        .collect();
     if runs.is_empty() {
         bail!("all {} processes failed", all.len());
     }
     let runs = &runs[..];
     let col = |f: &dyn Fn(&ProcessRun) -> f64| summarize(&runs.iter().map(f).collect::<Vec<_>>());
-    let peaks: Vec<f64> =
-        runs.iter().map(|r| r.peak_rss_bytes.unwrap_or(r.rss_bytes).max(r.rss_bytes) as f64).collect();
+    let peaks: Vec<f64> = runs
+        .iter()
+        .map(|r| r.peak_rss_bytes.unwrap_or(r.rss_bytes).max(r.rss_bytes) as f64)
+        .collect();
     let (d, _, _, _) = drift(&peaks)?;
     let ops: u64 = runs.iter().map(|r| r.ops).sum();
     let syscalls = (|| {
@@ -512,7 +612,11 @@ pub fn analyze_processes(runs: &[ProcessRun], opt: &AnalyzeOptions) -> Result<Pr
             munmap: u,
             madvise: a,
             total,
-            per_op: if ops > 0 { total as f64 / ops as f64 } else { 0.0 },
+            per_op: if ops > 0 {
+                total as f64 / ops as f64
+            } else {
+                0.0
+            },
         })
     })();
     let mut checks = vec![
@@ -546,8 +650,12 @@ pub fn paired_ratio(base: &[f64], other: &[f64], skip: usize) -> Option<Summary>
     if n < skip + 2 {
         return None;
     }
-    let r: Vec<f64> =
-        base[skip..n].iter().zip(&other[skip..n]).filter(|(a, _)| **a > 0.0).map(|(a, b)| b / a).collect();
+    let r: Vec<f64> = base[skip..n]
+        .iter()
+        .zip(&other[skip..n])
+        .filter(|(a, _)| **a > 0.0)
+        .map(|(a, b)| b / a)
+        .collect();
     (r.len() >= 2).then(|| summarize(&r))
 }
 
@@ -602,7 +710,10 @@ mod tests {
         };
         let mut buf = Vec::new();
         format_epoch_row(&e, &mut buf);
-        let text = format!("# allocator=x\n{EPOCH_COLUMNS}\n{}", String::from_utf8(buf).unwrap());
+        let text = format!(
+            "# allocator=x\n{EPOCH_COLUMNS}\n{}",
+            String::from_utf8(buf).unwrap()
+        );
         let f = parse_csv(&text).unwrap();
         assert_eq!(f.meta.get("allocator").map(String::as_str), Some("x"));
         match f.data {

@@ -2,7 +2,7 @@
 //! quantiles (statrs), and the A/B verdict.
 
 use serde::Serialize;
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// Fewest samples a p99 is reported from: below it the "p99" is just the largest value or an
 /// interpolation towards it, and `max` says that honestly.
@@ -91,10 +91,14 @@ pub fn stdev(xs: &[f64]) -> f64 {
 /// Two-sided 95% critical value of Student's t with `df` degrees of freedom (exact; 1.96 for
 /// infinite df).
 pub fn t_crit95(df: f64) -> f64 {
-    if !df.is_finite() {
-        return 1.959_963_984_540_054;
+    // Past 1e5 degrees of freedom t and the normal differ by < 1e-5, and statrs' inverse
+    // incomplete beta function converges slowly there: use the normal quantile.
+    if !df.is_finite() || df > 1e5 {
+        return Normal::standard().inverse_cdf(0.975);
     }
-    StudentsT::new(0.0, 1.0, df.max(1e-6)).map(|t| t.inverse_cdf(0.975)).unwrap_or(f64::INFINITY)
+    StudentsT::new(0.0, 1.0, df.max(1e-3))
+        .map(|t| t.inverse_cdf(0.975))
+        .unwrap_or(f64::INFINITY)
 }
 
 /// Welch's unequal-variance t test of mean(b) − mean(a), with its 95% interval.
@@ -113,18 +117,37 @@ pub fn welch(a: &[f64], b: &[f64]) -> Option<Welch> {
     if a.len() < 2 || b.len() < 2 {
         return None;
     }
-    let (va, vb) = (stdev(a).powi(2) / a.len() as f64, stdev(b).powi(2) / b.len() as f64);
+    let (va, vb) = (
+        stdev(a).powi(2) / a.len() as f64,
+        stdev(b).powi(2) / b.len() as f64,
+    );
     let se = (va + vb).sqrt();
     let diff = mean(b) - mean(a);
     if se == 0.0 {
         // No spread at all: any difference is beyond the noise.
-        let t = if diff == 0.0 { 0.0 } else { diff.signum() * f64::INFINITY };
-        return Some(Welch { t, df: f64::INFINITY, t_crit95: t_crit95(f64::INFINITY), significant95: diff != 0.0, ci95: (diff, diff) });
+        let t = if diff == 0.0 {
+            0.0
+        } else {
+            diff.signum() * f64::INFINITY
+        };
+        return Some(Welch {
+            t,
+            df: f64::INFINITY,
+            t_crit95: t_crit95(f64::INFINITY),
+            significant95: diff != 0.0,
+            ci95: (diff, diff),
+        });
     }
     let df = (va + vb).powi(2) / (va * va / (a.len() - 1) as f64 + vb * vb / (b.len() - 1) as f64);
     let t = diff / se;
     let tc = t_crit95(df);
-    Some(Welch { t, df, t_crit95: tc, significant95: t.abs() > tc, ci95: (diff - tc * se, diff + tc * se) })
+    Some(Welch {
+        t,
+        df,
+        t_crit95: tc,
+        significant95: t.abs() > tc,
+        ci95: (diff - tc * se, diff + tc * se),
+    })
 }
 
 /// GO at +1.0% or better, NEUTRAL within ±1.0%, NO-GO at −1.0% or worse; INCONCLUSIVE when
@@ -201,10 +224,21 @@ pub fn ab(a: &[f64], b: &[f64]) -> Option<AbResult> {
     let (sa, sb) = (Summary::of(a)?, Summary::of(b)?);
     let rel_diff = sb.mean / sa.mean - 1.0;
     let welch = welch(a, b);
-    let ci95 = welch.as_ref().map(|w| (w.ci95.0 / sa.mean, w.ci95.1 / sa.mean));
+    let ci95 = welch
+        .as_ref()
+        .map(|w| (w.ci95.0 / sa.mean, w.ci95.1 / sa.mean));
     let beyond_noise = welch.as_ref().is_some_and(|w| w.significant95);
     let rel_diff_median = sb.p50 / sa.p50 - 1.0;
-    Some(AbResult { a: sa, b: sb, rel_diff, rel_diff_median, ci95, welch, beyond_noise, verdict: supported_verdict(rel_diff, ci95) })
+    Some(AbResult {
+        a: sa,
+        b: sb,
+        rel_diff,
+        rel_diff_median,
+        ci95,
+        welch,
+        beyond_noise,
+        verdict: supported_verdict(rel_diff, ci95),
+    })
 }
 
 #[cfg(test)]
@@ -237,7 +271,10 @@ mod tests {
         let few: Vec<f64> = (1..=99).map(f64::from).collect();
         let s = Summary::of(&few).unwrap();
         assert_eq!(s.p99, None);
-        assert_eq!(s.tail(|x| format!("{x}")), "max 99 (n=99, too few for a p99)");
+        assert_eq!(
+            s.tail(|x| format!("{x}")),
+            "max 99 (n=99, too few for a p99)"
+        );
         let many: Vec<f64> = (1..=101).map(f64::from).collect();
         let s = Summary::of(&many).unwrap();
         // rank 0.99 * 100 = 99 -> the 100th value.
@@ -260,20 +297,37 @@ mod tests {
     #[test]
     fn the_interval_decides_what_can_be_said() {
         // Spans zero and reaches past ±1%: the runs cannot tell, whatever the estimate.
-        assert_eq!(supported_verdict(0.4, Some((-0.39, 1.61))), Verdict::Inconclusive);
-        assert_eq!(supported_verdict(-0.02, Some((-0.05, 0.001))), Verdict::Inconclusive);
+        assert_eq!(
+            supported_verdict(0.4, Some((-0.39, 1.61))),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            supported_verdict(-0.02, Some((-0.05, 0.001))),
+            Verdict::Inconclusive
+        );
         assert_eq!(supported_verdict(0.02, None), Verdict::Inconclusive);
         // Wholly within ±1%: no effect worth having, shown.
-        assert_eq!(supported_verdict(0.002, Some((-0.004, 0.008))), Verdict::Neutral);
+        assert_eq!(
+            supported_verdict(0.002, Some((-0.004, 0.008))),
+            Verdict::Neutral
+        );
         // Clear of zero: the estimate decides.
         assert_eq!(supported_verdict(0.02, Some((0.012, 0.03))), Verdict::Go);
-        assert_eq!(supported_verdict(-0.02, Some((-0.03, -0.005))), Verdict::NoGo);
-        assert_eq!(supported_verdict(0.006, Some((0.001, 0.011))), Verdict::Neutral);
+        assert_eq!(
+            supported_verdict(-0.02, Some((-0.03, -0.005))),
+            Verdict::NoGo
+        );
+        assert_eq!(
+            supported_verdict(0.006, Some((0.001, 0.011))),
+            Verdict::Neutral
+        );
     }
 
     #[test]
     fn ab_pairs() {
-        let a = [100.0, 101.0, 99.0, 100.5, 99.5, 100.0, 100.2, 99.8, 100.1, 99.9];
+        let a = [
+            100.0, 101.0, 99.0, 100.5, 99.5, 100.0, 100.2, 99.8, 100.1, 99.9,
+        ];
         let plus2: Vec<f64> = a.iter().map(|x| x * 1.02).collect();
         let minus03: Vec<f64> = a.iter().map(|x| x * 0.997).collect();
         let minus15: Vec<f64> = a.iter().map(|x| x * 0.985).collect();
@@ -325,7 +379,11 @@ mod tests {
         // Student's t tables: 2.776 (df 4), 2.228 (df 10), 12.706 (df 1).
         assert!(close(w.t_crit95, 2.776445105, 1e-6), "{}", w.t_crit95);
         assert!(!w.significant95);
-        assert!(close(w.ci95.0, 2.0 - 2.776445105 * (2.0f64 / 3.0).sqrt(), 1e-6));
+        assert!(close(
+            w.ci95.0,
+            2.0 - 2.776445105 * (2.0f64 / 3.0).sqrt(),
+            1e-6
+        ));
         assert!(close(t_crit95(10.0), 2.228138852, 1e-6));
         assert!(close(t_crit95(1.0), 12.70620474, 1e-5));
         assert!(t_crit95(11.0) < 2.228 && t_crit95(11.0) > 2.179);

@@ -8,7 +8,11 @@ fn bin() -> &'static Path {
 }
 
 fn glibc() -> Contestant {
-    Contestant { name: "glibc".into(), preload: None, env: vec![] }
+    Contestant {
+        name: "glibc".into(),
+        preload: None,
+        env: vec![],
+    }
 }
 
 fn run(workload: &str, args: &[&str]) -> anyhow::Result<RunOutput> {
@@ -18,13 +22,26 @@ fn run(workload: &str, args: &[&str]) -> anyhow::Result<RunOutput> {
 
 #[test]
 fn random_mixed_json_line() {
-    let r = run("random-mixed", &["--cycles", "20000", "--ws", "64", "--max-extra-mask", "0xff"]).unwrap();
+    let r = run(
+        "random-mixed",
+        &[
+            "--cycles",
+            "20000",
+            "--ws",
+            "64",
+            "--max-extra-mask",
+            "0xff",
+        ],
+    )
+    .unwrap();
     assert_eq!(r.workload, "random-mixed");
     assert_eq!(r.ops, 20000);
     assert_eq!(r.checks["mallocs"] + r.checks["frees"], 20000);
     assert_eq!(r.params["max_extra_mask"], 255);
     assert!(r.peak_rss_kb.unwrap() > 0);
-    assert!(r.seconds > 0.0 && (r.ops_per_sec - r.ops as f64 / r.seconds).abs() < 1e-6 * r.ops_per_sec);
+    assert!(
+        r.seconds > 0.0 && (r.ops_per_sec - r.ops as f64 / r.seconds).abs() < 1e-6 * r.ops_per_sec
+    );
     assert!(r.os_calls.is_none(), "glibc has no hakmem_os_calls");
 }
 
@@ -32,11 +49,27 @@ fn random_mixed_json_line() {
 fn every_workload_runs_tiny() {
     let cases: &[(&str, &[&str], u64)] = &[
         ("server-churn", &["--cycles", "5000", "--ws", "20"], 5000),
-        ("producer-consumer", &["--cycles", "3000", "--threads", "2"], 3000),
-        ("false-sharing", &["--cycles", "10000", "--writes-per-object", "10"], 10000),
+        (
+            "producer-consumer",
+            &["--cycles", "3000", "--threads", "2"],
+            3000,
+        ),
+        (
+            "false-sharing",
+            &["--cycles", "10000", "--writes-per-object", "10"],
+            10000,
+        ),
         ("realloc-growth", &["--cycles", "3000"], 3000),
-        ("large-blocks", &["--cycles", "20", "--max-size", "1048576"], 20),
-        ("thread-churn", &["--cycles", "6", "--allocs-per-thread", "100"], 600),
+        (
+            "large-blocks",
+            &["--cycles", "20", "--max-size", "1048576"],
+            20,
+        ),
+        (
+            "thread-churn",
+            &["--cycles", "6", "--allocs-per-thread", "100"],
+            600,
+        ),
     ];
     for (w, args, ops) in cases {
         let r = run(w, args).unwrap_or_else(|e| panic!("{w}: {e:#}"));
@@ -48,7 +81,10 @@ fn every_workload_runs_tiny() {
 #[test]
 fn bad_arguments_fail_clearly() {
     let e = run("random-mixed", &["--threads", "2"]).unwrap_err();
-    assert!(format!("{e:#}").contains("has no option --threads"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("has no option --threads"),
+        "{e:#}"
+    );
     let e = run("no-such-workload", &[]).unwrap_err();
     assert!(format!("{e:#}").contains("unknown workload"), "{e:#}");
     let e = run("server-churn", &["--min-size", "2", "--cycles", "10"]).unwrap_err();
@@ -62,23 +98,42 @@ fn bad_arguments_fail_clearly() {
 fn every_workload_under_libhakmem() {
     let lib = bin().with_file_name("libhakmem.so");
     if !lib.is_file() {
-        eprintln!("skipped: {} not built (run `cargo build --release` first)", lib.display());
+        eprintln!(
+            "skipped: {} not built (run `cargo build --release` first)",
+            lib.display()
+        );
         return;
     }
-    let c = Contestant { name: "hakmem".into(), preload: Some(lib), env: vec![] };
+    let c = Contestant {
+        name: "hakmem".into(),
+        preload: Some(lib),
+        env: vec![],
+    };
     let cases: &[(&str, &[&str])] = &[
         ("random-mixed", &["--cycles", "50000"]),
         ("server-churn", &["--cycles", "20000", "--ws", "50"]),
         ("producer-consumer", &["--cycles", "20000"]),
-        ("false-sharing", &["--cycles", "20000", "--writes-per-object", "10"]),
+        (
+            "false-sharing",
+            &["--cycles", "20000", "--writes-per-object", "10"],
+        ),
         ("realloc-growth", &["--cycles", "5000"]),
         ("large-blocks", &["--cycles", "30", "--max-size", "2097152"]),
-        ("thread-churn", &["--cycles", "8", "--allocs-per-thread", "200"]),
+        (
+            "thread-churn",
+            &["--cycles", "8", "--allocs-per-thread", "200"],
+        ),
     ];
     for (w, args) in cases {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let r = run_once(bin(), &c, w, &args).unwrap_or_else(|e| panic!("{w} under libhakmem.so: {e:#}"));
-        let os = r.os_calls.unwrap_or_else(|| panic!("{w}: hakmem_os_calls not found through dlsym"));
-        assert!(os.mmap >= 1, "{w}: the allocator must have mapped memory: {os:?}");
+        let r = run_once(bin(), &c, w, &args)
+            .unwrap_or_else(|e| panic!("{w} under libhakmem.so: {e:#}"));
+        let os = r
+            .os_calls
+            .unwrap_or_else(|| panic!("{w}: hakmem_os_calls not found through dlsym"));
+        assert!(
+            os.mmap >= 1,
+            "{w}: the allocator must have mapped memory: {os:?}"
+        );
     }
 }

@@ -17,15 +17,22 @@ pub struct ConfigArgs {
 
 pub fn main(a: ConfigArgs) -> Result<i32> {
     let over = match &a.profile {
-        Some(p) => Some(Profile::parse(p).map_err(|acc| anyhow!("unknown profile {p:?}; accepted: {acc}"))?),
+        Some(p) => Some(
+            Profile::parse(p).map_err(|acc| anyhow!("unknown profile {p:?}; accepted: {acc}"))?,
+        ),
         None => None,
     };
     // The same resolution the allocator does at start-up, over this process's environment.
-    let env: Vec<(Vec<u8>, Vec<u8>)> =
-        std::env::vars_os().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect();
+    let env: Vec<(Vec<u8>, Vec<u8>)> = std::env::vars_os()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
     let mut warnings = Vec::new();
     let cfg = Config::resolve(
-        &|n| env.iter().find(|(k, _)| k == n.as_bytes()).map(|(_, v)| v.as_slice()),
+        &|n| {
+            env.iter()
+                .find(|(k, _)| k == n.as_bytes())
+                .map(|(_, v)| v.as_slice())
+        },
         &mut env.iter().map(|(k, _)| k.as_slice()),
         over,
         &mut |w| warnings.push(describe(&w)),
@@ -33,8 +40,15 @@ pub fn main(a: ConfigArgs) -> Result<i32> {
     for w in &warnings {
         eprintln!("hakmem: {w}");
     }
-    let mut out = format!("profile {} ({})\n", cfg.profile.name(), cfg.profile_source.name());
-    out += &format!("{:<34} {:<10} {:<12} accepted\n", "switch", "value", "source");
+    let mut out = format!(
+        "profile {} ({})\n",
+        cfg.profile.name(),
+        cfg.profile_source.name()
+    );
+    out += &format!(
+        "{:<34} {:<10} {:<12} accepted\n",
+        "switch", "value", "source"
+    );
     for (i, s) in SWITCHES.iter().enumerate() {
         out += &format!(
             "{:<34} {:<10} {:<12} {}\n",
@@ -44,7 +58,12 @@ pub fn main(a: ConfigArgs) -> Result<i32> {
             Accepted(s.kind)
         );
         if a.verbose {
-            out += &format!("    {} (speed {}, balanced {})\n", s.help, ShowValue(s.kind, s.speed), ShowValue(s.kind, s.balanced));
+            out += &format!(
+                "    {} (speed {}, balanced {})\n",
+                s.help,
+                ShowValue(s.kind, s.speed),
+                ShowValue(s.kind, s.balanced)
+            );
         }
     }
     crate::out::print(&out)?;
@@ -53,11 +72,19 @@ pub fn main(a: ConfigArgs) -> Result<i32> {
 
 fn describe(w: &Warning<'_>) -> String {
     match w {
-        Warning::Invalid { name, value, accepted, used, kind } => format!(
+        Warning::Invalid {
+            name,
+            value,
+            accepted,
+            used,
+            kind,
+        } => format!(
             "{name}={:?} is not valid (accepted: {accepted}); using {}",
             String::from_utf8_lossy(value),
             ShowValue(*kind, *used)
         ),
-        Warning::Unknown { name } => format!("unknown variable {} ignored", String::from_utf8_lossy(name)),
+        Warning::Unknown { name } => {
+            format!("unknown variable {} ignored", String::from_utf8_lossy(name))
+        }
     }
 }

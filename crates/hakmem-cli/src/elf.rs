@@ -38,20 +38,40 @@ pub fn has_interp(b: &[u8]) -> Option<bool> {
     };
     let u16_at = |o: usize| -> Option<u16> {
         let s: [u8; 2] = b.get(o..o + 2)?.try_into().ok()?;
-        Some(if le { u16::from_le_bytes(s) } else { u16::from_be_bytes(s) })
+        Some(if le {
+            u16::from_le_bytes(s)
+        } else {
+            u16::from_be_bytes(s)
+        })
     };
     let u32_at = |o: usize| -> Option<u32> {
         let s: [u8; 4] = b.get(o..o + 4)?.try_into().ok()?;
-        Some(if le { u32::from_le_bytes(s) } else { u32::from_be_bytes(s) })
+        Some(if le {
+            u32::from_le_bytes(s)
+        } else {
+            u32::from_be_bytes(s)
+        })
     };
     let u64_at = |o: usize| -> Option<u64> {
         let s: [u8; 8] = b.get(o..o + 8)?.try_into().ok()?;
-        Some(if le { u64::from_le_bytes(s) } else { u64::from_be_bytes(s) })
+        Some(if le {
+            u64::from_le_bytes(s)
+        } else {
+            u64::from_be_bytes(s)
+        })
     };
     let (phoff, phentsize, phnum) = if is64 {
-        (usize::try_from(u64_at(32)?).ok()?, u16_at(54)? as usize, u16_at(56)? as usize)
+        (
+            usize::try_from(u64_at(32)?).ok()?,
+            u16_at(54)? as usize,
+            u16_at(56)? as usize,
+        )
     } else {
-        (u32_at(28)? as usize, u16_at(42)? as usize, u16_at(44)? as usize)
+        (
+            u32_at(28)? as usize,
+            u16_at(42)? as usize,
+            u16_at(44)? as usize,
+        )
     };
     let mut found = false;
     for i in 0..phnum {
@@ -67,7 +87,9 @@ pub fn which(prog: &str) -> Option<PathBuf> {
         return Some(PathBuf::from(prog));
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(prog)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
 }
 
 /// What the loader will do with `LD_PRELOAD` for the program at `path`.
@@ -77,7 +99,9 @@ pub fn loader(path: &Path) -> Loader {
 
 fn loader_depth(path: &Path, depth: u32) -> Loader {
     use std::os::unix::fs::PermissionsExt;
-    let Ok(mut f) = std::fs::File::open(path) else { return Loader::Unknown };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Loader::Unknown;
+    };
     let mode = f.metadata().map(|m| m.permissions().mode()).unwrap_or(0);
     let mut head = Vec::new();
     // Program headers sit near the start in every linker's output; 64 KiB is plenty.
@@ -129,7 +153,11 @@ mod tests {
         assert_eq!(has_interp(&elf64(&[])), Some(false));
         let mut cut = elf64(&[1, 3]);
         cut.truncate(64 + 56 + 2);
-        assert_eq!(has_interp(&cut), None, "a table cut short is not guessed at");
+        assert_eq!(
+            has_interp(&cut),
+            None,
+            "a table cut short is not guessed at"
+        );
         assert_eq!(has_interp(b"#!/bin/sh\n"), None);
     }
 
@@ -144,7 +172,11 @@ mod tests {
         assert_eq!(loader(&fake), Loader::Static);
         let script = d.join("script");
         std::fs::write(&script, format!("#!{} -e\necho hi\n", fake.display())).unwrap();
-        assert_eq!(loader(&script), Loader::Static, "a script is judged by its interpreter");
+        assert_eq!(
+            loader(&script),
+            Loader::Static,
+            "a script is judged by its interpreter"
+        );
         std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
         assert_eq!(loader(&script), Loader::Dynamic);
         assert_eq!(loader(&d.join("missing")), Loader::Unknown);

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 
 #[derive(Parser)]
-#[command(name = "hakmem", version, about = "hakmem memory allocator: run programs on it, configure, benchmark, soak")]
+#[command(
+    name = "hakmem",
+    version,
+    about = "hakmem memory allocator: run programs on it, configure, benchmark, soak"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -30,7 +30,10 @@ pub fn libhakmem() -> Result<PathBuf> {
         }
         bail!("HAKMEM_LIB={} does not name a file", p.display());
     }
-    if let Some(d) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(d) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         for cand in [d.join("libhakmem.so"), d.join("../libhakmem.so")] {
             if cand.is_file() {
                 return Ok(cand.canonicalize().unwrap_or(cand));
@@ -51,14 +54,19 @@ pub fn preload_warning(prog: &str, stats: bool) -> Option<String> {
     Some(format!(
         "hakmem: warning: {} {why}; it will run on its own allocator, not hakmem{}",
         path.display(),
-        if stats { ", and --stats will print nothing" } else { "" }
+        if stats {
+            ", and --stats will print nothing"
+        } else {
+            ""
+        }
     ))
 }
 
 pub fn main(a: RunArgs) -> Result<i32> {
     let lib = libhakmem()?;
     if let Some(p) = &a.profile {
-        hakmem::config::Profile::parse(p).map_err(|accepted| anyhow!("unknown profile {p:?}; accepted: {accepted}"))?;
+        hakmem::config::Profile::parse(p)
+            .map_err(|accepted| anyhow!("unknown profile {p:?}; accepted: {accepted}"))?;
     }
     if let Some(w) = preload_warning(&a.cmd[0], a.stats) {
         eprintln!("{w}");

@@ -14,7 +14,10 @@ pub const TOOLS: &str = "hakmem-tools";
 /// workspace into one directory; `cargo install` puts them in one bin directory), or one level
 /// up (a test binary in target/release/deps).
 pub fn candidates() -> Vec<PathBuf> {
-    let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(PathBuf::from)) else {
+    let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(PathBuf::from))
+    else {
         return vec![];
     };
     vec![dir.join(TOOLS), dir.join("..").join(TOOLS)]

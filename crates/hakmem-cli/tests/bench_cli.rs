@@ -8,7 +8,11 @@ use std::process::{Command, Output};
 fn hakmem() -> Command {
     let exe = Path::new(env!("CARGO_BIN_EXE_hakmem"));
     let wl = exe.with_file_name("hakmem-workload");
-    assert!(wl.is_file(), "{} is missing: build the workspace first (`cargo build --release`)", wl.display());
+    assert!(
+        wl.is_file(),
+        "{} is missing: build the workspace first (`cargo build --release`)",
+        wl.display()
+    );
     let mut c = Command::new(exe);
     c.env_remove("LD_PRELOAD").env_remove("HAKMEM_LIB");
     c
@@ -21,14 +25,31 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn bench_one_run_on_glibc_end_to_end() {
     let (csv, md, svg) = (tmp("b.csv"), tmp("b.md"), tmp("b.svg"));
     let o = hakmem()
-        .args(["bench", "--runs", "1", "--allocators", "glibc", "-w", "random-mixed,server-churn", "--cycles", "20000", "--arg", "ws=64", "--json", "-"])
+        .args([
+            "bench",
+            "--runs",
+            "1",
+            "--allocators",
+            "glibc",
+            "-w",
+            "random-mixed,server-churn",
+            "--cycles",
+            "20000",
+            "--arg",
+            "ws=64",
+            "--json",
+            "-",
+        ])
         .arg("--csv")
         .arg(&csv)
         .arg("--markdown")
@@ -52,7 +73,21 @@ fn bench_one_run_on_glibc_end_to_end() {
 
 fn bench_without_plot(csv: &Path, md: &Path) {
     let o = hakmem()
-        .args(["bench", "--runs", "1", "--allocators", "glibc", "-w", "random-mixed,server-churn", "--cycles", "20000", "--arg", "ws=64", "--json", "-"])
+        .args([
+            "bench",
+            "--runs",
+            "1",
+            "--allocators",
+            "glibc",
+            "-w",
+            "random-mixed,server-churn",
+            "--cycles",
+            "20000",
+            "--arg",
+            "ws=64",
+            "--json",
+            "-",
+        ])
         .arg("--csv")
         .arg(csv)
         .arg("--markdown")
@@ -73,7 +108,10 @@ fn check_outputs(out: &str, err: &str, csv: &Path, md: &Path) {
         assert_eq!(row["allocator"], "glibc");
         assert_eq!(row["runs"], 1);
         assert!(row["median_ops_per_sec"].as_f64().unwrap() > 0.0);
-        assert_eq!(row["ratio_vs_ref"], 1.0, "glibc is its own reference when mimalloc did not run");
+        assert_eq!(
+            row["ratio_vs_ref"], 1.0,
+            "glibc is its own reference when mimalloc did not run"
+        );
         assert!(row["peak_rss_kb"].as_u64().unwrap() > 0);
     }
     let run = &v["runs"][0]["contestants"][0]["runs"][0];
@@ -84,7 +122,12 @@ fn check_outputs(out: &str, err: &str, csv: &Path, md: &Path) {
     let csv = std::fs::read_to_string(csv).unwrap();
     assert_eq!(csv.lines().count(), 3);
     let md = std::fs::read_to_string(md).unwrap();
-    assert!(md.contains("## random-mixed") && md.contains("## server-churn") && md.contains("| glibc | 1 |"), "{md}");
+    assert!(
+        md.contains("## random-mixed")
+            && md.contains("## server-churn")
+            && md.contains("| glibc | 1 |"),
+        "{md}"
+    );
     assert!(md.contains("- command: `hakmem bench --runs 1"));
 }
 
@@ -95,14 +138,40 @@ fn bench_rejects_bad_arguments() {
         (&["bench", "-a", "nope"], "unknown allocator"),
         (&["bench", "--runs", "0", "-a", "glibc"], "--runs"),
         (&["bench", "-a", "glibc", "--arg", "ws"], "KEY=VALUE"),
-        (&["bench", "-a", "glibc", "--arg", "threads=2"], "no option --threads"),
-        (&["bench", "-a", "glibc", "--plot", "chart.gif"], ".svg or .png"),
+        (
+            &["bench", "-a", "glibc", "--arg", "threads=2"],
+            "no option --threads",
+        ),
+        (
+            &["bench", "-a", "glibc", "--plot", "chart.gif"],
+            ".svg or .png",
+        ),
         (&["bench", "-a", "glibc", "--scale", "0"], "--scale"),
-        (&["bench", "-a", "glibc", "--scale", "0.1", "--cycles", "5"], "cannot be used with"),
-        (&["ab", "--env", "HAKMEM_X", "--env", "HAKMEM_X=1"], "NAME=VALUE"),
+        (
+            &["bench", "-a", "glibc", "--scale", "0.1", "--cycles", "5"],
+            "cannot be used with",
+        ),
+        (
+            &["ab", "--env", "HAKMEM_X", "--env", "HAKMEM_X=1"],
+            "NAME=VALUE",
+        ),
         (&["ab", "--env", "HAKMEM_X=1"], "exactly twice"),
-        (&["ab", "--env", "HAKMEM_X=1", "--env", "HAKMEM_X=1"], "nothing is flipped"),
-        (&["ab", "--env", "HAKMEM_X=0", "--env", "HAKMEM_X=1", "--runs", "0"], "--runs"),
+        (
+            &["ab", "--env", "HAKMEM_X=1", "--env", "HAKMEM_X=1"],
+            "nothing is flipped",
+        ),
+        (
+            &[
+                "ab",
+                "--env",
+                "HAKMEM_X=0",
+                "--env",
+                "HAKMEM_X=1",
+                "--runs",
+                "0",
+            ],
+            "--runs",
+        ),
     ];
     for (args, msg) in cases {
         let o = hakmem().args(*args).output().unwrap();
@@ -117,13 +186,24 @@ fn bench_skips_a_missing_library_with_a_notice() {
     // hakmem resolves through HAKMEM_LIB; a wrong path is a clear skip, and glibc still runs.
     let o = hakmem()
         .env("HAKMEM_LIB", "/nonexistent/libhakmem.so")
-        .args(["bench", "--runs", "1", "-a", "hakmem,glibc", "--cycles", "10000"])
+        .args([
+            "bench",
+            "--runs",
+            "1",
+            "-a",
+            "hakmem,glibc",
+            "--cycles",
+            "10000",
+        ])
         .output()
         .unwrap();
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(err.contains("skipping hakmem"), "{err}");
-    assert!(out.contains("glibc") && !out.lines().any(|l| l.starts_with("hakmem ")), "{out}");
+    assert!(
+        out.contains("glibc") && !out.lines().any(|l| l.starts_with("hakmem ")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -131,23 +211,40 @@ fn ab_end_to_end_with_a_library_without_stats() {
     // Any preloadable library works for the mechanics; one that prints no hakmem stats must
     // trigger the "cannot confirm the switched code ran" warning. mimalloc is the documented
     // stand-in; without it, libc itself is a valid (no-op) preload.
-    let lib = ["/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", "/lib/x86_64-linux-gnu/libc.so.6"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("a preloadable library");
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+    .expect("a preloadable library");
     let log = tmp("ab-log.md");
     let _ = std::fs::remove_file(&log);
     for _ in 0..2 {
         let o = hakmem()
             .env("HAKMEM_LIB", lib)
-            .args(["ab", "--env", "AB_TEST_SWITCH=0", "--env", "AB_TEST_SWITCH=1", "--runs", "2", "--cycles", "20000", "--log"])
+            .args([
+                "ab",
+                "--env",
+                "AB_TEST_SWITCH=0",
+                "--env",
+                "AB_TEST_SWITCH=1",
+                "--runs",
+                "3",
+                "--cycles",
+                "20000",
+                "--log",
+            ])
             .arg(&log)
             .output()
             .unwrap();
         let (out, err) = text(&o);
         assert!(o.status.success(), "{out}\n{err}");
         assert!(out.contains("verdict: "), "{out}");
-        assert!(out.contains("no `hakmem: box AB_TEST_SWITCH hits N` line"), "{out}");
+        assert!(
+            out.contains("no `hakmem: box AB_TEST_SWITCH hits N` line"),
+            "{out}"
+        );
     }
     let log = std::fs::read_to_string(&log).unwrap();
     assert_eq!(log.matches("# A/B log").count(), 1, "header written once");

@@ -11,7 +11,10 @@ const HAKMEM: &str = env!("CARGO_BIN_EXE_hakmem");
 fn try_artifact(name: &str) -> Option<PathBuf> {
     let exe_dir = Path::new(HAKMEM).parent().unwrap().to_path_buf();
     let release = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
-    [exe_dir, release].into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    [exe_dir, release]
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 fn artifact(name: &str) -> PathBuf {
@@ -38,15 +41,29 @@ fn hakmem() -> Command {
 
 fn soak(args: &[&str]) -> Output {
     let w = artifact("hakmem-soak-worker");
-    hakmem().arg("soak").arg("--worker").arg(w).args(args).output().unwrap()
+    hakmem()
+        .arg("soak")
+        .arg("--worker")
+        .arg(w)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn analyze(args: &[&str]) -> Output {
-    hakmem().args(["soak", "analyze"]).args(args).output().unwrap()
+    hakmem()
+        .args(["soak", "analyze"])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn data_rows(csv: &Path) -> Vec<String> {
@@ -63,7 +80,16 @@ fn ten_second_soak_on_hakmem_passes_the_budgets() {
     let d = tmpdir("hakmem10");
     let csv = d.join("run.csv");
     artifact("libhakmem.so");
-    let o = soak(&["--duration", "10s", "--epoch", "1s", "--allocator", "hakmem", "--out", csv.to_str().unwrap()]);
+    let o = soak(&[
+        "--duration",
+        "10s",
+        "--epoch",
+        "1s",
+        "--allocator",
+        "hakmem",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(data_rows(&csv).len(), 10, "one row per 1 s epoch");
 
@@ -92,7 +118,16 @@ fn sigint_to_the_parent_stops_both_and_keeps_every_epoch() {
         .arg("soak")
         .arg("--worker")
         .arg(artifact("hakmem-soak-worker"))
-        .args(["--duration", "120s", "--epoch", "0.5s", "--allocator", "glibc", "--out", csv.to_str().unwrap()])
+        .args([
+            "--duration",
+            "120s",
+            "--epoch",
+            "0.5s",
+            "--allocator",
+            "glibc",
+            "--out",
+            csv.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -103,7 +138,10 @@ fn sigint_to_the_parent_stops_both_and_keeps_every_epoch() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let t = Instant::now();
     while child.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(30), "soak did not stop after SIGINT");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "soak did not stop after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let o = child.wait_with_output().unwrap();
@@ -111,15 +149,26 @@ fn sigint_to_the_parent_stops_both_and_keeps_every_epoch() {
     let body = std::fs::read_to_string(&csv).unwrap();
     assert!(body.contains("# end reason=interrupted"), "{body}");
     let rows = data_rows(&csv);
-    assert!(rows.len() >= 3, "expected the epochs of ~4 s, got {}", rows.len());
+    assert!(
+        rows.len() >= 3,
+        "expected the epochs of ~4 s, got {}",
+        rows.len()
+    );
     // Every kept row is a whole epoch: it ends just after its 0.5 s boundary (the worker checks
     // the clock every few ms); a row cut short by the signal would land between boundaries.
     for (i, r) in rows.iter().enumerate() {
         let t_s: f64 = r.split(',').nth(1).unwrap().parse().unwrap();
         let late = t_s - 0.5 * (i + 1) as f64;
-        assert!((0.0..0.3).contains(&late), "row {i} is not a whole epoch: {r}");
+        assert!(
+            (0.0..0.3).contains(&late),
+            "row {i} is not a whole epoch: {r}"
+        );
     }
-    assert!(String::from_utf8_lossy(&o.stdout).contains("verdict"), "the analysis must still print: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("verdict"),
+        "the analysis must still print: {}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -156,7 +205,13 @@ fn write_csv(dir: &Path, name: &str, rss: impl Fn(u64) -> u64) -> PathBuf {
     let mut s =
         String::from("# allocator=handmade\nepoch,t_s,ops,ops_per_s,rss_bytes,peak_rss_bytes,mmap,munmap,madvise\n");
     for i in 0..20u64 {
-        s += &format!("{i},{},{},{},{},,1,0,0\n", (i + 1) * 10, 500_000_000u64, 50_000_000, rss(i));
+        s += &format!(
+            "{i},{},{},{},{},,1,0,0\n",
+            (i + 1) * 10,
+            500_000_000u64,
+            50_000_000,
+            rss(i)
+        );
     }
     let p = dir.join(name);
     std::fs::write(&p, s).unwrap();
@@ -179,8 +234,14 @@ fn analyze_exit_code_follows_the_verdict_and_plots() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL"));
 
     // The leak is (48.5 - 32.5) / 32.5 = 49%: a 60% budget lets it through, a 0.5% one does not.
-    assert_eq!(analyze(&[leak_s, "--max-drift", "60%"]).status.code(), Some(0));
-    assert_eq!(analyze(&[leak_s, "--max-drift", "0.005"]).status.code(), Some(1));
+    assert_eq!(
+        analyze(&[leak_s, "--max-drift", "60%"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        analyze(&[leak_s, "--max-drift", "0.005"]).status.code(),
+        Some(1)
+    );
 
     // Side by side: one failing file fails the whole run.
     let svg = d.join("both.svg");
@@ -189,7 +250,10 @@ fn analyze_exit_code_follows_the_verdict_and_plots() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("side by side"));
     let pic = std::fs::read_to_string(&svg).unwrap();
     assert!(pic.starts_with("<svg") && pic.contains("RSS (MB)") && pic.contains("throughput"));
-    assert!(pic.matches("<polyline").count() >= 4, "two series in each of two panels");
+    assert!(
+        pic.matches("<polyline").count() >= 4,
+        "two series in each of two panels"
+    );
     let png = d.join("both.png");
     analyze(&[flat_s, leak_s, "--plot", png.to_str().unwrap()]);
     let bytes = std::fs::read(&png).unwrap();
@@ -203,7 +267,11 @@ fn bad_input_gives_a_clear_error_and_nonzero_exit() {
     let empty = d.join("empty.csv");
     std::fs::write(&empty, "").unwrap();
     let malformed = d.join("bad.csv");
-    std::fs::write(&malformed, "epoch,t_s,ops,ops_per_s,rss_bytes\n0,10,100,10,4096\n1,20,many,10,4096\n").unwrap();
+    std::fs::write(
+        &malformed,
+        "epoch,t_s,ops,ops_per_s,rss_bytes\n0,10,100,10,4096\n1,20,many,10,4096\n",
+    )
+    .unwrap();
 
     for (args, want) in [
         (vec![missing.to_str().unwrap()], "cannot read"),
@@ -212,25 +280,50 @@ fn bad_input_gives_a_clear_error_and_nonzero_exit() {
     ] {
         let o = analyze(&args);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains(want), "want {want:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "want {want:?}: {}",
+            text(&o)
+        );
     }
     for (args, want) in [
         (vec!["--duration", "0s"], "more than zero"),
         (vec!["--duration", "0"], "more than zero"),
         (vec!["--duration", "10x"], "unknown unit"),
         (vec!["--duration", "2s", "--epoch", "1s"], "at least 3"),
-        (vec!["--duration", "60s", "--allocator", "nosuchmalloc"], "unknown allocator"),
-        (vec!["--duration", "60s", "--profile", "turbo"], "unknown profile"),
-        (vec!["--duration", "60s", "--max-drift", "lots"], "--max-drift"),
+        (
+            vec!["--duration", "60s", "--allocator", "nosuchmalloc"],
+            "unknown allocator",
+        ),
+        (
+            vec!["--duration", "60s", "--profile", "turbo"],
+            "unknown profile",
+        ),
+        (
+            vec!["--duration", "60s", "--max-drift", "lots"],
+            "--max-drift",
+        ),
     ] {
         let o = soak(&args);
         assert_ne!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains(want), "{args:?} want {want:?}: {}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{args:?} want {want:?}: {}",
+            text(&o)
+        );
     }
     let flat = write_csv(&d, "ok.csv", |_| 1_000_000);
-    let o = analyze(&[flat.to_str().unwrap(), "--plot", d.join("x.pdf").to_str().unwrap()]);
+    let o = analyze(&[
+        flat.to_str().unwrap(),
+        "--plot",
+        d.join("x.pdf").to_str().unwrap(),
+    ]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stderr).contains(".svg or .png"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(".svg or .png"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -249,12 +342,28 @@ fn a_worker_that_dies_fails_the_run_but_its_epochs_are_analysed() {
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let csv = d.join("dies.csv");
     let o = hakmem()
-        .args(["soak", "--worker", fake.to_str().unwrap(), "--duration", "60s", "--epoch", "1s"])
+        .args([
+            "soak",
+            "--worker",
+            fake.to_str().unwrap(),
+            "--duration",
+            "60s",
+            "--epoch",
+            "1s",
+        ])
         .args(["--allocator", "glibc", "--out", csv.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("failed"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("failed"),
+        "{}",
+        text(&o)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("epochs           5"), "the recorded epochs are analysed: {}", text(&o));
+    assert!(
+        out.contains("epochs           5"),
+        "the recorded epochs are analysed: {}",
+        text(&o)
+    );
 }

@@ -60,13 +60,18 @@ fn parse_args() -> Result<Opts> {
     while let Some(flag) = it.next() {
         let val = it.next().with_context(|| format!("{flag} needs a value"))?;
         let secs = |v: &str| -> Result<Duration> {
-            let s: f64 = v.parse().with_context(|| format!("{flag}: bad seconds {v:?}"))?;
+            let s: f64 = v
+                .parse()
+                .with_context(|| format!("{flag}: bad seconds {v:?}"))?;
             if !s.is_finite() || s < 0.0 {
                 bail!("{flag}: seconds must be >= 0");
             }
             Ok(Duration::from_secs_f64(s))
         };
-        let num = |v: &str| -> Result<u64> { v.parse().with_context(|| format!("{flag}: bad number {v:?}")) };
+        let num = |v: &str| -> Result<u64> {
+            v.parse()
+                .with_context(|| format!("{flag}: bad number {v:?}"))
+        };
         match flag.as_str() {
             "--out" => o.out = Some(val),
             "--duration-s" => o.duration = Some(secs(&val)?),
@@ -77,7 +82,9 @@ fn parse_args() -> Result<Opts> {
             "--max-extra-mask" => o.params.max_extra_mask = num(&val)? as u32,
             "--seed" => o.params.seed = num(&val)? as u32,
             "--meta" => {
-                let (k, v) = val.split_once('=').with_context(|| format!("--meta wants KEY=VALUE, got {val:?}"))?;
+                let (k, v) = val
+                    .split_once('=')
+                    .with_context(|| format!("--meta wants KEY=VALUE, got {val:?}"))?;
                 o.meta.insert(k.to_string(), v.to_string());
             }
             _ => bail!("unknown flag {flag}"),
@@ -110,12 +117,24 @@ fn run() -> Result<()> {
     install_handlers();
     let os = OsCallsProbe::lookup();
     let status = Status::open_self().context("cannot open /proc/self/status")?;
-    o.meta.insert("os_calls".into(), if os.available() { "hakmem_os_calls" } else { "unknown" }.into());
+    o.meta.insert(
+        "os_calls".into(),
+        if os.available() {
+            "hakmem_os_calls"
+        } else {
+            "unknown"
+        }
+        .into(),
+    );
     o.meta.insert("ws".into(), o.params.ws.to_string());
     o.meta.insert("seed".into(), o.params.seed.to_string());
     o.meta.insert(
         "sizes".into(),
-        format!("{}..{}", o.params.min_size, o.params.min_size + o.params.max_extra_mask as usize),
+        format!(
+            "{}..{}",
+            o.params.min_size,
+            o.params.min_size + o.params.max_extra_mask as usize
+        ),
     );
     o.meta.insert("pid".into(), std::process::id().to_string());
 
@@ -143,37 +162,45 @@ fn run() -> Result<()> {
     let deadline = o.duration.map(|d| start + d);
     let single_epoch = o.epoch.is_zero();
     let mut epoch_start = start;
-    let mut next_epoch = if single_epoch { None } else { Some(start + o.epoch) };
+    let mut next_epoch = if single_epoch {
+        None
+    } else {
+        Some(start + o.epoch)
+    };
     let mut epoch_ops = 0u64;
     let mut total_ops = 0u64;
     let mut epoch_no = 0u64;
     let reason;
 
-    let mut emit =
-        |now: Instant, ops: u64, epoch_no: u64, epoch_start: Instant, file: &mut Option<std::fs::File>| -> Result<()> {
-            let calls = os.read();
-            let mem = status.read();
-            let e = Epoch {
-                epoch: epoch_no,
-                t_s: (now - start).as_secs_f64(),
-                ops,
-                ops_per_s: ops as f64 / (now - epoch_start).as_secs_f64().max(1e-9),
-                rss_bytes: mem.map_or(0, |m| m.rss_kb * 1024),
-                peak_rss_bytes: mem.map(|m| m.peak_kb * 1024),
-                mmap: calls.map(|c| c.mmap),
-                munmap: calls.map(|c| c.munmap),
-                madvise: calls.map(|c| c.madvise),
-            };
-            soak::format_epoch_row(&e, &mut buf);
-            if let Some(f) = file {
-                f.write_all(&buf).context("cannot write the CSV")?;
-            }
-            // The parent may be gone; the file is what counts.
-            let mut so = stdout.lock();
-            let _ = so.write_all(&buf);
-            let _ = so.flush();
-            Ok(())
+    let mut emit = |now: Instant,
+                    ops: u64,
+                    epoch_no: u64,
+                    epoch_start: Instant,
+                    file: &mut Option<std::fs::File>|
+     -> Result<()> {
+        let calls = os.read();
+        let mem = status.read();
+        let e = Epoch {
+            epoch: epoch_no,
+            t_s: (now - start).as_secs_f64(),
+            ops,
+            ops_per_s: ops as f64 / (now - epoch_start).as_secs_f64().max(1e-9),
+            rss_bytes: mem.map_or(0, |m| m.rss_kb * 1024),
+            peak_rss_bytes: mem.map(|m| m.peak_kb * 1024),
+            mmap: calls.map(|c| c.mmap),
+            munmap: calls.map(|c| c.munmap),
+            madvise: calls.map(|c| c.madvise),
         };
+        soak::format_epoch_row(&e, &mut buf);
+        if let Some(f) = file {
+            f.write_all(&buf).context("cannot write the CSV")?;
+        }
+        // The parent may be gone; the file is what counts.
+        let mut so = stdout.lock();
+        let _ = so.write_all(&buf);
+        let _ = so.flush();
+        Ok(())
+    };
 
     loop {
         if STOP.load(Ordering::Relaxed) {

@@ -9,7 +9,10 @@ use hakmem_bench::probe;
 use hakmem_bench::workloads::{self, Overrides};
 
 #[derive(Parser)]
-#[command(name = "hakmem-workload", about = "Run one allocator workload and print one JSON line")]
+#[command(
+    name = "hakmem-workload",
+    about = "Run one allocator workload and print one JSON line"
+)]
 struct Cli {
     /// One of: random-mixed, server-churn, producer-consumer, false-sharing, realloc-growth,
     /// large-blocks, thread-churn.

@@ -21,13 +21,21 @@ pub struct FalseSharingParams {
 
 impl Default for FalseSharingParams {
     fn default() -> Self {
-        FalseSharingParams { threads: 2, cycles: 200_000_000, size: 8, writes_per_object: 1000 }
+        FalseSharingParams {
+            threads: 2,
+            cycles: 200_000_000,
+            size: 8,
+            writes_per_object: 1000,
+        }
     }
 }
 
 pub fn run(p: &FalseSharingParams) -> Result<Outcome> {
     ensure!(p.threads >= 1, "false-sharing needs threads >= 1");
-    ensure!(p.size >= 8, "false-sharing needs size >= 8 (the object holds a u64 counter)");
+    ensure!(
+        p.size >= 8,
+        "false-sharing needs size >= 8 (the object holds a u64 counter)"
+    );
     ensure!(p.writes_per_object >= 1, "writes-per-object must be >= 1");
     // Objects allocated back to back by one thread: likely neighbours on one cache line.
     let seeds: Vec<usize> = (0..p.threads)
@@ -48,7 +56,12 @@ pub fn run(p: &FalseSharingParams) -> Result<Outcome> {
             .enumerate()
             .map(|(i, &seed_obj)| {
                 let start = &start;
-                let writes = p.cycles / p.threads as u64 + if i == 0 { p.cycles % p.threads as u64 } else { 0 };
+                let writes = p.cycles / p.threads as u64
+                    + if i == 0 {
+                        p.cycles % p.threads as u64
+                    } else {
+                        0
+                    };
                 s.spawn(move || {
                     start.wait();
                     // Free the object the main thread made: the allocator may hand its place
@@ -81,14 +94,20 @@ pub fn run(p: &FalseSharingParams) -> Result<Outcome> {
             .collect();
         start.wait();
         t0 = Instant::now();
-        hs.into_iter().map(|h| h.join().expect("false-sharing worker panicked")).collect()
+        hs.into_iter()
+            .map(|h| h.join().expect("false-sharing worker panicked"))
+            .collect()
     });
     let seconds = t0.elapsed().as_secs_f64();
     let writes: u64 = results.iter().map(|r| r.0).sum();
     let objects: u64 = results.iter().map(|r| r.1).sum();
     let bad: u64 = results.iter().map(|r| r.2).sum();
     ensure!(bad == 0, "false-sharing: {bad} objects lost writes");
-    ensure!(writes == p.cycles, "false-sharing: {writes} writes, expected {}", p.cycles);
+    ensure!(
+        writes == p.cycles,
+        "false-sharing: {writes} writes, expected {}",
+        p.cycles
+    );
     Ok(Outcome::new(p.cycles, seconds).check("objects", objects))
 }
 
@@ -97,7 +116,11 @@ mod tests {
     use super::*;
     #[test]
     fn tiny_run_counts_writes_and_objects() {
-        let p = FalseSharingParams { cycles: 100_001, writes_per_object: 100, ..Default::default() };
+        let p = FalseSharingParams {
+            cycles: 100_001,
+            writes_per_object: 100,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.ops, 100_001);
         // Thread 0 does 50_001 writes (501 objects, the last one short), thread 1 does 50_000 (500).

@@ -18,14 +18,23 @@ pub struct LargeBlocksParams {
 
 impl Default for LargeBlocksParams {
     fn default() -> Self {
-        LargeBlocksParams { cycles: 5_000, min_size: 64 << 10, max_size: 8 << 20, ws: 4, seed: 1234567 }
+        LargeBlocksParams {
+            cycles: 5_000,
+            min_size: 64 << 10,
+            max_size: 8 << 20,
+            ws: 4,
+            seed: 1234567,
+        }
     }
 }
 
 const PAGE: usize = 4096;
 
 pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
-    ensure!(p.min_size >= 1 && p.max_size >= p.min_size && p.ws >= 1, "large-blocks needs 1 <= min-size <= max-size and ws >= 1");
+    ensure!(
+        p.min_size >= 1 && p.max_size >= p.min_size && p.ws >= 1,
+        "large-blocks needs 1 <= min-size <= max-size and ws >= 1"
+    );
     let mut rng = Xorshift32::new(p.seed);
     let mut slots: Vec<(usize, usize)> = vec![(0, 0); p.ws];
     let lo = usize::BITS - 1 - p.min_size.leading_zeros();
@@ -41,7 +50,8 @@ pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
             }
             // Log-uniform sizes: each power of two between min and max is equally likely.
             let bits = lo + rng.next() % (hi - lo + 1);
-            let size = ((1usize << bits) + (rng.next() as usize & ((1usize << bits) - 1))).clamp(p.min_size, p.max_size);
+            let size = ((1usize << bits) + (rng.next() as usize & ((1usize << bits) - 1)))
+                .clamp(p.min_size, p.max_size);
             let b = libc::malloc(size) as *mut u8;
             if b.is_null() {
                 super::random_mixed::oom(size);
@@ -89,7 +99,10 @@ mod tests {
     use super::*;
     #[test]
     fn tiny_run_sizes_in_range() {
-        let p = LargeBlocksParams { cycles: 200, ..Default::default() };
+        let p = LargeBlocksParams {
+            cycles: 200,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.ops, 200);
         let avg = o.checks["bytes"] / 200;

@@ -14,8 +14,15 @@ pub mod thread_churn;
 use std::collections::BTreeMap;
 
 /// Every workload, by the name used on the command line.
-pub const NAMES: &[&str] =
-    &["random-mixed", "server-churn", "producer-consumer", "false-sharing", "realloc-growth", "large-blocks", "thread-churn"];
+pub const NAMES: &[&str] = &[
+    "random-mixed",
+    "server-churn",
+    "producer-consumer",
+    "false-sharing",
+    "realloc-growth",
+    "large-blocks",
+    "thread-churn",
+];
 
 /// What a workload reports: ops done in the timed part, its duration, and the counters its
 /// invariant checks were computed from.
@@ -28,7 +35,11 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(ops: u64, seconds: f64) -> Self {
-        Outcome { ops, seconds, checks: BTreeMap::new() }
+        Outcome {
+            ops,
+            seconds,
+            checks: BTreeMap::new(),
+        }
     }
     pub fn check(mut self, k: &str, v: u64) -> Self {
         self.checks.insert(k.to_string(), v);
@@ -120,7 +131,10 @@ impl Prepared {
         match self {
             Prepared::RandomMixed(p) => {
                 let r = random_mixed::run(p);
-                Ok(Outcome::new(r.ops, r.seconds).check("mallocs", r.mallocs).check("frees", r.frees).check("freed_at_end", r.freed_at_end))
+                Ok(Outcome::new(r.ops, r.seconds)
+                    .check("mallocs", r.mallocs)
+                    .check("frees", r.frees)
+                    .check("freed_at_end", r.freed_at_end))
             }
             Prepared::ServerChurn(p) => server_churn::run(p),
             Prepared::ProducerConsumer(p) => producer_consumer::run(p),
@@ -141,7 +155,9 @@ pub fn parse_overrides(args: &[String]) -> anyhow::Result<Overrides> {
         #[command(flatten)]
         o: Overrides,
     }
-    W::try_parse_from(args).map(|w| w.o).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))
+    W::try_parse_from(args)
+        .map(|w| w.o)
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))
 }
 
 /// Resolves a workload name and overrides into validated parameters. Options the workload
@@ -231,7 +247,10 @@ pub fn run_named(name: &str, o: &Overrides) -> anyhow::Result<(Outcome, serde_js
 
 /// Whether a workload takes `--threads`.
 pub fn takes_threads(name: &str) -> bool {
-    matches!(name, "server-churn" | "producer-consumer" | "false-sharing" | "thread-churn")
+    matches!(
+        name,
+        "server-churn" | "producer-consumer" | "false-sharing" | "thread-churn"
+    )
 }
 
 fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> {
@@ -256,7 +275,11 @@ fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> 
     anyhow::ensure!(
         given.is_empty(),
         "workload {name} has no option {}",
-        given.iter().map(|k| format!("--{}", k.replace('_', "-"))).collect::<Vec<_>>().join(", ")
+        given
+            .iter()
+            .map(|k| format!("--{}", k.replace('_', "-")))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }
@@ -281,7 +304,6 @@ impl Xorshift32 {
         x
     }
 }
-
 
 /// One sentence per workload for reports: what it does and what one op is.
 pub fn describe(name: &str) -> &'static str {
@@ -317,19 +339,34 @@ mod tests {
 
     #[test]
     fn prepare_validates_options() {
-        let o = parse_overrides(&["--cycles".into(), "5".into(), "--max-extra-mask".into(), "0x1f".into()]).unwrap();
+        let o = parse_overrides(&[
+            "--cycles".into(),
+            "5".into(),
+            "--max-extra-mask".into(),
+            "0x1f".into(),
+        ])
+        .unwrap();
         match prepare("random-mixed", &o).unwrap() {
-            Prepared::RandomMixed(p) => assert_eq!((p.cycles, p.max_extra_mask, p.ws), (5, 0x1f, 8192)),
+            Prepared::RandomMixed(p) => {
+                assert_eq!((p.cycles, p.max_extra_mask, p.ws), (5, 0x1f, 8192))
+            }
             other => panic!("{other:?}"),
         }
-        let e = prepare("realloc-growth", &parse_overrides(&["--threads".into(), "2".into()]).unwrap()).unwrap_err();
+        let e = prepare(
+            "realloc-growth",
+            &parse_overrides(&["--threads".into(), "2".into()]).unwrap(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no option --threads"), "{e}");
         assert!(parse_overrides(&["--bogus".into(), "1".into()]).is_err());
         assert!(prepare("nope", &Overrides::default()).is_err());
         for n in NAMES {
             assert!(prepare(n, &Overrides::default()).is_ok(), "{n}");
             assert!(default_cycles(n).is_some());
-            let t = Overrides { threads: Some(2), ..Default::default() };
+            let t = Overrides {
+                threads: Some(2),
+                ..Default::default()
+            };
             assert_eq!(prepare(n, &t).is_ok(), takes_threads(n), "{n}");
         }
     }

@@ -20,7 +20,14 @@ pub struct ProducerConsumerParams {
 
 impl Default for ProducerConsumerParams {
     fn default() -> Self {
-        ProducerConsumerParams { producers: 1, consumers: 1, cycles: 2_000_000, min_size: 16, max_size: 1024, seed: 1234567 }
+        ProducerConsumerParams {
+            producers: 1,
+            consumers: 1,
+            cycles: 2_000_000,
+            min_size: 16,
+            max_size: 1024,
+            seed: 1234567,
+        }
     }
 }
 
@@ -48,10 +55,19 @@ struct Queue {
 }
 
 pub fn run(p: &ProducerConsumerParams) -> Result<Outcome> {
-    ensure!(p.producers >= 1 && p.consumers >= 1, "producer-consumer needs at least one producer and one consumer");
-    ensure!(p.min_size >= 8 && p.max_size >= p.min_size, "producer-consumer needs 8 <= min-size <= max-size");
+    ensure!(
+        p.producers >= 1 && p.consumers >= 1,
+        "producer-consumer needs at least one producer and one consumer"
+    );
+    ensure!(
+        p.min_size >= 8 && p.max_size >= p.min_size,
+        "producer-consumer needs 8 <= min-size <= max-size"
+    );
     // Preallocated: pushing a batch never allocates.
-    let queue = Mutex::new(Queue { q: VecDeque::with_capacity(QUEUE_BATCHES), producers_left: p.producers });
+    let queue = Mutex::new(Queue {
+        q: VecDeque::with_capacity(QUEUE_BATCHES),
+        producers_left: p.producers,
+    });
     let not_empty = Condvar::new();
     let not_full = Condvar::new();
     let start = Barrier::new(p.producers + p.consumers + 1);
@@ -61,10 +77,18 @@ pub fn run(p: &ProducerConsumerParams) -> Result<Outcome> {
         let mut prods = Vec::new();
         for i in 0..p.producers {
             let (queue, not_empty, not_full, start) = (&queue, &not_empty, &not_full, &start);
-            let n = p.cycles / p.producers as u64 + if i == 0 { p.cycles % p.producers as u64 } else { 0 };
+            let n = p.cycles / p.producers as u64
+                + if i == 0 {
+                    p.cycles % p.producers as u64
+                } else {
+                    0
+                };
             prods.push(s.spawn(move || {
                 let mut rng = Xorshift32::new(p.seed.wrapping_add(i as u32 * 7919));
-                let mut b = Batch { n: 0, blocks: [0; BATCH] };
+                let mut b = Batch {
+                    n: 0,
+                    blocks: [0; BATCH],
+                };
                 start.wait();
                 let mut made = 0u64;
                 while made < n {
@@ -134,7 +158,10 @@ pub fn run(p: &ProducerConsumerParams) -> Result<Outcome> {
         }
         start.wait();
         t0 = Instant::now();
-        let made: u64 = prods.into_iter().map(|h| h.join().expect("producer panicked")).sum();
+        let made: u64 = prods
+            .into_iter()
+            .map(|h| h.join().expect("producer panicked"))
+            .sum();
         let (mut freed, mut corrupt) = (0, 0);
         for h in cons {
             let (f, c) = h.join().expect("consumer panicked");
@@ -144,9 +171,19 @@ pub fn run(p: &ProducerConsumerParams) -> Result<Outcome> {
         (made, freed, corrupt)
     });
     let seconds = t0.elapsed().as_secs_f64();
-    ensure!(corrupt == 0, "producer-consumer: {corrupt} blocks had damaged contents");
-    ensure!(made == p.cycles, "producer-consumer: made {made} blocks, expected {}", p.cycles);
-    ensure!(freed == made, "producer-consumer: made {made} blocks but freed {freed}");
+    ensure!(
+        corrupt == 0,
+        "producer-consumer: {corrupt} blocks had damaged contents"
+    );
+    ensure!(
+        made == p.cycles,
+        "producer-consumer: made {made} blocks, expected {}",
+        p.cycles
+    );
+    ensure!(
+        freed == made,
+        "producer-consumer: made {made} blocks but freed {freed}"
+    );
     Ok(Outcome::new(p.cycles, seconds).check("remote_frees", freed))
 }
 
@@ -155,14 +192,21 @@ mod tests {
     use super::*;
     #[test]
     fn tiny_run_frees_everything_remotely() {
-        let p = ProducerConsumerParams { cycles: 10_007, ..Default::default() };
+        let p = ProducerConsumerParams {
+            cycles: 10_007,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.ops, 10_007);
         assert_eq!(o.checks["remote_frees"], 10_007);
     }
     #[test]
     fn several_each_side() {
-        let p = ProducerConsumerParams { cycles: 5_000, ..Default::default() }.with_threads(4);
+        let p = ProducerConsumerParams {
+            cycles: 5_000,
+            ..Default::default()
+        }
+        .with_threads(4);
         assert_eq!((p.producers, p.consumers), (2, 2));
         assert_eq!(run(&p).unwrap().checks["remote_frees"], 5_000);
         let one = ProducerConsumerParams::default().with_threads(1);

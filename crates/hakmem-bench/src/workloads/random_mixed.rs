@@ -19,7 +19,13 @@ pub struct RandomMixedParams {
 
 impl Default for RandomMixedParams {
     fn default() -> Self {
-        RandomMixedParams { ws: 8192, cycles: 10_000_000, seed: 1234567, min_size: 16, max_extra_mask: 0x3FF }
+        RandomMixedParams {
+            ws: 8192,
+            cycles: 10_000_000,
+            seed: 1234567,
+            min_size: 16,
+            max_extra_mask: 0x3FF,
+        }
     }
 }
 
@@ -163,7 +169,11 @@ pub fn run(p: &RandomMixedParams) -> RandomMixedResult {
         freed_at_end: freed as u64,
     };
     // Invariant: every malloc of the whole run was matched by a free (in the loop or at the end).
-    assert_eq!(rm.mallocs, rm.frees + freed as u64, "random-mixed: malloc/free count mismatch");
+    assert_eq!(
+        rm.mallocs,
+        rm.frees + freed as u64,
+        "random-mixed: malloc/free count mismatch"
+    );
     assert_eq!(rm.live(), 0);
     res
 }
@@ -174,7 +184,11 @@ mod tests {
 
     #[test]
     fn ops_alternate_and_everything_is_freed() {
-        let p = RandomMixedParams { ws: 64, cycles: 10_000, ..Default::default() };
+        let p = RandomMixedParams {
+            ws: 64,
+            cycles: 10_000,
+            ..Default::default()
+        };
         let mut rm = RandomMixed::new(&p);
         rm.run_ops(5_000);
         assert_eq!(rm.mallocs + rm.frees, 5_000);
@@ -188,12 +202,19 @@ mod tests {
 
     #[test]
     fn same_seed_same_sequence() {
-        let p = RandomMixedParams { ws: 128, cycles: 0, ..Default::default() };
+        let p = RandomMixedParams {
+            ws: 128,
+            cycles: 0,
+            ..Default::default()
+        };
         let mut a = RandomMixed::new(&p);
         let mut b = RandomMixed::new(&p);
         a.run_ops(3_333);
         b.run_ops(3_333);
-        assert_eq!((a.mallocs, a.frees, a.live()), (b.mallocs, b.frees, b.live()));
+        assert_eq!(
+            (a.mallocs, a.frees, a.live()),
+            (b.mallocs, b.frees, b.live())
+        );
         let mut c = RandomMixed::new(&RandomMixedParams { seed: 99, ..p });
         c.run_ops(3_333);
         assert_ne!((a.mallocs, a.live()), (c.mallocs, c.live()));
@@ -201,7 +222,11 @@ mod tests {
 
     #[test]
     fn protocol_counts_ops() {
-        let p = RandomMixedParams { ws: 256, cycles: 20_000, ..Default::default() };
+        let p = RandomMixedParams {
+            ws: 256,
+            cycles: 20_000,
+            ..Default::default()
+        };
         let r = run(&p);
         assert_eq!(r.ops, 20_000);
         assert_eq!(r.mallocs + r.frees, 20_000);

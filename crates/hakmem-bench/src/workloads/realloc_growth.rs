@@ -21,7 +21,14 @@ pub struct ReallocGrowthParams {
 
 impl Default for ReallocGrowthParams {
     fn default() -> Self {
-        ReallocGrowthParams { cycles: 2_000_000, live: 4, max_step: 64, string_max: 16 << 10, vector_max: 256 << 10, seed: 1234567 }
+        ReallocGrowthParams {
+            cycles: 2_000_000,
+            live: 4,
+            max_step: 64,
+            string_max: 16 << 10,
+            vector_max: 256 << 10,
+            seed: 1234567,
+        }
     }
 }
 
@@ -38,10 +45,23 @@ fn pattern(i: usize, salt: usize) -> u8 {
 }
 
 pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
-    ensure!(p.live >= 1 && p.max_step >= 1, "realloc-growth needs live >= 1 and max-step >= 1");
-    ensure!(p.string_max >= 16 && p.vector_max >= 32, "realloc-growth needs string-max >= 16 and vector-max >= 32");
+    ensure!(
+        p.live >= 1 && p.max_step >= 1,
+        "realloc-growth needs live >= 1 and max-step >= 1"
+    );
+    ensure!(
+        p.string_max >= 16 && p.vector_max >= 32,
+        "realloc-growth needs string-max >= 16 and vector-max >= 32"
+    );
     let mut rng = Xorshift32::new(p.seed);
-    let mut g: Vec<Grower> = vec![Grower { p: std::ptr::null_mut(), len: 0, doubling: false }; p.live];
+    let mut g: Vec<Grower> = vec![
+        Grower {
+            p: std::ptr::null_mut(),
+            len: 0,
+            doubling: false
+        };
+        p.live
+    ];
     let (mut reallocs, mut finished, mut bad) = (0u64, 0u64, 0u64);
     let t0 = Instant::now();
     let mut k = 0usize;
@@ -52,7 +72,11 @@ pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
             k += 1;
             let gr = &mut g[i];
             let salt = i * 7 + 1;
-            let max = if gr.doubling { p.vector_max } else { p.string_max };
+            let max = if gr.doubling {
+                p.vector_max
+            } else {
+                p.string_max
+            };
             if gr.p.is_null() || gr.len >= max {
                 if !gr.p.is_null() {
                     bad += verify(gr.p, gr.len, salt);
@@ -70,14 +94,21 @@ pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
                 }
                 continue;
             }
-            let new_len = if gr.doubling { gr.len * 2 } else { gr.len + 1 + rng.next() as usize % p.max_step };
+            let new_len = if gr.doubling {
+                gr.len * 2
+            } else {
+                gr.len + 1 + rng.next() as usize % p.max_step
+            };
             let np = libc::realloc(gr.p as *mut libc::c_void, new_len) as *mut u8;
             if np.is_null() {
                 super::random_mixed::oom(new_len);
             }
             reallocs += 1;
             // Spot checks on every move; the whole object is checked when it is retired.
-            if *np != pattern(0, salt) || *np.add(gr.len - 1) != pattern(gr.len - 1, salt) || *np.add(gr.len / 2) != pattern(gr.len / 2, salt) {
+            if *np != pattern(0, salt)
+                || *np.add(gr.len - 1) != pattern(gr.len - 1, salt)
+                || *np.add(gr.len / 2) != pattern(gr.len / 2, salt)
+            {
                 bad += 1;
             }
             for j in gr.len..new_len {
@@ -96,7 +127,10 @@ pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
         }
     }
     let seconds = t0.elapsed().as_secs_f64();
-    ensure!(bad == 0, "realloc-growth: {bad} objects lost contents across realloc");
+    ensure!(
+        bad == 0,
+        "realloc-growth: {bad} objects lost contents across realloc"
+    );
     Ok(Outcome::new(reallocs, seconds).check("objects", finished))
 }
 
@@ -109,11 +143,20 @@ mod tests {
     use super::*;
     #[test]
     fn tiny_run_keeps_contents() {
-        let p = ReallocGrowthParams { cycles: 20_000, string_max: 2048, vector_max: 8192, ..Default::default() };
+        let p = ReallocGrowthParams {
+            cycles: 20_000,
+            string_max: 2048,
+            vector_max: 8192,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.ops, 20_000);
         // Strings need > 2032/64 reallocs each, vectors 9: far fewer objects than reallocs,
         // but certainly more than the 4 that were live at the end.
-        assert!(o.checks["objects"] > 4 && o.checks["objects"] < 20_000 / 9 + 4, "{:?}", o.checks);
+        assert!(
+            o.checks["objects"] > 4 && o.checks["objects"] < 20_000 / 9 + 4,
+            "{:?}",
+            o.checks
+        );
     }
 }

@@ -25,7 +25,15 @@ pub struct ServerChurnParams {
 
 impl Default for ServerChurnParams {
     fn default() -> Self {
-        ServerChurnParams { threads: 2, cycles: 4_000_000, slots: 1000, min_size: 8, max_size: 512, remote_pct: 10, seed: 1234567 }
+        ServerChurnParams {
+            threads: 2,
+            cycles: 4_000_000,
+            slots: 1000,
+            min_size: 8,
+            max_size: 512,
+            remote_pct: 10,
+            seed: 1234567,
+        }
     }
 }
 
@@ -42,12 +50,20 @@ struct Counts {
 }
 
 pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
-    ensure!(p.threads >= 1 && p.slots >= 1, "server-churn needs threads >= 1 and slots >= 1");
-    ensure!(p.min_size >= 8 && p.max_size >= p.min_size, "server-churn needs 8 <= min-size <= max-size");
+    ensure!(
+        p.threads >= 1 && p.slots >= 1,
+        "server-churn needs threads >= 1 and slots >= 1"
+    );
+    ensure!(
+        p.min_size >= 8 && p.max_size >= p.min_size,
+        "server-churn needs 8 <= min-size <= max-size"
+    );
     ensure!(p.remote_pct <= 100, "remote-pct is a percentage");
     let t = p.threads;
     // Preallocated inboxes: the handoff itself never allocates on the timed path.
-    let inboxes: Vec<Mutex<Vec<usize>>> = (0..t).map(|_| Mutex::new(Vec::with_capacity(INBOX_CAP))).collect();
+    let inboxes: Vec<Mutex<Vec<usize>>> = (0..t)
+        .map(|_| Mutex::new(Vec::with_capacity(INBOX_CAP)))
+        .collect();
     let start = Barrier::new(t + 1);
     // Threads that have sent everything; the others keep draining their inbox until all have.
     let done = AtomicUsize::new(0);
@@ -120,7 +136,10 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
             .collect();
         start.wait();
         t0 = Instant::now();
-        handles.into_iter().map(|h| h.join().expect("server-churn worker panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("server-churn worker panicked"))
+            .collect()
     });
     let seconds = t0.elapsed().as_secs_f64();
     let sum = counts.iter().fold(Counts::default(), |a, c| Counts {
@@ -130,15 +149,27 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
         received: a.received + c.received,
         corrupt: a.corrupt + c.corrupt,
     });
-    ensure!(sum.corrupt == 0, "server-churn: {} blocks had damaged contents", sum.corrupt);
-    ensure!(sum.sent == sum.received, "server-churn: sent {} blocks but {} were received", sum.sent, sum.received);
+    ensure!(
+        sum.corrupt == 0,
+        "server-churn: {} blocks had damaged contents",
+        sum.corrupt
+    );
+    ensure!(
+        sum.sent == sum.received,
+        "server-churn: sent {} blocks but {} were received",
+        sum.sent,
+        sum.received
+    );
     ensure!(
         sum.mallocs == sum.local_frees + sum.received,
         "server-churn: {} mallocs but {} frees",
         sum.mallocs,
         sum.local_frees + sum.received
     );
-    ensure!(sum.mallocs == p.cycles + (p.slots * t) as u64, "server-churn: op count mismatch");
+    ensure!(
+        sum.mallocs == p.cycles + (p.slots * t) as u64,
+        "server-churn: op count mismatch"
+    );
     Ok(Outcome::new(p.cycles, seconds)
         .check("mallocs", sum.mallocs)
         .check("remote_frees", sum.received))
@@ -158,7 +189,13 @@ fn alloc(size: usize) -> usize {
 
 /// Hands blocks to the next thread. When its inbox is full, waits for it to drain, draining
 /// our own inbox meanwhile so two threads waiting on each other still make progress.
-fn send(to: &Mutex<Vec<usize>>, blocks: &[usize], mine: &Mutex<Vec<usize>>, spare: &mut Vec<usize>, c: &mut Counts) {
+fn send(
+    to: &Mutex<Vec<usize>>,
+    blocks: &[usize],
+    mine: &Mutex<Vec<usize>>,
+    spare: &mut Vec<usize>,
+    c: &mut Counts,
+) {
     if blocks.is_empty() {
         return;
     }
@@ -201,7 +238,11 @@ mod tests {
     use super::*;
     #[test]
     fn tiny_run_balances() {
-        let p = ServerChurnParams { cycles: 20_000, slots: 50, ..Default::default() };
+        let p = ServerChurnParams {
+            cycles: 20_000,
+            slots: 50,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.ops, 20_000);
         assert_eq!(o.checks["mallocs"], 20_000 + 100);
@@ -211,13 +252,27 @@ mod tests {
     }
     #[test]
     fn one_thread_and_all_remote() {
-        let p = ServerChurnParams { threads: 1, cycles: 5_000, slots: 10, remote_pct: 100, ..Default::default() };
+        let p = ServerChurnParams {
+            threads: 1,
+            cycles: 5_000,
+            slots: 10,
+            remote_pct: 100,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.checks["remote_frees"], 5_000);
     }
     #[test]
     fn rejects_bad_params() {
-        assert!(run(&ServerChurnParams { min_size: 4, ..Default::default() }).is_err());
-        assert!(run(&ServerChurnParams { threads: 0, ..Default::default() }).is_err());
+        assert!(run(&ServerChurnParams {
+            min_size: 4,
+            ..Default::default()
+        })
+        .is_err());
+        assert!(run(&ServerChurnParams {
+            threads: 0,
+            ..Default::default()
+        })
+        .is_err());
     }
 }

@@ -23,13 +23,24 @@ pub struct ThreadChurnParams {
 
 impl Default for ThreadChurnParams {
     fn default() -> Self {
-        ThreadChurnParams { cycles: 4000, threads: 2, allocs_per_thread: 1000, min_size: 16, max_size: 1024, leave_pct: 10, seed: 1234567 }
+        ThreadChurnParams {
+            cycles: 4000,
+            threads: 2,
+            allocs_per_thread: 1000,
+            min_size: 16,
+            max_size: 1024,
+            leave_pct: 10,
+            seed: 1234567,
+        }
     }
 }
 
 pub fn run(p: &ThreadChurnParams) -> Result<Outcome> {
     ensure!(p.threads >= 1, "thread-churn needs threads >= 1");
-    ensure!(p.min_size >= 8 && p.max_size >= p.min_size, "thread-churn needs 8 <= min-size <= max-size");
+    ensure!(
+        p.min_size >= 8 && p.max_size >= p.min_size,
+        "thread-churn needs 8 <= min-size <= max-size"
+    );
     ensure!(p.leave_pct <= 100, "leave-pct is a percentage");
     let span = (p.max_size - p.min_size + 1) as u32;
     let (mut started, mut mallocs, mut frees, mut bad) = (0u64, 0u64, 0u64, 0u64);
@@ -100,7 +111,10 @@ pub fn run(p: &ThreadChurnParams) -> Result<Outcome> {
     }
     let seconds = t0.elapsed().as_secs_f64();
     ensure!(bad == 0, "thread-churn: {bad} blocks had damaged contents");
-    ensure!(frees == mallocs, "thread-churn: {mallocs} mallocs but {frees} frees");
+    ensure!(
+        frees == mallocs,
+        "thread-churn: {mallocs} mallocs but {frees} frees"
+    );
     Ok(Outcome::new(mallocs, seconds).check("threads", started))
 }
 
@@ -109,7 +123,12 @@ mod tests {
     use super::*;
     #[test]
     fn tiny_run_frees_everything() {
-        let p = ThreadChurnParams { cycles: 21, allocs_per_thread: 300, leave_pct: 50, ..Default::default() };
+        let p = ThreadChurnParams {
+            cycles: 21,
+            allocs_per_thread: 300,
+            leave_pct: 50,
+            ..Default::default()
+        };
         let o = run(&p).unwrap();
         assert_eq!(o.checks["threads"], 21);
         assert_eq!(o.ops, 21 * 300);

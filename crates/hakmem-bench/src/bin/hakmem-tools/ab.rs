@@ -67,9 +67,14 @@ pub struct AbArgs {
 
 /// `NAME=VALUE` with a plausible variable name.
 pub fn parse_env(s: &str) -> Result<(String, String)> {
-    let Some((k, v)) = s.split_once('=') else { bail!("--env {s}: expected NAME=VALUE") };
+    let Some((k, v)) = s.split_once('=') else {
+        bail!("--env {s}: expected NAME=VALUE")
+    };
     let k = k.trim();
-    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.starts_with(|c: char| c.is_ascii_digit()) {
+    if k.is_empty()
+        || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || k.starts_with(|c: char| c.is_ascii_digit())
+    {
         bail!("--env {s}: '{k}' is not an environment variable name");
     }
     Ok((k.to_string(), v.to_string()))
@@ -84,15 +89,20 @@ pub fn check_switch(name: &str, value: &str) -> Result<()> {
     }
     let mut problem = None;
     let get = |n: &str| (n == name).then_some(value.as_bytes());
-    Config::resolve(&get, &mut std::iter::once(name.as_bytes()), None, &mut |w| {
-        problem.get_or_insert(match w {
+    Config::resolve(
+        &get,
+        &mut std::iter::once(name.as_bytes()),
+        None,
+        &mut |w| {
+            problem.get_or_insert(match w {
             Warning::Invalid { accepted, used, kind, .. } => format!(
                 "{name}={value:?} is not a value hakmem accepts (accepted: {accepted}); it would run with {} instead",
                 ShowValue(kind, used)
             ),
             Warning::Unknown { .. } => format!("{name} is not a hakmem switch (`hakmem config -v` lists them)"),
         });
-    });
+        },
+    );
     match problem {
         Some(p) => bail!("--env {name}={value}: {p}"),
         None => Ok(()),
@@ -103,7 +113,10 @@ pub fn check_switch(name: &str, value: &str) -> Result<()> {
 /// sides, two different values.
 pub fn parse_arms(env: &[String]) -> Result<((String, String), (String, String))> {
     if env.len() != 2 {
-        bail!("give --env exactly twice (side A, then side B); got {}", env.len());
+        bail!(
+            "give --env exactly twice (side A, then side B); got {}",
+            env.len()
+        );
     }
     let ea = parse_env(&env[0])?;
     let eb = parse_env(&env[1])?;
@@ -123,7 +136,11 @@ pub fn parse_arms(env: &[String]) -> Result<((String, String), (String, String))
 
 /// Hits of `name` in the parsed report, accepting the name with or without `HAKMEM_`.
 pub fn box_hits(hits: &std::collections::BTreeMap<String, u64>, name: &str) -> Option<u64> {
-    let norm = |s: &str| s.trim_start_matches("HAKMEM_").trim_start_matches("hakmem_").to_ascii_uppercase();
+    let norm = |s: &str| {
+        s.trim_start_matches("HAKMEM_")
+            .trim_start_matches("hakmem_")
+            .to_ascii_uppercase()
+    };
     let want = norm(name);
     hits.iter().find(|(k, _)| norm(k) == want).map(|(_, v)| *v)
 }
@@ -155,10 +172,13 @@ struct Instructions {
 }
 
 pub fn main(a: AbArgs) -> Result<i32> {
-    let (ea, eb) = parse_arms(&a.env)?;
     if a.runs < MIN_RUNS {
-        bail!("--runs must be at least {MIN_RUNS} per side (got {}): fewer cannot support a verdict", a.runs);
+        bail!(
+            "--runs must be at least {MIN_RUNS} per side (got {}): fewer cannot support a verdict",
+            a.runs
+        );
     }
+    let (ea, eb) = parse_arms(&a.env)?;
     let w = bench::workload_names(std::slice::from_ref(&a.workload))?;
     if w.len() != 1 {
         bail!("hakmem ab measures one workload at a time");
@@ -173,9 +193,13 @@ pub fn main(a: AbArgs) -> Result<i32> {
             env.push(("HAKMEM_PROFILE".to_string(), p.clone()));
         }
         env.push(e.clone());
-        Contestant { name: name.into(), preload: Some(lib.clone()), env, is_hakmem: true }
+        Contestant {
+            name: name.into(),
+            preload: Some(lib.clone()),
+            env,
+        }
     };
-    let sides = [side("A", &ea), side("B", &eb)];
+    let sides = [side("hakmem A", &ea), side("hakmem B", &eb)];
     let box_name = a.box_name.clone().unwrap_or_else(|| eb.0.clone());
 
     // Step 0: prove the switched code runs at all (an optimisation that never runs measures nothing).
@@ -189,8 +213,14 @@ pub fn main(a: AbArgs) -> Result<i32> {
     let pb = util::progress(2 * a.runs);
     let mut ops: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for (r, s) in runner::schedule(2, a.runs) {
-        pb.set_message(format!("{w}: side {} run {}/{}", sides[s].name, r + 1, a.runs));
-        let o = runner::run_once(&bin, &sides[s], w, &wargs).inspect_err(|_| pb.finish_and_clear())?;
+        pb.set_message(format!(
+            "{w}: side {} run {}/{}",
+            ["A", "B"][s],
+            r + 1,
+            a.runs
+        ));
+        let o =
+            runner::run_once(&bin, &sides[s], w, &wargs).inspect_err(|_| pb.finish_and_clear())?;
         ops[s].push(o.ops_per_sec);
         pb.inc(1);
     }
@@ -273,8 +303,18 @@ fn side_line(label: &str, e: &(String, String), s: &stats::Summary) -> String {
 }
 
 fn diff_line(r: &AbResult) -> String {
-    let ci = r.ci95.map_or("-".into(), |(lo, hi)| format!("[{}, {}]", pct(lo), pct(hi)));
-    let welch = r.welch.as_ref().map_or("-".into(), |w| format!("t = {:.2}, df = {:.1}, |t| > {:.3}: {}", w.t, w.df, w.t_crit95, if w.significant95 { "yes" } else { "no" }));
+    let ci = r
+        .ci95
+        .map_or("-".into(), |(lo, hi)| format!("[{}, {}]", pct(lo), pct(hi)));
+    let welch = r.welch.as_ref().map_or("-".into(), |w| {
+        format!(
+            "t = {:.2}, df = {:.1}, |t| > {:.3}: {}",
+            w.t,
+            w.df,
+            w.t_crit95,
+            if w.significant95 { "yes" } else { "no" }
+        )
+    });
     format!(
         "B vs A: {} (mean; median {}); 95% CI {ci} (Welch); {welch}; beyond noise: {}",
         pct(r.rel_diff),
@@ -337,14 +377,20 @@ fn append_log(path: &Path, rep: &Report, note: Option<&str>) -> Result<()> {
         verdict_reason(rep)
     ));
     if rep.a.0 != rep.b.0 {
-        s.push_str(&format!("- sides: A {}={}, B {}={}\n", rep.a.0, rep.a.1, rep.b.0, rep.b.1));
+        s.push_str(&format!(
+            "- sides: A {}={}, B {}={}\n",
+            rep.a.0, rep.a.1, rep.b.0, rep.b.1
+        ));
     }
     if let Some(n) = note {
         s.push_str(&format!("- note: {n}\n"));
     }
     s.push_str(&format!(
         "- workload: `{}`, {} runs per side, interleaved ABAB\n",
-        std::iter::once(rep.workload.as_str()).chain(rep.workload_args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+        std::iter::once(rep.workload.as_str())
+            .chain(rep.workload_args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
         rep.runs
     ));
     s.push_str(&format!("- {}\n", side_line("A", &rep.a, &r.a)));
@@ -354,13 +400,29 @@ fn append_log(path: &Path, rep: &Report, note: Option<&str>) -> Result<()> {
         s.push_str(&format!("- {l}\n"));
     }
     s.push_str(&format!("- step 0: {}\n", hits_line(rep)));
-    s.push_str(&format!("- library: `{}`, HAKMEM_PROFILE={}\n", rep.library, rep.profile.as_deref().unwrap_or("(unset: the library's default)")));
-    s.push_str(&format!("- machine: {} ({} cores), `{}`, load average {} at the end\n", m.cpu, m.cores, m.uname, runner::fmt_loadavg(m.loadavg)));
+    s.push_str(&format!(
+        "- library: `{}`, HAKMEM_PROFILE={}\n",
+        rep.library,
+        rep.profile
+            .as_deref()
+            .unwrap_or("(unset: the library's default)")
+    ));
+    s.push_str(&format!(
+        "- machine: {} ({} cores), `{}`, load average {} at the end\n",
+        m.cpu,
+        m.cores,
+        m.uname,
+        runner::fmt_loadavg(m.loadavg)
+    ));
     if let Some(g) = runner::git_revision() {
         s.push_str(&format!("- source: git {g}\n"));
     }
     s.push_str(&format!("- command: `{}`\n", command_line()));
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     f.write_all(s.as_bytes())?;
     Ok(())
 }
@@ -371,8 +433,14 @@ mod tests {
 
     #[test]
     fn env_parsing() {
-        assert_eq!(parse_env("HAKMEM_X=1").unwrap(), ("HAKMEM_X".into(), "1".into()));
-        assert_eq!(parse_env("HAKMEM_X=").unwrap(), ("HAKMEM_X".into(), "".into()));
+        assert_eq!(
+            parse_env("HAKMEM_X=1").unwrap(),
+            ("HAKMEM_X".into(), "1".into())
+        );
+        assert_eq!(
+            parse_env("HAKMEM_X=").unwrap(),
+            ("HAKMEM_X".into(), "".into())
+        );
         assert_eq!(parse_env("HAKMEM_X=a=b").unwrap().1, "a=b");
         assert!(parse_env("HAKMEM_X").is_err());
         assert!(parse_env("=1").is_err());
@@ -383,19 +451,36 @@ mod tests {
     #[test]
     fn instruction_line() {
         assert_eq!(instr_line(None), None);
-        let l = instr_line(Some(Instructions { a: 1000, b: 990, ops: 100 })).unwrap();
+        let l = instr_line(Some(Instructions {
+            a: 1000,
+            b: 990,
+            ops: 100,
+        }))
+        .unwrap();
         assert!(l.contains("A 1000, B 990, B vs A -1.00%"), "{l}");
     }
 
     #[test]
     fn arms_are_refused_up_front() {
-        let arms = |a: &str, b: &str| parse_arms(&[a.to_string(), b.to_string()]).map_err(|e| e.to_string());
+        let arms = |a: &str, b: &str| {
+            parse_arms(&[a.to_string(), b.to_string()]).map_err(|e| e.to_string())
+        };
         assert!(arms("HAKMEM_REMOTE_BATCH=0", "HAKMEM_REMOTE_BATCH=32").is_ok());
-        assert!(arms("HAKMEM_SS_MEM_LEAN_DECOMMIT=OFF", "HAKMEM_SS_MEM_LEAN_DECOMMIT=FREE").is_ok());
+        assert!(arms(
+            "HAKMEM_SS_MEM_LEAN_DECOMMIT=OFF",
+            "HAKMEM_SS_MEM_LEAN_DECOMMIT=FREE"
+        )
+        .is_ok());
         assert!(arms("HAKMEM_PROFILE=speed", "HAKMEM_PROFILE=balanced").is_ok());
-        assert!(arms("OTHER_LIB_SWITCH=0", "OTHER_LIB_SWITCH=1").is_ok(), "not hakmem's to judge");
+        assert!(
+            arms("OTHER_LIB_SWITCH=0", "OTHER_LIB_SWITCH=1").is_ok(),
+            "not hakmem's to judge"
+        );
         let e = arms("HAKMEM_HARDEN=0", "HAKMEM_HARDEN=abc").unwrap_err();
-        assert!(e.contains("not a value hakmem accepts") && e.contains("0|1"), "{e}");
+        assert!(
+            e.contains("not a value hakmem accepts") && e.contains("0|1"),
+            "{e}"
+        );
         let e = arms("HAKMEM_HARDEN=", "HAKMEM_HARDEN=1").unwrap_err();
         assert!(e.contains("not a value hakmem accepts"), "{e}");
         let e = arms("HAKMEM_NO_SUCH=0", "HAKMEM_NO_SUCH=1").unwrap_err();
@@ -404,12 +489,16 @@ mod tests {
         assert!(e.contains("different variables"), "{e}");
         let e = arms("HAKMEM_PROFILE=speed", "HAKMEM_PROFILE=turbo").unwrap_err();
         assert!(e.contains("not a value hakmem accepts"), "{e}");
-        assert!(arms("HAKMEM_HARDEN=1", "HAKMEM_HARDEN=1").unwrap_err().contains("nothing is flipped"));
+        assert!(arms("HAKMEM_HARDEN=1", "HAKMEM_HARDEN=1")
+            .unwrap_err()
+            .contains("nothing is flipped"));
     }
 
     #[test]
     fn box_name_matching() {
-        let hits = runner::parse_box_hits("hakmem: box HAKMEM_ALLOC_PASSDOWN_SSOT hits 42\nhakmem: box FRONT_OFF hits 0\n");
+        let hits = runner::parse_box_hits(
+            "hakmem: box HAKMEM_ALLOC_PASSDOWN_SSOT hits 42\nhakmem: box FRONT_OFF hits 0\n",
+        );
         assert_eq!(box_hits(&hits, "HAKMEM_ALLOC_PASSDOWN_SSOT"), Some(42));
         assert_eq!(box_hits(&hits, "alloc_passdown_ssot"), Some(42));
         assert_eq!(box_hits(&hits, "HAKMEM_FRONT_OFF"), Some(0));

@@ -11,7 +11,12 @@ mod util;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hakmem", bin_name = "hakmem", version, about = "hakmem's measuring tools: bench, ab, soak, compat")]
+#[command(
+    name = "hakmem",
+    bin_name = "hakmem",
+    version,
+    about = "hakmem's measuring tools: bench, ab, soak, compat"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -23,7 +23,10 @@ pub fn register() -> Result<()> {
     .iter()
     .map(PathBuf::from)
     .collect();
-    if let Ok(o) = std::process::Command::new("fc-match").args(["-f", "%{file}", "sans-serif"]).output() {
+    if let Ok(o) = std::process::Command::new("fc-match")
+        .args(["-f", "%{file}", "sans-serif"])
+        .output()
+    {
         let f = String::from_utf8_lossy(&o.stdout).trim().to_string();
         if f.ends_with(".ttf") {
             cands.push(PathBuf::from(f));
@@ -33,7 +36,13 @@ pub fn register() -> Result<()> {
         if let Ok(bytes) = std::fs::read(&c) {
             // The font lives for the rest of the process, as plotters' registry requires.
             let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            if plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, bytes).is_ok() {
+            if plotters::style::register_font(
+                "sans-serif",
+                plotters::style::FontStyle::Normal,
+                bytes,
+            )
+            .is_ok()
+            {
                 let _ = DONE.set(());
                 return Ok(());
             }

@@ -15,7 +15,9 @@ use crate::util::{mb, mops, parse_duration, parse_fraction, pct};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use hakmem_bench::contestants::{self, Contestant};
-use hakmem_bench::soak::{self, AnalyzeOptions, Budgets, ProcessRun, Report, SoakData, SoakFile, Warmup};
+use hakmem_bench::soak::{
+    self, AnalyzeOptions, Budgets, ProcessRun, Report, SoakData, SoakFile, Warmup,
+};
 use hakmem_bench::stats::Summary;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -96,7 +98,13 @@ pub struct RunFlags {
     pub workload: Workload,
     /// Allocators to soak, comma-separated: hakmem, mimalloc, mimalloc3, jemalloc, tcmalloc,
     /// snmalloc, glibc, or a path to a malloc library to preload.
-    #[arg(short, long, alias = "allocator", value_delimiter = ',', default_value = "hakmem")]
+    #[arg(
+        short,
+        long,
+        alias = "allocator",
+        value_delimiter = ',',
+        default_value = "hakmem"
+    )]
     pub allocators: Vec<String>,
     /// Run the allocators at the same time (one core each) instead of one after another.
     #[arg(long)]
@@ -169,7 +177,11 @@ fn options(j: &JudgeFlags) -> Result<AnalyzeOptions> {
         budgets: Budgets {
             max_drift: parse_fraction(&j.max_drift, "--max-drift")?,
             max_syscalls_per_op: j.max_syscalls_per_op,
-            max_cv: j.max_cv.as_deref().map(|c| parse_fraction(c, "--max-cv")).transpose()?,
+            max_cv: j
+                .max_cv
+                .as_deref()
+                .map(|c| parse_fraction(c, "--max-cv"))
+                .transpose()?,
             max_process_drift: parse_fraction(&j.max_process_drift, "--max-process-drift")?,
         },
     })
@@ -207,8 +219,10 @@ fn install_sigint() {
 }
 
 fn register_child(pid: u32) -> Option<usize> {
-    let slot =
-        CHILDREN.iter().position(|c| c.compare_exchange(0, pid as i32, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+    let slot = CHILDREN.iter().position(|c| {
+        c.compare_exchange(0, pid as i32, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    });
     // A Ctrl-C that came between spawn and registration was not forwarded: pass it on now.
     if INTERRUPTED.load(Ordering::SeqCst) {
         // SAFETY: signals the group of a child we just started.
@@ -240,7 +254,8 @@ fn worker_command(plan: &Plan, alloc: &Contestant, strace_out: Option<&Path>) ->
     let mut cmd = match strace_out {
         Some(o) => {
             let mut c = Command::new("strace");
-            c.args(["-f", "-qq", "-c", "-e", "trace=mmap,munmap,madvise", "-o"]).arg(o);
+            c.args(["-f", "-qq", "-c", "-e", "trace=mmap,munmap,madvise", "-o"])
+                .arg(o);
             // -E: the preload is for the worker, not for strace itself.
             if let Some(lib) = &alloc.preload {
                 c.arg("-E").arg(format!("LD_PRELOAD={}", lib.display()));
@@ -256,15 +271,18 @@ fn worker_command(plan: &Plan, alloc: &Contestant, strace_out: Option<&Path>) ->
         // strace passes the preload on to the worker (-E above); strace itself runs on glibc.
         cmd.env_remove("LD_PRELOAD");
     }
-    if alloc.is_hakmem && plan.stats {
+    if alloc.is_hakmem() && plan.stats {
         cmd.env("HAKMEM_STATS", "1");
     }
     cmd.arg("--meta").arg(format!("allocator={}", alloc.name));
     if let Some(lib) = &alloc.preload {
         cmd.arg("--meta").arg(format!("library={}", lib.display()));
     }
-    if alloc.is_hakmem {
-        cmd.arg("--meta").arg(format!("profile={}", plan.profile.as_deref().unwrap_or("default")));
+    if alloc.is_hakmem() {
+        cmd.arg("--meta").arg(format!(
+            "profile={}",
+            plan.profile.as_deref().unwrap_or("default")
+        ));
     }
     cmd.stdout(Stdio::piped()).stdin(Stdio::null());
     // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards it
@@ -284,7 +302,8 @@ fn worker_command(plan: &Plan, alloc: &Contestant, strace_out: Option<&Path>) ->
 
 /// mmap, munmap and madvise calls from the `strace -c` table written to `path`.
 fn parse_strace(path: &Path) -> Result<[u64; 3]> {
-    let t = std::fs::read_to_string(path).with_context(|| format!("cannot read strace output {}", path.display()))?;
+    let t = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read strace output {}", path.display()))?;
     let m = hakmem_bench::runner::parse_strace_counts(&t);
     Ok(["mmap", "munmap", "madvise"].map(|k| m.get(k).copied().unwrap_or(0)))
 }
@@ -296,7 +315,7 @@ fn strace_path(out: &Path) -> PathBuf {
 }
 
 fn label(alloc: &Contestant, profile: &Option<String>) -> String {
-    match (alloc.is_hakmem, profile) {
+    match (alloc.is_hakmem(), profile) {
         (true, Some(p)) => format!("{}-{p}", alloc.name),
         _ => alloc.name.clone(),
     }
@@ -304,7 +323,11 @@ fn label(alloc: &Contestant, profile: &Option<String>) -> String {
 
 fn out_path(out: &Option<PathBuf>, lbl: &str, many: bool, procs: bool) -> PathBuf {
     match out {
-        None => PathBuf::from(if procs { format!("soak-procs-{lbl}.csv") } else { format!("soak-{lbl}.csv") }),
+        None => PathBuf::from(if procs {
+            format!("soak-procs-{lbl}.csv")
+        } else {
+            format!("soak-{lbl}.csv")
+        }),
         Some(p) if !many => p.clone(),
         Some(p) => {
             let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("soak");
@@ -319,7 +342,12 @@ fn epoch_msg(e: &soak::Epoch) -> String {
         (Some(a), Some(b), Some(c)) => format!(" mmap {a} munmap {b} madvise {c}"),
         _ => String::new(),
     };
-    format!("epoch {} {} ops/s RSS {}{calls}", e.epoch, mops(e.ops_per_s), mb(e.rss_bytes as f64))
+    format!(
+        "epoch {} {} ops/s RSS {}{calls}",
+        e.epoch,
+        mops(e.ops_per_s),
+        mb(e.rss_bytes as f64)
+    )
 }
 
 fn bar_style() -> ProgressStyle {
@@ -335,8 +363,11 @@ fn run_one(plan: &Plan, alloc: &Contestant, out: &Path, bar: ProgressBar) -> Res
     if let Some(d) = plan.duration {
         cmd.arg("--duration-s").arg(d.as_secs_f64().to_string());
     }
-    cmd.arg("--epoch-s").arg(plan.epoch.as_secs_f64().to_string());
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {}", plan.worker.display()))?;
+    cmd.arg("--epoch-s")
+        .arg(plan.epoch.as_secs_f64().to_string());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", plan.worker.display()))?;
     let slot = register_child(child.id());
     let plain = bar.is_hidden();
     if let Some(so) = child.stdout.take() {
@@ -363,11 +394,18 @@ fn run_one(plan: &Plan, alloc: &Contestant, out: &Path, bar: ProgressBar) -> Res
     if let Some(st) = &st {
         let c = parse_strace(st)?;
         let mut f = std::fs::OpenOptions::new().append(true).open(out)?;
-        write!(f, "# strace_mmap={}\n# strace_munmap={}\n# strace_madvise={}\n", c[0], c[1], c[2])?;
+        write!(
+            f,
+            "# strace_mmap={}\n# strace_munmap={}\n# strace_madvise={}\n",
+            c[0], c[1], c[2]
+        )?;
     }
     if !status.success() && !INTERRUPTED.load(Ordering::SeqCst) {
         // What it recorded before failing is still worth analysing: keep going.
-        eprintln!("hakmem: the soak worker for {} failed ({status}); analysing the epochs it recorded", alloc.name);
+        eprintln!(
+            "hakmem: the soak worker for {} failed ({status}); analysing the epochs it recorded",
+            alloc.name
+        );
     }
     Ok(status.success())
 }
@@ -381,17 +419,30 @@ struct ProcSink<'a> {
 }
 
 impl<'a> ProcSink<'a> {
-    fn create(plan: &Plan, alloc: &'a Contestant, ops: u64, out: &'a Path, bar: ProgressBar) -> Result<Self> {
-        let mut f = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    fn create(
+        plan: &Plan,
+        alloc: &'a Contestant,
+        ops: u64,
+        out: &'a Path,
+        bar: ProgressBar,
+    ) -> Result<Self> {
+        let mut f = std::fs::File::create(out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("allocator".to_string(), alloc.name.clone());
-        if alloc.is_hakmem {
-            meta.insert("profile".to_string(), plan.profile.clone().unwrap_or_else(|| "default".into()));
+        if alloc.is_hakmem() {
+            meta.insert(
+                "profile".to_string(),
+                plan.profile.clone().unwrap_or_else(|| "default".into()),
+            );
         }
         meta.insert("mode".to_string(), "processes".into());
         meta.insert("ops_per_process".to_string(), ops.to_string());
         if plan.strace {
-            meta.insert("os_calls".to_string(), "strace (whole process, loader and libc included)".into());
+            meta.insert(
+                "os_calls".to_string(),
+                "strace (whole process, loader and libc included)".into(),
+            );
         }
         writeln!(f, "{}{}", soak::format_meta(&meta), soak::PROCESS_COLUMNS)?;
         Ok(ProcSink { alloc, out, f, bar })
@@ -401,9 +452,14 @@ impl<'a> ProcSink<'a> {
     fn one(&mut self, plan: &Plan, i: u32, ops: u64) -> Result<bool> {
         let st = plan.strace.then(|| strace_path(self.out));
         let mut cmd = worker_command(plan, self.alloc, st.as_deref());
-        cmd.arg("--ops").arg(ops.to_string()).arg("--epoch-s").arg("0");
+        cmd.arg("--ops")
+            .arg(ops.to_string())
+            .arg("--epoch-s")
+            .arg("0");
         let t0 = Instant::now();
-        let child = cmd.spawn().with_context(|| format!("cannot start {}", plan.worker.display()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", plan.worker.display()))?;
         let slot = register_child(child.id());
         let output = child.wait_with_output()?;
         let wall = t0.elapsed().as_secs_f64();
@@ -428,7 +484,8 @@ impl<'a> ProcSink<'a> {
                     madvise: None,
                     exit_code: Some(output.status.code().unwrap_or(-1)),
                 };
-                self.f.write_all(soak::format_process_row(&run).as_bytes())?;
+                self.f
+                    .write_all(soak::format_process_row(&run).as_bytes())?;
                 bail!(
                     "process {i} for {} recorded nothing ({}); its messages are above",
                     self.alloc.name,
@@ -453,7 +510,8 @@ impl<'a> ProcSink<'a> {
             madvise: epoch.madvise,
             exit_code: output.status.code(),
         };
-        self.f.write_all(soak::format_process_row(&run).as_bytes())?;
+        self.f
+            .write_all(soak::format_process_row(&run).as_bytes())?;
         self.f.flush()?;
         self.bar.inc(1);
         let msg = format!(
@@ -480,8 +538,12 @@ fn run_processes(
     n: u32,
     ops: u64,
 ) -> Vec<Result<bool>> {
-    let mut sinks: Vec<Result<ProcSink>> =
-        allocs.iter().zip(outs).zip(bars).map(|((a, o), b)| ProcSink::create(plan, a, ops, o, b)).collect();
+    let mut sinks: Vec<Result<ProcSink>> = allocs
+        .iter()
+        .zip(outs)
+        .zip(bars)
+        .map(|((a, o), b)| ProcSink::create(plan, a, ops, o, b))
+        .collect();
     'rounds: for i in 0..n {
         for s in sinks.iter_mut() {
             if INTERRUPTED.load(Ordering::SeqCst) {
@@ -570,7 +632,7 @@ fn run_main(r: RunFlags) -> Result<i32> {
     if allocs.len() > MAX_CHILDREN {
         bail!("at most {MAX_CHILDREN} allocators at once");
     }
-    if r.profile.is_some() && !allocs.iter().any(|a| a.is_hakmem) {
+    if r.profile.is_some() && !allocs.iter().any(|a| a.is_hakmem()) {
         eprintln!("note: --profile only applies to hakmem; ignored");
     }
     let worker = match &r.worker {
@@ -598,11 +660,16 @@ fn run_main(r: RunFlags) -> Result<i32> {
         strace: r.strace,
     };
     let many = allocs.len() > 1;
-    let outs: Vec<PathBuf> =
-        allocs.iter().map(|a| out_path(&r.out, &label(a, &r.profile), many, procs.is_some())).collect();
+    let outs: Vec<PathBuf> = allocs
+        .iter()
+        .map(|a| out_path(&r.out, &label(a, &r.profile), many, procs.is_some()))
+        .collect();
     for (i, o) in outs.iter().enumerate() {
         if outs[..i].contains(o) {
-            bail!("two runs would write {}; give different allocators", o.display());
+            bail!(
+                "two runs would write {}; give different allocators",
+                o.display()
+            );
         }
     }
     install_sigint();
@@ -644,7 +711,10 @@ fn run_main(r: RunFlags) -> Result<i32> {
                 })
                 .collect();
             hs.into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a soak thread panicked"))))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a soak thread panicked")))
+                })
                 .collect()
         })
     } else {
@@ -692,11 +762,17 @@ fn analyze_main(files: &[PathBuf], j: &JudgeFlags) -> Result<i32> {
 
 /// `lenient` (after a run): a file that cannot be analysed (e.g. interrupted before its third
 /// epoch) is reported and skipped, so the others still are.
-fn analyze_paths(files: &[PathBuf], j: &JudgeFlags, opt: &AnalyzeOptions, lenient: bool) -> Result<i32> {
+fn analyze_paths(
+    files: &[PathBuf],
+    j: &JudgeFlags,
+    opt: &AnalyzeOptions,
+    lenient: bool,
+) -> Result<i32> {
     let mut loaded = Vec::new();
     for f in files {
         let one = soak::read_csv(f).and_then(|sf| {
-            let rep = soak::analyze(&sf, opt).with_context(|| format!("cannot analyse {}", f.display()))?;
+            let rep = soak::analyze(&sf, opt)
+                .with_context(|| format!("cannot analyse {}", f.display()))?;
             Ok((f.clone(), sf, rep))
         });
         match one {
@@ -715,7 +791,10 @@ fn analyze_paths(files: &[PathBuf], j: &JudgeFlags, opt: &AnalyzeOptions, lenien
             .map(|(p, sf, r)| serde_json::json!({"file": p, "label": sf.label(), "meta": meta_json(&sf.meta), "report": r}))
             .collect();
         let pairs: Vec<_> = if loaded.len() > 1 {
-            paired(&loaded).into_iter().map(|(l, s)| serde_json::json!({"label": l, "ratio_to_first": s})).collect()
+            paired(&loaded)
+                .into_iter()
+                .map(|(l, s)| serde_json::json!({"label": l, "ratio_to_first": s}))
+                .collect()
         } else {
             vec![]
         };
@@ -738,7 +817,16 @@ fn analyze_paths(files: &[PathBuf], j: &JudgeFlags, opt: &AnalyzeOptions, lenien
                     Report::Epochs(e) => (&e.throughput, e.rss_drift),
                     Report::Processes(p) => (&p.throughput, p.peak_rss_drift),
                 };
-                (format!("{}: {} ops/s, CV {:.2}%, RSS drift {}", sf.label(), mops(t.mean), t.cv * 100.0, pct(d)), sf)
+                (
+                    format!(
+                        "{}: {} ops/s, CV {:.2}%, RSS drift {}",
+                        sf.label(),
+                        mops(t.mean),
+                        t.cv * 100.0,
+                        pct(d)
+                    ),
+                    sf,
+                )
             })
             .collect();
         plot::draw(plot, &series).with_context(|| format!("cannot draw {}", plot.display()))?;
@@ -751,8 +839,14 @@ fn analyze_paths(files: &[PathBuf], j: &JudgeFlags, opt: &AnalyzeOptions, lenien
 fn meta_json(meta: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
     meta.iter()
         .map(|(k, v)| {
-            let n = v.parse::<u64>().map(serde_json::Value::from).or_else(|_| v.parse::<f64>().map(serde_json::Value::from));
-            (k.clone(), n.unwrap_or_else(|_| serde_json::Value::from(v.as_str())))
+            let n = v
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .or_else(|_| v.parse::<f64>().map(serde_json::Value::from));
+            (
+                k.clone(),
+                n.unwrap_or_else(|_| serde_json::Value::from(v.as_str())),
+            )
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
@@ -769,16 +863,40 @@ fn fmt_check(c: &soak::Check) -> String {
         }
     };
     match (c.value, c.pass) {
-        (Some(v), Some(p)) => format!("{} {} {} {}", c.name, show(v), if p { "<=" } else { ">" }, show(c.budget)),
-        _ => format!("{} not measured (budget {}; not judged)", c.name, show(c.budget)),
+        (Some(v), Some(p)) => format!(
+            "{} {} {} {}",
+            c.name,
+            show(v),
+            if p { "<=" } else { ">" },
+            show(c.budget)
+        ),
+        _ => format!(
+            "{} not measured (budget {}; not judged)",
+            c.name,
+            show(c.budget)
+        ),
     }
+}
+
+fn throughput_line(t: &Summary) -> String {
+    format!(
+        "  throughput       mean {} ops/s  CV {:.2}%  p50 {}  p90 {}  min {}  {}",
+        mops(t.mean),
+        t.cv * 100.0,
+        mops(t.p50),
+        mops(t.p90),
+        mops(t.min),
+        t.tail(mops)
+    )
 }
 
 fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
     println!("{}  [{}]", sf.label(), path.display());
     if let Some(reason) = sf.meta.get("end_reason") {
         if reason == "interrupted" {
-            println!("  note             the run was interrupted; the rows cover whole epochs only");
+            println!(
+                "  note             the run was interrupted; the rows cover whole epochs only"
+            );
         }
     }
     match r {
@@ -792,16 +910,7 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
                 e.duration_s,
                 e.measured_ops as f64
             );
-            let t = &e.throughput;
-            println!(
-                "  throughput       mean {} ops/s  CV {:.2}%  p50 {}  p90 {}  min {}  {}",
-                mops(t.mean),
-                t.cv * 100.0,
-                mops(t.p50),
-                mops(t.p90),
-                mops(t.min),
-                t.tail(mops)
-            );
+            println!("{}", throughput_line(&e.throughput));
             println!(
                 "  RSS              first {}  last {}  drift {}  mean {}  peak {}",
                 mb(e.rss_first_mean_bytes),
@@ -823,7 +932,11 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
                     s.total, s.mmap, s.munmap, s.madvise, s.per_op
                 );
             }
-            if let Some(a) = sf.meta.get("end_rss_after_free_bytes").and_then(|v| v.parse::<f64>().ok()) {
+            if let Some(a) = sf
+                .meta
+                .get("end_rss_after_free_bytes")
+                .and_then(|v| v.parse::<f64>().ok())
+            {
                 println!("  after free-all   RSS {}", mb(a));
             }
         }
@@ -832,16 +945,7 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
                 "  processes        {} ({} failed), {:.3e} ops each",
                 p.processes, p.failed_processes, p.ops_per_process.mean
             );
-            let t = &p.throughput;
-            println!(
-                "  throughput       mean {} ops/s  CV {:.2}%  p50 {}  p90 {}  min {}  {}",
-                mops(t.mean),
-                t.cv * 100.0,
-                mops(t.p50),
-                mops(t.p90),
-                mops(t.min),
-                t.tail(mops)
-            );
+            println!("{}", throughput_line(&p.throughput));
             println!(
                 "  wall per process mean {:.4} s  CV {:.2}%; start-up+teardown mean {:.4} s  max {:.4} s",
                 p.wall_s.mean,
@@ -860,7 +964,9 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
                 Some(s) => {
                     println!("  syscalls         {:.3e}/op whole processes (start-up included; not judged)", s.per_op)
                 }
-                None => println!("  syscalls         unknown (the allocator does not export hakmem_os_calls)"),
+                None => println!(
+                    "  syscalls         unknown (the allocator does not export hakmem_os_calls)"
+                ),
             }
         }
     }
@@ -868,7 +974,11 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
     println!(
         "  verdict          {}  ({})",
         if v.pass { "PASS" } else { "FAIL" },
-        v.checks.iter().map(fmt_check).collect::<Vec<_>>().join("; ")
+        v.checks
+            .iter()
+            .map(fmt_check)
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     println!();
 }
@@ -883,8 +993,12 @@ fn paired(loaded: &[(PathBuf, SoakFile, Report)]) -> Vec<(String, Summary)> {
     let base = soak::throughputs(&first.data);
     loaded[1..]
         .iter()
-        .filter(|(_, sf, _)| std::mem::discriminant(&sf.data) == std::mem::discriminant(&first.data))
-        .filter_map(|(_, sf, _)| soak::paired_ratio(&base, &soak::throughputs(&sf.data), skip).map(|s| (sf.label(), s)))
+        .filter(|(_, sf, _)| {
+            std::mem::discriminant(&sf.data) == std::mem::discriminant(&first.data)
+        })
+        .filter_map(|(_, sf, _)| {
+            soak::paired_ratio(&base, &soak::throughputs(&sf.data), skip).map(|s| (sf.label(), s))
+        })
         .collect()
 }
 
@@ -905,14 +1019,29 @@ fn print_paired(loaded: &[(PathBuf, SoakFile, Report)]) {
 }
 
 fn print_table(loaded: &[(PathBuf, SoakFile, Report)]) {
-    let header = ["side by side", "ops/s", "CV", "p50", "p99 (or max)", "RSS mean", "RSS peak", "drift", "sys/op", "verdict"];
+    let header = [
+        "side by side",
+        "ops/s",
+        "CV",
+        "p50",
+        "p99 (or max)",
+        "RSS mean",
+        "RSS peak",
+        "drift",
+        "sys/op",
+        "verdict",
+    ];
     let body = loaded
         .iter()
         .map(|(_, sf, r)| {
             let (t, rss_mean, peak, d, sys) = match r {
-                Report::Epochs(e) => {
-                    (&e.throughput, e.rss_mean_bytes, e.peak_rss_bytes as f64, e.rss_drift, e.syscalls.as_ref().map(|s| s.per_op))
-                }
+                Report::Epochs(e) => (
+                    &e.throughput,
+                    e.rss_mean_bytes,
+                    e.peak_rss_bytes as f64,
+                    e.rss_drift,
+                    e.syscalls.as_ref().map(|s| s.per_op),
+                ),
                 Report::Processes(p) => (
                     &p.throughput,
                     p.peak_rss_bytes.mean,
@@ -926,16 +1055,21 @@ fn print_table(loaded: &[(PathBuf, SoakFile, Report)]) {
                 mops(t.mean),
                 format!("{:.2}%", t.cv * 100.0),
                 mops(t.p50),
-                t.p99.map_or_else(|| format!("max {} (n={})", mops(t.max), t.n), mops),
+                t.p99
+                    .map_or_else(|| format!("max {} (n={})", mops(t.max), t.n), mops),
                 mb(rss_mean),
                 mb(peak),
                 pct(d),
-                sys.map(|x| format!("{x:.2e}")).unwrap_or_else(|| "unknown".into()),
+                sys.map(|x| format!("{x:.2e}"))
+                    .unwrap_or_else(|| "unknown".into()),
                 if r.verdict().pass { "PASS" } else { "FAIL" }.to_string(),
             ]
         })
         .collect();
-    print!("{}", hakmem_bench::report::plain_table(header.map(String::from).to_vec(), body));
+    print!(
+        "{}",
+        hakmem_bench::report::plain_table(header.map(String::from).to_vec(), body)
+    );
     println!();
 }
 
@@ -957,20 +1091,38 @@ mod plot {
     /// (x, ops/s in M, RSS in MB); x is seconds for epochs, the index for processes.
     type Point = (f64, f64, f64);
     /// A panel: where, its title, its y range, which coordinate of a point it shows.
-    type Panel<'a, DB> = (&'a DrawingArea<DB, Shift>, &'static str, f64, fn(&Point) -> f64);
+    type Panel<'a, DB> = (
+        &'a DrawingArea<DB, Shift>,
+        &'static str,
+        f64,
+        fn(&Point) -> f64,
+    );
 
     fn points(sf: &SoakFile) -> Vec<Point> {
         match &sf.data {
-            SoakData::Epochs(v) => v.iter().map(|e| (e.t_s, e.ops_per_s / 1e6, e.rss_bytes as f64 / 1e6)).collect(),
+            SoakData::Epochs(v) => v
+                .iter()
+                .map(|e| (e.t_s, e.ops_per_s / 1e6, e.rss_bytes as f64 / 1e6))
+                .collect(),
             SoakData::Processes(v) => v
                 .iter()
-                .map(|p| (p.process as f64, p.ops_per_s / 1e6, p.peak_rss_bytes.unwrap_or(p.rss_bytes) as f64 / 1e6))
+                .map(|p| {
+                    (
+                        p.process as f64,
+                        p.ops_per_s / 1e6,
+                        p.peak_rss_bytes.unwrap_or(p.rss_bytes) as f64 / 1e6,
+                    )
+                })
                 .collect(),
         }
     }
 
     pub fn draw(path: &Path, series: &[(String, &SoakFile)]) -> Result<()> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if ext != "svg" && ext != "png" {
             bail!("--plot wants a file ending in .svg or .png");
         }
@@ -987,13 +1139,18 @@ mod plot {
         Ok(())
     }
 
-    fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &[(String, &SoakFile)]) -> Result<()>
+    fn draw_on<DB: DrawingBackend>(
+        root: &DrawingArea<DB, Shift>,
+        series: &[(String, &SoakFile)],
+    ) -> Result<()>
     where
         DB::ErrorType: 'static,
     {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
         root.fill(&WHITE).map_err(err)?;
-        let procs = series.iter().any(|(_, s)| matches!(s.data, SoakData::Processes(_)));
+        let procs = series
+            .iter()
+            .any(|(_, s)| matches!(s.data, SoakData::Processes(_)));
         let mut all: Vec<Vec<Point>> = series.iter().map(|(_, s)| points(s)).collect();
         // Long soaks read better in minutes.
         let minutes = !procs && all.iter().flatten().any(|p| p.0 > 600.0);
@@ -1013,7 +1170,12 @@ mod plot {
         let (top, bottom) = root.split_vertically(350);
         let panels: [Panel<DB>; 2] = [
             (&top, "throughput (M ops/s)", tmax, |p| p.1),
-            (&bottom, if procs { "peak RSS (MB)" } else { "RSS (MB)" }, rmax, |p| p.2),
+            (
+                &bottom,
+                if procs { "peak RSS (MB)" } else { "RSS (MB)" },
+                rmax,
+                |p| p.2,
+            ),
         ];
         for (area, ylabel, ymax, pick) in panels {
             let mut chart = ChartBuilder::on(area)
@@ -1023,14 +1185,24 @@ mod plot {
                 .y_label_area_size(60)
                 .build_cartesian_2d(0.0..xmax, 0.0..ymax)
                 .map_err(err)?;
-            chart.configure_mesh().x_desc(xlabel).y_desc(ylabel).draw().map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(xlabel)
+                .y_desc(ylabel)
+                .draw()
+                .map_err(err)?;
             for (i, ((name, _), pts)) in series.iter().zip(&all).enumerate() {
                 let c = COLORS[i % COLORS.len()];
                 chart
-                    .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, pick(p))), c.stroke_width(2)))
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|p| (p.0, pick(p))),
+                        c.stroke_width(2),
+                    ))
                     .map_err(err)?
                     .label(name.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
             }
             chart
                 .configure_series_labels()
@@ -1050,19 +1222,32 @@ mod tests {
 
     #[test]
     fn short_soaks_get_a_fitting_epoch() {
-        assert_eq!(fitting_epoch(Duration::from_secs(20)).unwrap(), Duration::from_secs(2));
-        assert_eq!(fitting_epoch(Duration::from_secs(3600)).unwrap(), DEFAULT_EPOCH);
-        assert_eq!(fitting_epoch(Duration::from_secs(100)).unwrap(), DEFAULT_EPOCH);
+        assert_eq!(
+            fitting_epoch(Duration::from_secs(20)).unwrap(),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            fitting_epoch(Duration::from_secs(3600)).unwrap(),
+            DEFAULT_EPOCH
+        );
+        assert_eq!(
+            fitting_epoch(Duration::from_secs(100)).unwrap(),
+            DEFAULT_EPOCH
+        );
         assert!(fitting_epoch(Duration::from_millis(500)).is_err());
     }
 
     #[test]
     fn meta_numbers_are_json_numbers() {
-        let meta: std::collections::BTreeMap<String, String> =
-            [("ws", "8192"), ("allocator", "hakmem"), ("end_free_all_s", "0.25"), ("sizes", "16..1039")]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+        let meta: std::collections::BTreeMap<String, String> = [
+            ("ws", "8192"),
+            ("allocator", "hakmem"),
+            ("end_free_all_s", "0.25"),
+            ("sizes", "16..1039"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let v = meta_json(&meta);
         assert_eq!(v["ws"], 8192);
         assert_eq!(v["end_free_all_s"], 0.25);
@@ -1088,11 +1273,24 @@ mod tests {
 
     #[test]
     fn out_paths() {
-        let a = Contestant { name: "mimalloc".into(), preload: None, env: vec![], is_hakmem: false };
+        let a = Contestant {
+            name: "mimalloc".into(),
+            preload: None,
+            env: vec![],
+        };
         let l = label(&a, &Some("speed".into()));
         assert_eq!(l, "mimalloc", "the profile names only hakmem runs");
-        assert_eq!(out_path(&Some("r.csv".into()), &l, true, false), PathBuf::from("r-mimalloc.csv"));
-        assert_eq!(out_path(&Some("r.csv".into()), &l, false, false), PathBuf::from("r.csv"));
-        assert_eq!(out_path(&None, "hakmem-speed", false, true), PathBuf::from("soak-procs-hakmem-speed.csv"));
+        assert_eq!(
+            out_path(&Some("r.csv".into()), &l, true, false),
+            PathBuf::from("r-mimalloc.csv")
+        );
+        assert_eq!(
+            out_path(&Some("r.csv".into()), &l, false, false),
+            PathBuf::from("r.csv")
+        );
+        assert_eq!(
+            out_path(&None, "hakmem-speed", false, true),
+            PathBuf::from("soak-procs-hakmem-speed.csv")
+        );
     }
 }

@@ -13,7 +13,8 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         bail!("empty duration");
     }
     if let Ok(secs) = t.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| anyhow::anyhow!("bad duration {s:?}"));
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| anyhow::anyhow!("bad duration {s:?}"));
     }
     humantime::parse_duration(t).map_err(|e| match e {
         humantime::DurationError::UnknownUnit { unit, .. } => {
@@ -39,11 +40,17 @@ pub fn parse_fraction(s: &str, what: &str) -> Result<f64> {
 
 /// This invocation as a shell command (`hakmem` plus the arguments, quoted where needed).
 pub fn command_line() -> String {
-    std::iter::once("hakmem".to_string()).chain(std::env::args().skip(1).map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
+    std::iter::once("hakmem".to_string())
+        .chain(std::env::args().skip(1).map(|a| shell_quote(&a)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn shell_quote(a: &str) -> String {
-    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c)) {
+    if !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c))
+    {
         a.to_string()
     } else {
         format!("'{}'", a.replace('\'', "'\\''"))
@@ -65,16 +72,34 @@ pub fn write_out(p: &Path, s: &str) -> Result<()> {
 /// A progress bar on stderr for `len` steps.
 pub fn progress(len: usize) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     pb
 }
 
 /// Workload words for a callgrind run: `args` with its `--cycles` replaced by
 /// `instr_cycles`, by default a tenth of the timed runs' count (valgrind is ~50x slower).
 /// Returns the words and the op count.
-pub fn callgrind_args(workload: &str, args: &[String], instr_cycles: Option<u64>) -> (Vec<String>, u64) {
-    let timed = args.iter().position(|x| x == "--cycles").and_then(|i| args.get(i + 1)).and_then(|c| c.parse::<u64>().ok());
-    let ic = instr_cycles.unwrap_or_else(|| timed.or_else(|| hakmem_bench::workloads::default_cycles(workload)).unwrap_or(1_000_000) / 10).max(1);
+pub fn callgrind_args(
+    workload: &str,
+    args: &[String],
+    instr_cycles: Option<u64>,
+) -> (Vec<String>, u64) {
+    let timed = args
+        .iter()
+        .position(|x| x == "--cycles")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|c| c.parse::<u64>().ok());
+    let ic = instr_cycles
+        .unwrap_or_else(|| {
+            timed
+                .or_else(|| hakmem_bench::workloads::default_cycles(workload))
+                .unwrap_or(1_000_000)
+                / 10
+        })
+        .max(1);
     let mut v = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -115,7 +140,10 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("10x").unwrap_err().to_string().contains("unknown unit"));
+        assert!(parse_duration("10x")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown unit"));
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-5").is_err());
@@ -140,8 +168,24 @@ mod tests {
 
     #[test]
     fn callgrind_cycles() {
-        let v: Vec<String> = ["--ws", "3", "--cycles", "90", "--seed", "1"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(callgrind_args("random-mixed", &v, None), (vec!["--ws".into(), "3".into(), "--seed".into(), "1".into(), "--cycles".into(), "9".into()], 9));
+        let v: Vec<String> = ["--ws", "3", "--cycles", "90", "--seed", "1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            callgrind_args("random-mixed", &v, None),
+            (
+                vec![
+                    "--ws".into(),
+                    "3".into(),
+                    "--seed".into(),
+                    "1".into(),
+                    "--cycles".into(),
+                    "9".into()
+                ],
+                9
+            )
+        );
         assert_eq!(callgrind_args("random-mixed", &v, Some(5)).1, 5);
     }
 }

@@ -7,20 +7,53 @@ use hakmem_bench::contestants::Contestant;
 use std::fs;
 use std::path::Path;
 
-const GCC_SH: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/gcc.sh"));
+const GCC_SH: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/compat/gcc.sh"
+));
 const CPROG: &[(&str, &str)] = &[
     (
         "common.h",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/cprog/common.h")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/compat/cprog/common.h"
+        )),
     ),
-    ("util.c", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/cprog/util.c"))),
+    (
+        "util.c",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/compat/cprog/util.c"
+        )),
+    ),
     (
         "strtab.c",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/cprog/strtab.c")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/compat/cprog/strtab.c"
+        )),
     ),
-    ("vec.c", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/cprog/vec.c"))),
-    ("tree.c", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/cprog/tree.c"))),
-    ("main.c", include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/cprog/main.c"))),
+    (
+        "vec.c",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/compat/cprog/vec.c"
+        )),
+    ),
+    (
+        "tree.c",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/compat/cprog/tree.c"
+        )),
+    ),
+    (
+        "main.c",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/compat/cprog/main.c"
+        )),
+    ),
 ];
 
 pub fn run_gcc(ctx: &Ctx, col: &Contestant, dir: &Path) -> Result<Outcome> {

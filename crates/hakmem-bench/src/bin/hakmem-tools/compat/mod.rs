@@ -64,7 +64,12 @@ pub struct CompatArgs {
     /// Allocator columns, comma separated: glibc, hakmem, mimalloc, mimalloc3, jemalloc,
     /// tcmalloc, snmalloc. glibc is always run (it is the reference); a peer whose library is
     /// not there is skipped with a note.
-    #[arg(short, long, value_delimiter = ',', default_value = "glibc,hakmem,mimalloc")]
+    #[arg(
+        short,
+        long,
+        value_delimiter = ',',
+        default_value = "glibc,hakmem,mimalloc"
+    )]
     pub allocators: Vec<String>,
     /// Run only these programs (comma separated): python, cpython-tests, sort, sqlite3, git, gcc, redis.
     #[arg(long, value_delimiter = ',')]
@@ -108,7 +113,7 @@ fn columns(a: &CompatArgs, notes: &mut Vec<String>) -> Result<Vec<Contestant>> {
     for c in &cols {
         c.check_loads()?;
     }
-    if !cols.iter().any(|c| c.is_hakmem) {
+    if !cols.iter().any(|c| c.is_hakmem()) {
         notes.push("no hakmem column (--allocators without hakmem): nothing is checked".into());
     }
     Ok(cols)
@@ -137,6 +142,27 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome of measured run `m` with the given result and verdict.
+    pub fn measured(
+        m: &Measured,
+        result: String,
+        summary: String,
+        ok: bool,
+        detail: String,
+    ) -> Outcome {
+        Outcome {
+            result,
+            summary,
+            ok,
+            wall: m.wall,
+            cpu: m.cpu,
+            maxrss_kb: m.maxrss_kb,
+            metrics: vec![],
+            detail,
+            messages: vec![],
+        }
+    }
+
     pub fn from_output(m: &Measured, stdout: &[u8], dir: &Path) -> Outcome {
         let ok = m.exit == Exit::Code(0);
         let h = fnv64(stdout);
@@ -145,17 +171,14 @@ impl Outcome {
         } else {
             format!("{} {:08x}", m.exit, h as u32)
         };
-        Outcome {
-            result: format!("{}\n{}", m.exit, String::from_utf8_lossy(stdout)),
+        let detail = if ok { String::new() } else { stderr_tail(dir) };
+        Outcome::measured(
+            m,
+            format!("{}\n{}", m.exit, String::from_utf8_lossy(stdout)),
             summary,
             ok,
-            wall: m.wall,
-            cpu: m.cpu,
-            maxrss_kb: m.maxrss_kb,
-            metrics: vec![],
-            detail: if ok { String::new() } else { stderr_tail(dir) },
-            messages: vec![],
-        }
+            detail,
+        )
     }
 
     pub fn error(e: anyhow::Error) -> Outcome {
@@ -278,7 +301,7 @@ fn run_program(name: &str, ctx: &Ctx, col: &Contestant, dir: &Path) -> Outcome {
             _ => Err(anyhow!("unknown program {name}")),
         });
     let mut o = r.unwrap_or_else(Outcome::error);
-    if col.is_hakmem && std::env::var_os("HAKMEM_STATS").is_none() {
+    if col.is_hakmem() && std::env::var_os("HAKMEM_STATS").is_none() {
         o.messages = allocator_messages(dir);
     }
     o
@@ -410,7 +433,7 @@ pub fn main(a: CompatArgs) -> Result<i32> {
             .with_context(|| format!("writing {}", md.display()))?;
     }
     let hakmem_differs = rows.iter().filter(|r| r.skipped.is_none()).any(|r| {
-        (1..cols.len()).any(|i| cols[i].is_hakmem && r.cells[i].result != r.cells[0].result)
+        (1..cols.len()).any(|i| cols[i].is_hakmem() && r.cells[i].result != r.cells[0].result)
     });
     if a.keep {
         eprintln!("outputs kept in {}", work.display());
@@ -425,4 +448,3 @@ pub fn main(a: CompatArgs) -> Result<i32> {
         Ok(0)
     }
 }
-

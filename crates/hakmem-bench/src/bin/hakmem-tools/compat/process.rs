@@ -131,7 +131,11 @@ impl Running {
 }
 
 /// Run `cmd` in `dir` with stdout to `dir/stdout.txt` and stderr to `dir/stderr.txt`.
-pub fn run_measured(mut cmd: Command, dir: &Path, timeout: Duration) -> Result<(Measured, Vec<u8>)> {
+pub fn run_measured(
+    mut cmd: Command,
+    dir: &Path,
+    timeout: Duration,
+) -> Result<(Measured, Vec<u8>)> {
     let out = dir.join("stdout.txt");
     let err = dir.join("stderr.txt");
     cmd.current_dir(dir)

@@ -9,7 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const PY_ALLOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/py_alloc.py"));
+const PY_ALLOC: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/compat/py_alloc.py"
+));
 
 /// CPython regression-test modules that stress allocation (bounded run).
 const CPY_TESTS: &[&str] = &[
@@ -186,22 +189,13 @@ pub fn run_cpython_tests(ctx: &Ctx, col: &Contestant, dir: &Path) -> Result<Outc
             .collect();
         format!("{}; {}; {:?}", m.exit, summary_lines.join(" "), failed)
     };
-    Ok(Outcome {
-        result: format!(
-            "{}\n{}\n{}",
-            m.exit,
-            summary_lines.join("\n"),
-            cases.join("\n")
-        ),
-        summary,
-        ok,
-        wall: m.wall,
-        cpu: m.cpu,
-        maxrss_kb: m.maxrss_kb,
-        metrics: vec![],
-        detail,
-        messages: vec![],
-    })
+    let result = format!(
+        "{}\n{}\n{}",
+        m.exit,
+        summary_lines.join("\n"),
+        cases.join("\n")
+    );
+    Ok(Outcome::measured(&m, result, summary, ok, detail))
 }
 
 #[cfg(test)]

@@ -356,7 +356,10 @@ pub fn run_redis(ctx: &Ctx, col: &Contestant, dir: &Path) -> Result<Outcome> {
             other => bail!("DBSIZE: {other:?}"),
         };
         let mem = r.text(&["INFO", "memory"])?;
-        let rss_kb = Status::open(pid).ok().and_then(|s| s.read()).map_or(0, |m| m.rss_kb);
+        let rss_kb = Status::open(pid)
+            .ok()
+            .and_then(|s| s.read())
+            .map_or(0, |m| m.rss_kb);
         // BGSAVE forks: the child writes the RDB on the allocator inherited across fork.
         r.text(&["BGSAVE"])?;
         let t = Instant::now();

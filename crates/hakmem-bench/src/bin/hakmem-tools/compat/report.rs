@@ -15,14 +15,20 @@ pub struct Row {
 fn verdict(row: &Row, cols: &[Contestant], i: usize) -> &'static str {
     if row.cells[i].result == row.cells[0].result {
         "same"
-    } else if cols[i].is_hakmem {
+    } else if cols[i].is_hakmem() {
         "DIFFERS"
     } else {
         "differs"
     }
 }
 
-pub fn render(rows: &[Row], cols: &[Contestant], notes: &[String], header: &str, markdown: bool) -> String {
+pub fn render(
+    rows: &[Row],
+    cols: &[Contestant],
+    notes: &[String],
+    header: &str,
+    markdown: bool,
+) -> String {
     let mut s = String::new();
     let mut head = vec!["program".to_string()];
     for c in cols {

@@ -8,7 +8,10 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-const SORT_SH: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/sort.sh"));
+const SORT_SH: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/compat/sort.sh"
+));
 
 pub fn sort_lines(full: bool) -> usize {
     if full {

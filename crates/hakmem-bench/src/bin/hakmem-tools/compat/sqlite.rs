@@ -9,7 +9,10 @@ use std::fs;
 use std::path::Path;
 use std::process::Stdio;
 
-const SQLITE_SQL: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat/sqlite.sql"));
+const SQLITE_SQL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/compat/sqlite.sql"
+));
 
 pub fn run_sqlite(ctx: &Ctx, col: &Contestant, dir: &Path) -> Result<Outcome> {
     let rows = if ctx.full { "500000" } else { "100000" };
