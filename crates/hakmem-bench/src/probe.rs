@@ -3,6 +3,7 @@
 //! - RSS: `VmRSS` (resident now) and `VmHWM` (high-water mark) from `/proc/<pid>/status`.
 //!   [`Status`] keeps the file open and reads it with one `pread` into a stack buffer, so the
 //!   soak worker can sample every epoch without allocating; [`rss`] is the one-shot form.
+//! - Stop signals: [`on_stop_signals`] for the soak runner and its worker.
 //! - OS calls: `hakmem_os_calls(uint64_t out[3])` (mmap, munmap, madvise since start), found
 //!   with `dlsym` when libhakmem.so is preloaded. Other allocators do not export it.
 
@@ -117,6 +118,21 @@ impl OsCallsProbe {
             munmap: out[1],
             madvise: out[2],
         })
+    }
+}
+
+/// Installs `handler` for SIGINT and SIGTERM (restarting interrupted calls). The handler must
+/// be async-signal-safe: touch atomics, call kill(2), nothing that allocates or locks.
+pub fn on_stop_signals(handler: extern "C" fn(libc::c_int)) {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with a handler, an empty mask and SA_RESTART is valid.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = handler as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
     }
 }
 

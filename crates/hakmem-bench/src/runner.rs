@@ -49,19 +49,7 @@ pub fn command(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> C
 
 /// Runs one measurement; fails with the child's stderr when it exits non-zero.
 pub fn run_once(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<RunOutput> {
-    let out = command(bin, c, workload, args)
-        .output()
-        .with_context(|| format!("cannot run {}", bin.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        bail!(
-            "{} on {workload} failed ({}): {}",
-            c.name,
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stderr), 800)
-        );
-    }
-    RunOutput::parse(&stdout).with_context(|| format!("{} on {workload}", c.name))
+    Ok(run_with_stderr(bin, c, workload, args, &[])?.0)
 }
 
 /// Runs once with extra environment and returns (output, stderr): used for `HAKMEM_STATS=1`.
@@ -79,19 +67,29 @@ pub fn run_with_stderr(
     let out = cmd
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;
+    finish(c, workload, "", out)
+}
+
+/// A finished workload run (`how`: "" or " under callgrind", ...): its JSON line and its
+/// stderr, or an error with the end of its stderr when it failed.
+fn finish(
+    c: &Contestant,
+    workload: &str,
+    how: &str,
+    out: std::process::Output,
+) -> Result<(RunOutput, String)> {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         bail!(
-            "{} on {workload} failed ({}): {}",
+            "{} on {workload}{how} failed ({}): {}",
             c.name,
             out.status,
             tail(&stderr, 800)
         );
     }
-    Ok((
-        RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?,
-        stderr,
-    ))
+    let o = RunOutput::parse(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("{} on {workload}", c.name))?;
+    Ok((o, stderr))
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -132,17 +130,9 @@ pub fn callgrind_ir(
         .output()
         .context("cannot run valgrind (apt-get install valgrind)")?;
     let _ = std::fs::remove_file(&tmp);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!(
-            "{} on {workload} under callgrind failed ({}): {}",
-            c.name,
-            out.status,
-            tail(&stderr, 800)
-        );
-    }
+    let (o, stderr) = finish(c, workload, " under callgrind", out)?;
     let ir = parse_callgrind_collected(&stderr).context("callgrind printed no 'Collected' line")?;
-    Ok((ir, RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?))
+    Ok((ir, o))
 }
 
 /// Memory-management syscalls an allocator makes; `strace -c` counts these for any allocator.
@@ -171,18 +161,8 @@ pub fn strace_syscalls(
         .context("cannot run strace (apt-get install strace)")?;
     let table = std::fs::read_to_string(&tmp).unwrap_or_default();
     let _ = std::fs::remove_file(&tmp);
-    if !out.status.success() {
-        bail!(
-            "{} on {workload} under strace failed ({}): {}",
-            c.name,
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stderr), 800)
-        );
-    }
-    Ok((
-        parse_strace_counts(&table),
-        RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?,
-    ))
+    let (o, _) = finish(c, workload, " under strace", out)?;
+    Ok((parse_strace_counts(&table), o))
 }
 
 /// Parses the `strace -c` table: `% time  seconds  usecs/call  calls  [errors]  syscall`.

@@ -342,6 +342,25 @@ pub struct Syscalls {
     pub per_op: f64,
 }
 
+impl Syscalls {
+    /// The three counts over `ops` operations.
+    pub fn new(mmap: u64, munmap: u64, madvise: u64, ops: u64) -> Syscalls {
+        let total = mmap + munmap + madvise;
+        let per_op = if ops > 0 {
+            total as f64 / ops as f64
+        } else {
+            0.0
+        };
+        Syscalls {
+            mmap,
+            munmap,
+            madvise,
+            total,
+            per_op,
+        }
+    }
+}
+
 /// One budget check.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Check {
@@ -409,18 +428,7 @@ fn syscalls_between(before: Option<&Epoch>, last: &Epoch, ops: u64) -> Option<Sy
     let mmap = last.mmap?.checked_sub(m0)?;
     let munmap = last.munmap?.checked_sub(u0)?;
     let madvise = last.madvise?.checked_sub(a0)?;
-    let total = mmap + munmap + madvise;
-    Some(Syscalls {
-        mmap,
-        munmap,
-        madvise,
-        total,
-        per_op: if ops > 0 {
-            total as f64 / ops as f64
-        } else {
-            0.0
-        },
-    })
+    Some(Syscalls::new(mmap, munmap, madvise, ops))
 }
 
 fn validate_epochs(epochs: &[Epoch]) -> Result<()> {
@@ -462,18 +470,7 @@ pub fn analyze_epochs(epochs: &[Epoch], opt: &AnalyzeOptions) -> Result<EpochRep
 fn strace_calls(meta: &BTreeMap<String, String>, ops: u64) -> Option<Syscalls> {
     let g = |k: &str| meta.get(k).and_then(|v| v.parse::<u64>().ok());
     let (mmap, munmap, madvise) = (g("strace_mmap")?, g("strace_munmap")?, g("strace_madvise")?);
-    let total = mmap + munmap + madvise;
-    Some(Syscalls {
-        mmap,
-        munmap,
-        madvise,
-        total,
-        per_op: if ops > 0 {
-            total as f64 / ops as f64
-        } else {
-            0.0
-        },
-    })
+    Some(Syscalls::new(mmap, munmap, madvise, ops))
 }
 
 /// As [`analyze_epochs`], also reading `# strace_*` counts from the file's comments.
@@ -606,18 +603,7 @@ pub fn analyze_processes(runs: &[ProcessRun], opt: &AnalyzeOptions) -> Result<Pr
             u += r.munmap?;
             a += r.madvise?;
         }
-        let total = m + u + a;
-        Some(Syscalls {
-            mmap: m,
-            munmap: u,
-            madvise: a,
-            total,
-            per_op: if ops > 0 {
-                total as f64 / ops as f64
-            } else {
-                0.0
-            },
-        })
+        Some(Syscalls::new(m, u, a, ops))
     })();
     let mut checks = vec![
         check("failed_processes", Some(failed as f64), 0.0),

@@ -25,19 +25,6 @@ extern "C" fn on_signal(_sig: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-fn install_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-}
-
 struct Opts {
     out: Option<String>,
     duration: Option<Duration>,
@@ -114,7 +101,7 @@ fn main() {
 
 fn run() -> Result<()> {
     let mut o = parse_args()?;
-    install_handlers();
+    hakmem_bench::probe::on_stop_signals(on_signal);
     let os = OsCallsProbe::lookup();
     let status = Status::open_self().context("cannot open /proc/self/status")?;
     o.meta.insert(

@@ -205,19 +205,6 @@ extern "C" fn on_sigint(sig: libc::c_int) {
     }
 }
 
-fn install_sigint() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only touches atomics and calls kill(2).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-}
-
 fn register_child(pid: u32) -> Option<usize> {
     let slot = CHILDREN.iter().position(|c| {
         c.compare_exchange(0, pid as i32, Ordering::SeqCst, Ordering::SeqCst)
@@ -672,7 +659,7 @@ fn run_main(r: RunFlags) -> Result<i32> {
             );
         }
     }
-    install_sigint();
+    hakmem_bench::probe::on_stop_signals(on_sigint);
 
     let mp = MultiProgress::new();
     if !std::io::stderr().is_terminal() {
