@@ -3,6 +3,8 @@
 //! - RSS: `VmRSS` (resident now) and `VmHWM` (high-water mark) from `/proc/<pid>/status`.
 //!   [`Status`] keeps the file open and reads it with one `pread` into a stack buffer, so the
 //!   soak worker can sample every epoch without allocating; [`rss`] is the one-shot form.
+//! - A finished child (`hakmem compat`) is measured by the kernel's account in `wait4`'s
+//!   rusage instead: its /proc entry is gone by then.
 //! - Stop signals: [`on_stop_signals`] for the soak runner and its worker.
 //! - OS calls: `hakmem_os_calls(uint64_t out[3])` (mmap, munmap, madvise since start), found
 //!   with `dlsym` when libhakmem.so is preloaded. Other allocators do not export it.

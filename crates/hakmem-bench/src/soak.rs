@@ -408,7 +408,7 @@ pub struct EpochReport {
     pub rss_first_mean_bytes: f64,
     pub rss_last_mean_bytes: f64,
     pub rss_mean_bytes: f64,
-    /// Highest RSS seen, warm-up included (the getrusage high-water mark when recorded).
+    /// Highest RSS seen, warm-up included (the VmHWM high-water mark when recorded).
     pub peak_rss_bytes: u64,
     pub throughput: Summary,
     /// Over the measured epochs; `None` when the allocator does not report its calls.
