@@ -207,8 +207,12 @@ pub fn plain_table(header: Vec<String>, body: Vec<Vec<String>>) -> String {
     use comfy_table::{presets::NOTHING, CellAlignment, Table};
     let mut t = Table::new();
     t.load_preset(NOTHING).set_header(header).add_rows(body);
-    for c in t.column_iter_mut().skip(1) {
-        c.set_cell_alignment(CellAlignment::Right);
+    for (i, c) in t.column_iter_mut().enumerate() {
+        // Two spaces between columns, none at the edges.
+        c.set_padding((0, 2));
+        if i > 0 {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
     }
     let mut s: String = t.lines().map(|l| l.trim_end().to_string() + "\n").collect();
     if s.is_empty() {
@@ -338,6 +342,7 @@ mod tests {
             "{head}"
         );
         assert!(t.contains("tcmalloc (1 failed)"));
+        assert!(t.lines().nth(1).unwrap().starts_with("hakmem  "), "{t}");
         let md = markdown_table(&rows);
         assert_eq!(md.lines().count(), 2 + 3);
         assert!(md
