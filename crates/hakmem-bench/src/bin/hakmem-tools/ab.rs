@@ -134,6 +134,14 @@ pub fn parse_arms(env: &[String]) -> Result<((String, String), (String, String))
     Ok((ea, eb))
 }
 
+/// `path` relative to the repository when it lies inside (the log is committed there and must
+/// not name files outside it), else as given.
+fn repo_relative(path: &Path) -> String {
+    paths::repo_root()
+        .and_then(|r| path.strip_prefix(r).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 /// Hits of `name` in the parsed report, accepting the name with or without `HAKMEM_`.
 pub fn box_hits(hits: &std::collections::BTreeMap<String, u64>, name: &str) -> Option<u64> {
     let norm = |s: &str| {
@@ -251,7 +259,7 @@ pub fn main(a: AbArgs) -> Result<i32> {
         box_hits_b: hits_b,
         a_ops_per_sec: ops[0].clone(),
         b_ops_per_sec: ops[1].clone(),
-        library: lib.display().to_string(),
+        library: repo_relative(&lib),
         profile: a.profile.clone(),
         instructions: instructions.map(|(a, b, ops)| Instructions { a, b, ops }),
     };
@@ -492,6 +500,19 @@ mod tests {
         assert!(arms("HAKMEM_HARDEN=1", "HAKMEM_HARDEN=1")
             .unwrap_err()
             .contains("nothing is flipped"));
+    }
+
+    #[test]
+    fn library_paths_in_the_log_are_relative_to_the_repository() {
+        let root = paths::repo_root().unwrap();
+        assert_eq!(
+            repo_relative(&root.join("target/release/libhakmem.so")),
+            "target/release/libhakmem.so"
+        );
+        assert_eq!(
+            repo_relative(Path::new("/opt/lib/libhakmem.so")),
+            "/opt/lib/libhakmem.so"
+        );
     }
 
     #[test]
