@@ -55,6 +55,20 @@ fn tools_commands_are_handed_to_hakmem_tools_with_their_exit_status() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read /nonexistent.csv"));
 }
 
+/// Runs a freshly copied executable. Another test thread's fork may still hold the copy's
+/// write descriptor for a moment (ETXTBSY): retry then.
+fn run_copy(exe: &Path, arg: &str) -> std::process::Output {
+    for _ in 0..50 {
+        match Command::new(exe).arg(arg).output() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            r => return r.unwrap(),
+        }
+    }
+    panic!("{} stayed busy", exe.display())
+}
+
 #[test]
 fn a_missing_tools_binary_is_a_clear_error() {
     let d = std::env::temp_dir().join(format!("hakmem-alone-{}", std::process::id()));
@@ -62,7 +76,7 @@ fn a_missing_tools_binary_is_a_clear_error() {
     let alone = d.join("hakmem");
     std::fs::copy(HAKMEM, &alone).unwrap();
     for sub in ["bench", "ab", "soak", "compat"] {
-        let o = Command::new(&alone).arg(sub).output().unwrap();
+        let o = run_copy(&alone, sub);
         assert_eq!(o.status.code(), Some(2));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -72,7 +86,7 @@ fn a_missing_tools_binary_is_a_clear_error() {
         );
     }
     // run and config need nothing else.
-    let o = Command::new(&alone).arg("config").output().unwrap();
+    let o = run_copy(&alone, "config");
     assert!(o.status.success());
     let _ = std::fs::remove_dir_all(&d);
 }
