@@ -4,20 +4,21 @@
 #
 #   bash scripts/setup.sh
 #
-# Peer allocators (LD_PRELOAD comparisons): mimalloc, jemalloc, tcmalloc.
+# Peer allocators (LD_PRELOAD comparisons): mimalloc, jemalloc, tcmalloc from Debian; the
+#   peers built from source in benches/peers (mimalloc3, snmalloc) need cmake and g++.
 # Real programs for `hakmem compat` and the compat tests: python3 (+ its regression-test
-#   package), redis, sqlite3, git, gcc, coreutils (sort).
-# Measurement tools: hyperfine, strace, valgrind (callgrind), /usr/bin/time.
+#   package), redis (server and redis-benchmark), sqlite3, git, gcc, coreutils (sort).
+# Measurement tools: strace (--syscalls, --strace), valgrind (callgrind, memcheck tests).
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 PKGS=(
-  # peer allocators
-  libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4
+  # peer allocators, and what the source-built peers need
+  libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 cmake g++
   # measurement
-  valgrind hyperfine strace time
+  valgrind strace
   # a TrueType font for the PNG charts (plotters + ab_glyph)
   fonts-dejavu-core
   # real programs for compat

@@ -1,7 +1,13 @@
-//! hakmem-bench: workloads, runners and statistics for comparing allocators.
+//! hakmem-bench: hakmem's tooling. Workloads, the one contestant resolver, runners,
+//! statistics, soak analysis, the RSS / OS-call probe; and the binaries `hakmem-tools`
+//! (`bench`, `ab`, `soak`, `compat`, run through `hakmem`), `hakmem-workload` and
+//! `hakmem-soak-worker`.
 
+pub mod contestants;
+pub mod paths;
+pub mod probe;
 pub mod report;
 pub mod runner;
+pub mod soak;
 pub mod stats;
 pub mod workloads;
-pub mod soak;

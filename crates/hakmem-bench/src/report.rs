@@ -61,18 +61,19 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
             let ops: Vec<f64> = c.runs.iter().map(|r| r.ops_per_sec).collect();
             let s = Summary::of(&ops);
             let rss: Vec<f64> = c.runs.iter().filter_map(|r| r.peak_rss_kb.map(|k| k as f64)).collect();
-            let sys: Vec<f64> = c.runs.iter().filter_map(|r| r.os_calls.map(|o| o.total() as f64 / r.ops.max(1) as f64)).collect();
+            let sys: Vec<f64> =
+                c.runs.iter().filter_map(|r| r.os_calls.map(|o| o.total() as f64 / r.ops.max(1) as f64)).collect();
             Row {
                 workload: workload.to_string(),
                 allocator: c.name.clone(),
                 runs: c.runs.len(),
-                median_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.median),
+                median_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.p50),
                 mean_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.mean),
                 min_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.min),
                 max_ops_per_sec: s.as_ref().map_or(f64::NAN, |s| s.max),
                 cv: s.as_ref().map_or(f64::NAN, |s| s.cv),
                 ratio_vs_ref: match (s.as_ref(), ref_med) {
-                    (Some(s), Some(r)) if r > 0.0 => Some(s.median / r),
+                    (Some(s), Some(r)) if r > 0.0 => Some(s.p50 / r),
                     _ => None,
                 },
                 reference: reference.map(|r| r.name.clone()),
@@ -140,7 +141,8 @@ fn header(rows: &[Row]) -> (Vec<String>, bool, bool) {
     let with_instr = rows.iter().any(|r| r.instructions.is_some());
     let with_strace = rows.iter().any(|r| r.strace_syscalls_per_op.is_some());
     let reference = rows.iter().find_map(|r| r.reference.clone()).unwrap_or_else(|| "ref".into());
-    let mut h: Vec<String> = ["allocator", "runs", "median ops/s", "mean ops/s", "min ops/s", "CV"].iter().map(|s| s.to_string()).collect();
+    let mut h: Vec<String> =
+        ["allocator", "runs", "median ops/s", "mean ops/s", "min ops/s", "CV"].iter().map(|s| s.to_string()).collect();
     h.push(format!("vs {reference}"));
     h.push("peak RSS".into());
     h.push("syscalls/op".into());
@@ -154,23 +156,26 @@ fn header(rows: &[Row]) -> (Vec<String>, bool, bool) {
     (h, with_instr, with_strace)
 }
 
-/// Plain aligned table for a terminal.
+/// Plain aligned table for a terminal: the first column left, the numbers right.
 pub fn text_table(rows: &[Row]) -> String {
     let (h, wi, ws) = header(rows);
-    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, wi, ws)).collect();
-    let widths: Vec<usize> = (0..h.len()).map(|i| body.iter().map(|r| r[i].len()).chain([h[i].len()]).max().unwrap_or(0)).collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let mut s = line(&h);
-    s.push('\n');
-    for r in &body {
-        s.push_str(&line(r));
+    plain_table(h, rows.iter().map(|r| cells(r, wi, ws)).collect())
+}
+
+/// A borderless table (comfy-table), first column left-aligned, the others right-aligned.
+pub fn plain_table(header: Vec<String>, body: Vec<Vec<String>>) -> String {
+    use comfy_table::{presets::NOTHING, CellAlignment, Table};
+    let mut t = Table::new();
+    t.load_preset(NOTHING).set_header(header).add_rows(body);
+    for (i, c) in t.column_iter_mut().enumerate() {
+        // Two spaces between columns, none at the edges.
+        c.set_padding((0, 2));
+        if i > 0 {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut s: String = t.lines().map(|l| l.trim_end().to_string() + "\n").collect();
+    if s.is_empty() {
         s.push('\n');
     }
     s
@@ -180,7 +185,10 @@ pub fn text_table(rows: &[Row]) -> String {
 pub fn markdown_table(rows: &[Row]) -> String {
     let (h, wi, ws) = header(rows);
     let mut s = format!("| {} |\n", h.join(" | "));
-    s.push_str(&format!("|{}\n", h.iter().enumerate().map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" }).collect::<String>()));
+    s.push_str(&format!(
+        "|{}\n",
+        h.iter().enumerate().map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" }).collect::<String>()
+    ));
     for r in rows {
         s.push_str(&format!("| {} |\n", cells(r, wi, ws).join(" | ")));
     }
@@ -219,7 +227,11 @@ mod tests {
         vec![
             ContestantRuns {
                 name: "hakmem".into(),
-                runs: vec![run(90.0, 4096, Some(OsCalls { mmap: 4, munmap: 3, madvise: 3 })), run(110.0, 4096, None), run(100.0, 2048, None)],
+                runs: vec![
+                    run(90.0, 4096, Some(OsCalls { mmap: 4, munmap: 3, madvise: 3 })),
+                    run(110.0, 4096, None),
+                    run(100.0, 2048, None),
+                ],
                 ..Default::default()
             },
             ContestantRuns {
@@ -268,8 +280,12 @@ mod tests {
         let rows = rows("w", &sample(), "mimalloc");
         let t = text_table(&rows);
         let head = t.lines().next().unwrap();
-        assert!(head.contains("vs mimalloc") && head.contains("strace mem calls/op") && head.contains("instr/op"), "{head}");
+        assert!(
+            head.contains("vs mimalloc") && head.contains("strace mem calls/op") && head.contains("instr/op"),
+            "{head}"
+        );
         assert!(t.contains("tcmalloc (1 failed)"));
+        assert!(t.lines().nth(1).unwrap().starts_with("hakmem  "), "{t}");
         let md = markdown_table(&rows);
         assert_eq!(md.lines().count(), 2 + 3);
         assert!(md.lines().nth(2).unwrap().starts_with("| hakmem | 3 | 100 |"));

@@ -4,50 +4,11 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-/// One allocator configuration: a library to preload (none = glibc) and extra environment.
-#[derive(Clone, Debug, Serialize)]
-pub struct Contestant {
-    pub name: String,
-    pub preload: Option<PathBuf>,
-    pub env: Vec<(String, String)>,
-}
-
-/// A peer allocator installed from a Debian package.
-pub struct Peer {
-    pub name: &'static str,
-    pub path: &'static str,
-    pub package: &'static str,
-}
-
-pub const PEERS: &[Peer] = &[
-    Peer { name: "mimalloc", path: "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", package: "libmimalloc2.0" },
-    Peer { name: "jemalloc", path: "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", package: "libjemalloc2" },
-    Peer { name: "tcmalloc", path: "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", package: "libtcmalloc-minimal4" },
-];
-
-/// Every contestant name `hakmem bench --allocators` accepts.
-pub const ALLOCATOR_NAMES: &[&str] = &["hakmem", "hakmem-speed", "hakmem-balanced", "mimalloc", "jemalloc", "tcmalloc", "glibc"];
-
-pub fn peer(name: &str) -> Option<&'static Peer> {
-    PEERS.iter().find(|p| p.name == name)
-}
-
-/// The allocator counters, when the library exports `hakmem_os_calls`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OsCalls {
-    pub mmap: u64,
-    pub munmap: u64,
-    pub madvise: u64,
-}
-
-impl OsCalls {
-    pub fn total(&self) -> u64 {
-        self.mmap + self.munmap + self.madvise
-    }
-}
+pub use crate::contestants::Contestant;
+pub use crate::probe::OsCalls;
 
 /// The JSON line printed by `hakmem-workload`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -82,43 +43,41 @@ impl RunOutput {
 pub fn command(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Command {
     let mut cmd = Command::new(bin);
     cmd.arg(workload).args(args);
-    apply_env(&mut cmd, c);
+    c.apply(&mut cmd);
     cmd
-}
-
-fn apply_env(cmd: &mut Command, c: &Contestant) {
-    // An inherited LD_PRELOAD would make every contestant the same allocator.
-    cmd.env_remove("LD_PRELOAD");
-    if let Some(p) = &c.preload {
-        cmd.env("LD_PRELOAD", p);
-    }
-    for (k, v) in &c.env {
-        cmd.env(k, v);
-    }
 }
 
 /// Runs one measurement; fails with the child's stderr when it exits non-zero.
 pub fn run_once(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<RunOutput> {
-    let out = command(bin, c, workload, args).output().with_context(|| format!("cannot run {}", bin.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        bail!("{} on {workload} failed ({}): {}", c.name, out.status, tail(&String::from_utf8_lossy(&out.stderr), 800));
-    }
-    RunOutput::parse(&stdout).with_context(|| format!("{} on {workload}", c.name))
+    Ok(run_with_stderr(bin, c, workload, args, &[])?.0)
 }
 
 /// Runs once with extra environment and returns (output, stderr): used for `HAKMEM_STATS=1`.
-pub fn run_with_stderr(bin: &Path, c: &Contestant, workload: &str, args: &[String], extra: &[(&str, &str)]) -> Result<(RunOutput, String)> {
+pub fn run_with_stderr(
+    bin: &Path,
+    c: &Contestant,
+    workload: &str,
+    args: &[String],
+    extra: &[(&str, &str)],
+) -> Result<(RunOutput, String)> {
     let mut cmd = command(bin, c, workload, args);
     for (k, v) in extra {
         cmd.env(k, v);
     }
     let out = cmd.output().with_context(|| format!("cannot run {}", bin.display()))?;
+    finish(c, workload, "", out)
+}
+
+/// A finished workload run (`how`: "" or " under callgrind", ...): its JSON line and its
+/// stderr, or an error with the end of its stderr when it failed.
+fn finish(c: &Contestant, workload: &str, how: &str, out: std::process::Output) -> Result<(RunOutput, String)> {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
-        bail!("{} on {workload} failed ({}): {}", c.name, out.status, tail(&stderr, 800));
+        bail!("{} on {workload}{how} failed ({}): {}", c.name, out.status, tail(&stderr, 800));
     }
-    Ok((RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?, stderr))
+    let o =
+        RunOutput::parse(&String::from_utf8_lossy(&out.stdout)).with_context(|| format!("{} on {workload}", c.name))?;
+    Ok((o, stderr))
 }
 
 fn tail(s: &str, n: usize) -> String {
@@ -142,16 +101,17 @@ pub fn schedule(contestants: usize, runs: usize) -> Vec<(usize, usize)> {
 pub fn callgrind_ir(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<(u64, RunOutput)> {
     let tmp = std::env::temp_dir().join(format!("hakmem-callgrind.{}.out", std::process::id()));
     let mut cmd = Command::new("valgrind");
-    cmd.arg("--tool=callgrind").arg(format!("--callgrind-out-file={}", tmp.display())).arg(bin).arg(workload).args(args);
-    apply_env(&mut cmd, c);
+    cmd.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", tmp.display()))
+        .arg(bin)
+        .arg(workload)
+        .args(args);
+    c.apply(&mut cmd);
     let out = cmd.output().context("cannot run valgrind (apt-get install valgrind)")?;
     let _ = std::fs::remove_file(&tmp);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        bail!("{} on {workload} under callgrind failed ({}): {}", c.name, out.status, tail(&stderr, 800));
-    }
+    let (o, stderr) = finish(c, workload, " under callgrind", out)?;
     let ir = parse_callgrind_collected(&stderr).context("callgrind printed no 'Collected' line")?;
-    Ok((ir, RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?))
+    Ok((ir, o))
 }
 
 /// Memory-management syscalls an allocator makes; `strace -c` counts these for any allocator.
@@ -159,18 +119,27 @@ pub const MEM_SYSCALLS: &[&str] = &["mmap", "munmap", "madvise", "mremap", "brk"
 
 /// One run under `strace -f -c`: the count of each memory syscall (whole process, all threads,
 /// start-up included) and the run's output.
-pub fn strace_syscalls(bin: &Path, c: &Contestant, workload: &str, args: &[String]) -> Result<(BTreeMap<String, u64>, RunOutput)> {
+pub fn strace_syscalls(
+    bin: &Path,
+    c: &Contestant,
+    workload: &str,
+    args: &[String],
+) -> Result<(BTreeMap<String, u64>, RunOutput)> {
     let tmp = std::env::temp_dir().join(format!("hakmem-strace.{}.txt", std::process::id()));
     let mut cmd = Command::new("strace");
-    cmd.args(["-f", "-c", "-e"]).arg(format!("trace={}", MEM_SYSCALLS.join(","))).arg("-o").arg(&tmp).arg(bin).arg(workload).args(args);
-    apply_env(&mut cmd, c);
+    cmd.args(["-f", "-c", "-e"])
+        .arg(format!("trace={}", MEM_SYSCALLS.join(",")))
+        .arg("-o")
+        .arg(&tmp)
+        .arg(bin)
+        .arg(workload)
+        .args(args);
+    c.apply(&mut cmd);
     let out = cmd.output().context("cannot run strace (apt-get install strace)")?;
     let table = std::fs::read_to_string(&tmp).unwrap_or_default();
     let _ = std::fs::remove_file(&tmp);
-    if !out.status.success() {
-        bail!("{} on {workload} under strace failed ({}): {}", c.name, out.status, tail(&String::from_utf8_lossy(&out.stderr), 800));
-    }
-    Ok((parse_strace_counts(&table), RunOutput::parse(&String::from_utf8_lossy(&out.stdout))?))
+    let (o, _) = finish(c, workload, " under strace", out)?;
+    Ok((parse_strace_counts(&table), o))
 }
 
 /// Parses the `strace -c` table: `% time  seconds  usecs/call  calls  [errors]  syscall`.
@@ -234,8 +203,9 @@ pub struct Machine {
     pub cpu: String,
     pub cores: usize,
     pub date_utc: String,
-    /// The three load averages from /proc/loadavg (a loaded machine makes noisy numbers).
-    pub loadavg: String,
+    /// The 1, 5 and 15 minute load averages from /proc/loadavg (a loaded machine makes noisy
+    /// numbers).
+    pub loadavg: Option<[f64; 3]>,
 }
 
 pub fn machine() -> Machine {
@@ -257,15 +227,24 @@ pub fn machine() -> Machine {
     Machine { uname, cpu, cores, date_utc: format_utc(secs), loadavg: loadavg() }
 }
 
-pub fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
+pub fn loadavg() -> Option<[f64; 3]> {
+    parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+fn parse_loadavg(s: &str) -> Option<[f64; 3]> {
+    let mut w = s.split_whitespace().map(|x| x.parse::<f64>().ok());
+    Some([w.next()??, w.next()??, w.next()??])
+}
+
+/// `0.52 0.41 0.30`, or `unknown`.
+pub fn fmt_loadavg(l: Option<[f64; 3]>) -> String {
+    l.map_or("unknown".into(), |[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
 }
 
 /// `abc1234` or `abc1234 + uncommitted changes` for the current directory's git tree, if any.
 pub fn git_revision() -> Option<String> {
-    let rev = Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().filter(|o| o.status.success())?;
+    let rev =
+        Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok().filter(|o| o.status.success())?;
     let rev = String::from_utf8_lossy(&rev.stdout).trim().to_string();
     let dirty = Command::new("git")
         .args(["status", "--porcelain", "--untracked-files=no"])
@@ -328,6 +307,15 @@ mod tests {
         assert_eq!(m.get("munmap"), Some(&10));
         assert_eq!(m.get("brk"), Some(&4));
         assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn load_averages_are_numbers() {
+        assert_eq!(parse_loadavg("0.52 0.41 0.30 2/345 6789\n"), Some([0.52, 0.41, 0.30]));
+        assert_eq!(parse_loadavg("0.52 x 0.30"), None);
+        assert_eq!(fmt_loadavg(Some([1.0, 0.5, 0.25])), "1.00 0.50 0.25");
+        let m = serde_json::to_value(machine()).unwrap();
+        assert!(m["loadavg"][0].is_f64(), "{m}");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! - window: `max(1, ceil(10% of the measured epochs))`;
 //! - RSS drift = (mean RSS of the last window − mean RSS of the first window) / the first;
 //! - throughput CV = sample stdev (n − 1) / mean of the measured epochs' ops/s;
-//! - percentiles: linear interpolation between closest ranks (numpy's default);
+//! - percentiles: linear interpolation between closest ranks (numpy's default); no p99 from
+//!   fewer than 100 values (`stats::P99_MIN_SAMPLES`);
 //! - syscalls per op = allocator mmap+munmap+madvise made during the measured epochs / their ops
 //!   (the counters are cumulative, so this is last − value at the end of the warm-up).
 
@@ -41,9 +42,9 @@ pub struct Epoch {
     pub ops: u64,
     /// ops / the epoch's measured length.
     pub ops_per_s: f64,
-    /// Resident set at the end of the epoch (`/proc/self/statm`).
+    /// Resident set at the end of the epoch (`VmRSS`, `probe::Status`).
     pub rss_bytes: u64,
-    /// High-water mark of the resident set so far (getrusage), if recorded.
+    /// High-water mark of the resident set so far (`VmHWM`), if recorded.
     #[serde(default)]
     pub peak_rss_bytes: Option<u64>,
     /// The allocator's own OS calls since process start (cumulative); empty when the
@@ -274,49 +275,11 @@ impl Default for AnalyzeOptions {
     }
 }
 
-/// Distribution of a series.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Summary {
-    pub n: usize,
-    pub mean: f64,
-    pub stdev: f64,
-    pub cv: f64,
-    pub min: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub max: f64,
-}
+pub use crate::stats::Summary;
 
-/// Percentile `p` in [0, 1] of sorted `xs`, linear interpolation between closest ranks.
-pub fn percentile_sorted(xs: &[f64], p: f64) -> f64 {
-    assert!(!xs.is_empty());
-    let h = (xs.len() - 1) as f64 * p.clamp(0.0, 1.0);
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(xs.len() - 1);
-    xs[lo] + (h - lo as f64) * (xs[hi] - xs[lo])
-}
-
-/// Mean, sample stdev (n − 1; 0 for one value), CV and percentiles. `xs` must not be empty.
-pub fn summarize(xs: &[f64]) -> Summary {
-    assert!(!xs.is_empty());
-    let n = xs.len();
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    let var = if n > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
-    let stdev = var.sqrt();
-    let mut s = xs.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    Summary {
-        n,
-        mean,
-        stdev,
-        cv: if mean != 0.0 { stdev / mean } else { 0.0 },
-        min: s[0],
-        p50: percentile_sorted(&s, 0.50),
-        p90: percentile_sorted(&s, 0.90),
-        p99: percentile_sorted(&s, 0.99),
-        max: s[n - 1],
-    }
+/// Summary of a series that is known not to be empty.
+fn summarize(xs: &[f64]) -> Summary {
+    Summary::of(xs).expect("a non-empty series")
 }
 
 /// `(mean of last window − mean of first window) / mean of first window`, window =
@@ -342,6 +305,15 @@ pub struct Syscalls {
     pub madvise: u64,
     pub total: u64,
     pub per_op: f64,
+}
+
+impl Syscalls {
+    /// The three counts over `ops` operations.
+    pub fn new(mmap: u64, munmap: u64, madvise: u64, ops: u64) -> Syscalls {
+        let total = mmap + munmap + madvise;
+        let per_op = if ops > 0 { total as f64 / ops as f64 } else { 0.0 };
+        Syscalls { mmap, munmap, madvise, total, per_op }
+    }
 }
 
 /// One budget check.
@@ -383,7 +355,7 @@ pub struct EpochReport {
     pub rss_first_mean_bytes: f64,
     pub rss_last_mean_bytes: f64,
     pub rss_mean_bytes: f64,
-    /// Highest RSS seen, warm-up included (the getrusage high-water mark when recorded).
+    /// Highest RSS seen, warm-up included (the VmHWM high-water mark when recorded).
     pub peak_rss_bytes: u64,
     pub throughput: Summary,
     /// Over the measured epochs; `None` when the allocator does not report its calls.
@@ -403,8 +375,7 @@ fn syscalls_between(before: Option<&Epoch>, last: &Epoch, ops: u64) -> Option<Sy
     let mmap = last.mmap?.checked_sub(m0)?;
     let munmap = last.munmap?.checked_sub(u0)?;
     let madvise = last.madvise?.checked_sub(a0)?;
-    let total = mmap + munmap + madvise;
-    Some(Syscalls { mmap, munmap, madvise, total, per_op: if ops > 0 { total as f64 / ops as f64 } else { 0.0 } })
+    Some(Syscalls::new(mmap, munmap, madvise, ops))
 }
 
 fn validate_epochs(epochs: &[Epoch]) -> Result<()> {
@@ -438,8 +409,7 @@ pub fn analyze_epochs(epochs: &[Epoch], opt: &AnalyzeOptions) -> Result<EpochRep
 fn strace_calls(meta: &BTreeMap<String, String>, ops: u64) -> Option<Syscalls> {
     let g = |k: &str| meta.get(k).and_then(|v| v.parse::<u64>().ok());
     let (mmap, munmap, madvise) = (g("strace_mmap")?, g("strace_munmap")?, g("strace_madvise")?);
-    let total = mmap + munmap + madvise;
-    Some(Syscalls { mmap, munmap, madvise, total, per_op: if ops > 0 { total as f64 / ops as f64 } else { 0.0 } })
+    Some(Syscalls::new(mmap, munmap, madvise, ops))
 }
 
 /// As [`analyze_epochs`], also reading `# strace_*` counts from the file's comments.
@@ -543,14 +513,7 @@ pub fn analyze_processes(runs: &[ProcessRun], opt: &AnalyzeOptions) -> Result<Pr
             u += r.munmap?;
             a += r.madvise?;
         }
-        let total = m + u + a;
-        Some(Syscalls {
-            mmap: m,
-            munmap: u,
-            madvise: a,
-            total,
-            per_op: if ops > 0 { total as f64 / ops as f64 } else { 0.0 },
-        })
+        Some(Syscalls::new(m, u, a, ops))
     })();
     let mut checks = vec![
         check("failed_processes", Some(failed as f64), 0.0),
@@ -620,75 +583,6 @@ pub fn analyze(file: &SoakFile, opt: &AnalyzeOptions) -> Result<Report> {
     })
 }
 
-// ---- recording helpers for the worker (Linux) ----
-
-/// Resident set in bytes from `/proc/self/statm`, read through a file kept open so that a
-/// sample costs one pread and no allocation.
-pub struct RssSampler {
-    file: std::fs::File,
-    page: u64,
-}
-
-impl RssSampler {
-    pub fn new() -> Result<RssSampler> {
-        let file = std::fs::File::open("/proc/self/statm").context("cannot open /proc/self/statm")?;
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        Ok(RssSampler { file, page: if page > 0 { page as u64 } else { 4096 } })
-    }
-
-    pub fn rss_bytes(&self) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        let mut buf = [0u8; 128];
-        let n = self.file.read_at(&mut buf, 0).ok()?;
-        let s = std::str::from_utf8(&buf[..n]).ok()?;
-        // statm: size resident shared text lib data dt (pages)
-        let resident: u64 = s.split_ascii_whitespace().nth(1)?.parse().ok()?;
-        Some(resident * self.page)
-    }
-}
-
-/// High-water mark of the resident set (getrusage `ru_maxrss`, KiB on Linux) in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
-    // SAFETY: getrusage fills the struct we hand it.
-    unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut ru) == 0 {
-            Some(ru.ru_maxrss as u64 * 1024)
-        } else {
-            None
-        }
-    }
-}
-
-type OsCallsFn = unsafe extern "C" fn(*mut u64);
-
-/// The allocator's `hakmem_os_calls`, if the process has it (libhakmem.so preloaded).
-#[derive(Clone, Copy)]
-pub struct OsCalls(Option<OsCallsFn>);
-
-impl OsCalls {
-    pub fn lookup() -> OsCalls {
-        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name; the symbol, when present,
-        // has the C signature `void hakmem_os_calls(uint64_t out[3])`.
-        unsafe {
-            let p = libc::dlsym(libc::RTLD_DEFAULT, c"hakmem_os_calls".as_ptr());
-            OsCalls(if p.is_null() { None } else { Some(std::mem::transmute::<*mut libc::c_void, OsCallsFn>(p)) })
-        }
-    }
-    pub fn available(&self) -> bool {
-        self.0.is_some()
-    }
-    /// (mmap, munmap, madvise) since start.
-    pub fn read(&self) -> Option<[u64; 3]> {
-        let f = self.0?;
-        let mut out = [0u64; 3];
-        // SAFETY: out has room for the three counts the function writes.
-        unsafe { f(out.as_mut_ptr()) };
-        Some(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,13 +609,5 @@ mod tests {
             SoakData::Epochs(v) => assert_eq!(v, vec![e]),
             _ => panic!("wrong kind"),
         }
-    }
-
-    #[test]
-    fn statm_sampler_sees_resident_memory() {
-        let s = RssSampler::new().unwrap();
-        let rss = s.rss_bytes().unwrap();
-        assert!(rss > 0);
-        assert!(peak_rss_bytes().unwrap() >= rss / 2);
     }
 }

@@ -58,16 +58,28 @@ fn known_mean_cv_and_percentiles() {
     let sd = (82.5f64 / 9.0).sqrt() * 1e6;
     assert!(close(t.stdev, sd), "stdev {}", t.stdev);
     assert!(close(t.cv, sd / 5.5e6));
-    // Linear interpolation: p50 at rank 4.5 -> 5.5; p90 at 8.1 -> 9.1; p99 at 8.91 -> 9.91.
+    // Linear interpolation: p50 at rank 4.5 -> 5.5; p90 at 8.1 -> 9.1. Ten values make no
+    // p99 (it would be an interpolation towards the max); the max is reported instead.
     assert!(close(t.p50, 5.5e6));
     assert!(close(t.p90, 9.1e6), "p90 {}", t.p90);
-    assert!(close(t.p99, 9.91e6), "p99 {}", t.p99);
+    assert_eq!(t.p99, None);
     assert_eq!((t.min, t.max), (1e6, 10e6));
     // CV 55% fails a 5% CV budget when one is set, and only then.
     assert!(r.verdict.pass);
     let strict =
         AnalyzeOptions { warmup: Warmup::Epochs(1), budgets: Budgets { max_cv: Some(0.05), ..Default::default() } };
     assert!(!epochs_report(&csv(&rows), &strict).verdict.pass);
+}
+
+#[test]
+fn p99_from_a_hundred_epochs() {
+    // 1 warm-up + 100 measured epochs at 1..=100 M ops/s: p99 at rank 98.01 -> 99.01 M.
+    let mut rows = vec![(1000e6, 10_000_000, None)];
+    rows.extend((1..=100).map(|k| (k as f64 * 1e6, 10_000_000, None)));
+    let opt = AnalyzeOptions { warmup: Warmup::Epochs(1), ..Default::default() };
+    let t = epochs_report(&csv(&rows), &opt).throughput;
+    assert_eq!(t.n, 100);
+    assert!(close(t.p99.unwrap(), 99.01e6), "{:?}", t.p99);
 }
 
 #[test]

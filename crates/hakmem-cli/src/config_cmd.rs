@@ -33,20 +33,26 @@ pub fn main(a: ConfigArgs) -> Result<i32> {
     for w in &warnings {
         eprintln!("hakmem: {w}");
     }
-    println!("profile {} ({})", cfg.profile.name(), cfg.profile_source.name());
-    println!("{:<34} {:<10} {:<12} accepted", "switch", "value", "source");
+    let mut out = format!("profile {} ({})\n", cfg.profile.name(), cfg.profile_source.name());
+    out += &format!("{:<34} {:<10} {:<12} accepted\n", "switch", "value", "source");
     for (i, s) in SWITCHES.iter().enumerate() {
-        println!(
-            "{:<34} {:<10} {:<12} {}",
+        out += &format!(
+            "{:<34} {:<10} {:<12} {}\n",
             s.name,
             ShowValue(s.kind, cfg.values[i]).to_string(),
             cfg.sources[i].name(),
             Accepted(s.kind)
         );
         if a.verbose {
-            println!("    {} (speed {}, balanced {})", s.help, ShowValue(s.kind, s.speed), ShowValue(s.kind, s.balanced));
+            out += &format!(
+                "    {} (speed {}, balanced {})\n",
+                s.help,
+                ShowValue(s.kind, s.speed),
+                ShowValue(s.kind, s.balanced)
+            );
         }
     }
+    crate::out::print(&out)?;
     Ok(0)
 }
 
@@ -57,6 +63,8 @@ fn describe(w: &Warning<'_>) -> String {
             String::from_utf8_lossy(value),
             ShowValue(*kind, *used)
         ),
-        Warning::Unknown { name } => format!("unknown variable {} ignored", String::from_utf8_lossy(name)),
+        Warning::Unknown { name } => {
+            format!("unknown variable {} ignored", String::from_utf8_lossy(name))
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! `hakmem run [--profile P] -- CMD ARGS...`
+//! `hakmem run [--profile P] [--stats] -- CMD ARGS...`
 
-use anyhow::{Context, Result};
+use crate::elf::{self, Loader};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[derive(Args)]
@@ -18,12 +20,50 @@ pub struct RunArgs {
     pub cmd: Vec<String>,
 }
 
+/// libhakmem.so: `HAKMEM_LIB` if set, else beside the `hakmem` executable (cargo puts the
+/// cdylib and the binaries in one target directory), or one level up.
+pub fn libhakmem() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("HAKMEM_LIB") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        bail!("HAKMEM_LIB={} does not name a file", p.display());
+    }
+    if let Some(d) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        for cand in [d.join("libhakmem.so"), d.join("../libhakmem.so")] {
+            if cand.is_file() {
+                return Ok(cand.canonicalize().unwrap_or(cand));
+            }
+        }
+    }
+    bail!(
+        "libhakmem.so not found next to the hakmem executable; build it with `cargo build --release` or set HAKMEM_LIB"
+    )
+}
+
+/// The warning for a program the preload cannot reach, if it is one.
+pub fn preload_warning(prog: &str, stats: bool) -> Option<String> {
+    let path = elf::which(prog)?;
+    let why = match elf::loader(&path) {
+        Loader::Static => "is statically linked (no PT_INTERP: no dynamic loader reads LD_PRELOAD)",
+        Loader::SetId => "is set-user/group-ID (the loader ignores LD_PRELOAD paths for it)",
+        Loader::Dynamic | Loader::Unknown => return None,
+    };
+    Some(format!(
+        "hakmem: warning: {} {why}; it will run on its own allocator, not hakmem{}",
+        path.display(),
+        if stats { ", and --stats will print nothing" } else { "" }
+    ))
+}
+
 pub fn main(a: RunArgs) -> Result<i32> {
-    let lib = crate::paths::libhakmem()?;
+    let lib = libhakmem()?;
     if let Some(p) = &a.profile {
-        hakmem::config::Profile::parse(p).map_err(|accepted| {
-            anyhow::anyhow!("unknown profile {p:?}; accepted: {accepted}")
-        })?;
+        hakmem::config::Profile::parse(p).map_err(|accepted| anyhow!("unknown profile {p:?}; accepted: {accepted}"))?;
+    }
+    if let Some(w) = preload_warning(&a.cmd[0], a.stats) {
+        eprintln!("{w}");
     }
     let mut cmd = Command::new(&a.cmd[0]);
     cmd.args(&a.cmd[1..]);

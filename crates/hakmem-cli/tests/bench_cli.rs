@@ -28,7 +28,21 @@ fn text(o: &Output) -> (String, String) {
 fn bench_one_run_on_glibc_end_to_end() {
     let (csv, md, svg) = (tmp("b.csv"), tmp("b.md"), tmp("b.svg"));
     let o = hakmem()
-        .args(["bench", "--runs", "1", "--allocators", "glibc", "-w", "random-mixed,server-churn", "--cycles", "20000", "--arg", "ws=64", "--json", "-"])
+        .args([
+            "bench",
+            "--runs",
+            "1",
+            "--allocators",
+            "glibc",
+            "-w",
+            "random-mixed,server-churn",
+            "--cycles",
+            "20000",
+            "--arg",
+            "ws=64",
+            "--json",
+            "-",
+        ])
         .arg("--csv")
         .arg(&csv)
         .arg("--markdown")
@@ -52,7 +66,21 @@ fn bench_one_run_on_glibc_end_to_end() {
 
 fn bench_without_plot(csv: &Path, md: &Path) {
     let o = hakmem()
-        .args(["bench", "--runs", "1", "--allocators", "glibc", "-w", "random-mixed,server-churn", "--cycles", "20000", "--arg", "ws=64", "--json", "-"])
+        .args([
+            "bench",
+            "--runs",
+            "1",
+            "--allocators",
+            "glibc",
+            "-w",
+            "random-mixed,server-churn",
+            "--cycles",
+            "20000",
+            "--arg",
+            "ws=64",
+            "--json",
+            "-",
+        ])
         .arg("--csv")
         .arg(csv)
         .arg("--markdown")
@@ -140,7 +168,18 @@ fn ab_end_to_end_with_a_library_without_stats() {
     for _ in 0..2 {
         let o = hakmem()
             .env("HAKMEM_LIB", lib)
-            .args(["ab", "--env", "AB_TEST_SWITCH=0", "--env", "AB_TEST_SWITCH=1", "--runs", "2", "--cycles", "20000", "--log"])
+            .args([
+                "ab",
+                "--env",
+                "AB_TEST_SWITCH=0",
+                "--env",
+                "AB_TEST_SWITCH=1",
+                "--runs",
+                "3",
+                "--cycles",
+                "20000",
+                "--log",
+            ])
             .arg(&log)
             .output()
             .unwrap();

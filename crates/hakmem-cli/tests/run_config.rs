@@ -8,7 +8,11 @@ fn hakmem() -> Command {
 
 fn out(c: &mut Command) -> (bool, String, String) {
     let o = c.output().unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -20,7 +24,16 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn run_preloads_the_library_with_the_profile() {
-    let (ok, stdout, stderr) = out(hakmem().args(["run", "--profile", "speed", "--stats", "--", "sh", "-c", "echo $LD_PRELOAD; echo $HAKMEM_PROFILE; ls / >/dev/null"]));
+    let (ok, stdout, stderr) = out(hakmem().args([
+        "run",
+        "--profile",
+        "speed",
+        "--stats",
+        "--",
+        "sh",
+        "-c",
+        "echo $LD_PRELOAD; echo $HAKMEM_PROFILE; ls / >/dev/null",
+    ]));
     assert!(ok, "{stderr}");
     let mut lines = stdout.lines();
     assert!(lines.next().unwrap().ends_with("libhakmem.so"), "{stdout}");
@@ -59,8 +72,12 @@ fn config_shows_values_and_their_sources() {
     let (_, stdout, _) = out(hakmem().args(["config", "--profile", "speed"]).env("HAKMEM_SS_MEM_LEAN", "1"));
     assert_eq!(row(&stdout, "HAKMEM_SS_MEM_LEAN ")[1..3], ["1", "environment"]);
 
-    let (ok, _, stderr) = out(hakmem().args(["config"]).env("HAKMEM_SS_MEM_LEAN_DECOMMIT", "sometimes").env("HAKMEM_TYPO", "1"));
+    let (ok, _, stderr) =
+        out(hakmem().args(["config"]).env("HAKMEM_SS_MEM_LEAN_DECOMMIT", "sometimes").env("HAKMEM_TYPO", "1"));
     assert!(ok);
-    assert!(stderr.contains("HAKMEM_SS_MEM_LEAN_DECOMMIT=\"sometimes\" is not valid (accepted: OFF|DONTNEED|FREE)"), "{stderr}");
+    assert!(
+        stderr.contains("HAKMEM_SS_MEM_LEAN_DECOMMIT=\"sometimes\" is not valid (accepted: OFF|DONTNEED|FREE)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown variable HAKMEM_TYPO"), "{stderr}");
 }

@@ -11,7 +11,8 @@
 //! `--epoch-s 0` records one epoch at the end (the multi-process mode).
 
 use anyhow::{bail, Context, Result};
-use hakmem_bench::soak::{self, Epoch, OsCalls, RssSampler};
+use hakmem_bench::probe::{OsCallsProbe, Status};
+use hakmem_bench::soak::{self, Epoch};
 use hakmem_bench::workloads::random_mixed::{RandomMixed, RandomMixedParams};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,19 +23,6 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_sig: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
-}
-
-fn install_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
 }
 
 struct Opts {
@@ -106,9 +94,9 @@ fn main() {
 
 fn run() -> Result<()> {
     let mut o = parse_args()?;
-    install_handlers();
-    let os = OsCalls::lookup();
-    let rss = RssSampler::new()?;
+    hakmem_bench::probe::on_stop_signals(on_signal);
+    let os = OsCallsProbe::lookup();
+    let status = Status::open_self().context("cannot open /proc/self/status")?;
     o.meta.insert("os_calls".into(), if os.available() { "hakmem_os_calls" } else { "unknown" }.into());
     o.meta.insert("ws".into(), o.params.ws.to_string());
     o.meta.insert("seed".into(), o.params.seed.to_string());
@@ -151,16 +139,17 @@ fn run() -> Result<()> {
     let mut emit =
         |now: Instant, ops: u64, epoch_no: u64, epoch_start: Instant, file: &mut Option<std::fs::File>| -> Result<()> {
             let calls = os.read();
+            let mem = status.read();
             let e = Epoch {
                 epoch: epoch_no,
                 t_s: (now - start).as_secs_f64(),
                 ops,
                 ops_per_s: ops as f64 / (now - epoch_start).as_secs_f64().max(1e-9),
-                rss_bytes: rss.rss_bytes().unwrap_or(0),
-                peak_rss_bytes: soak::peak_rss_bytes(),
-                mmap: calls.map(|c| c[0]),
-                munmap: calls.map(|c| c[1]),
-                madvise: calls.map(|c| c[2]),
+                rss_bytes: mem.map_or(0, |m| m.rss_kb * 1024),
+                peak_rss_bytes: mem.map(|m| m.peak_kb * 1024),
+                mmap: calls.map(|c| c.mmap),
+                munmap: calls.map(|c| c.munmap),
+                madvise: calls.map(|c| c.madvise),
             };
             soak::format_epoch_row(&e, &mut buf);
             if let Some(f) = file {
@@ -219,7 +208,7 @@ fn run() -> Result<()> {
     let t_free = Instant::now();
     rm.free_all();
     let free_s = t_free.elapsed().as_secs_f64();
-    let after = rss.rss_bytes().unwrap_or(0);
+    let after = status.read().map_or(0, |m| m.rss_kb * 1024);
     let tail = format!(
         "# end reason={reason} epochs={epoch_no} ops={total_ops} live_at_end={live} free_all_s={free_s:.6} rss_after_free_bytes={after}\n"
     );

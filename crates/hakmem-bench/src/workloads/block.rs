@@ -58,29 +58,6 @@ fn tag(size: usize) -> u8 {
     (size as u8) ^ 0x5A
 }
 
-/// Peak resident set (VmHWM) of this process in KiB, from /proc/self/status.
-pub fn peak_rss_kb() -> Option<u64> {
-    proc_status_kb("VmHWM:")
-}
-
-/// Current resident set (VmRSS) in KiB.
-pub fn rss_kb() -> Option<u64> {
-    proc_status_kb("VmRSS:")
-}
-
-fn proc_status_kb(key: &str) -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_status_kb(&s, key)
-}
-
-pub(crate) fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l[key.len()..].split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,14 +79,5 @@ mod tests {
                 libc::free(p as *mut libc::c_void);
             }
         }
-    }
-
-    #[test]
-    fn status_parsing() {
-        let s = "Name:\tx\nVmPeak:\t  1000 kB\nVmHWM:\t    3456 kB\nVmRSS:\t 12 kB\n";
-        assert_eq!(parse_status_kb(s, "VmHWM:"), Some(3456));
-        assert_eq!(parse_status_kb(s, "VmRSS:"), Some(12));
-        assert_eq!(parse_status_kb(s, "VmSwap:"), None);
-        assert!(peak_rss_kb().unwrap() > 0);
     }
 }

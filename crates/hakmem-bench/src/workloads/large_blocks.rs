@@ -25,7 +25,10 @@ impl Default for LargeBlocksParams {
 const PAGE: usize = 4096;
 
 pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
-    ensure!(p.min_size >= 1 && p.max_size >= p.min_size && p.ws >= 1, "large-blocks needs 1 <= min-size <= max-size and ws >= 1");
+    ensure!(
+        p.min_size >= 1 && p.max_size >= p.min_size && p.ws >= 1,
+        "large-blocks needs 1 <= min-size <= max-size and ws >= 1"
+    );
     let mut rng = Xorshift32::new(p.seed);
     let mut slots: Vec<(usize, usize)> = vec![(0, 0); p.ws];
     let lo = usize::BITS - 1 - p.min_size.leading_zeros();
@@ -41,7 +44,8 @@ pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
             }
             // Log-uniform sizes: each power of two between min and max is equally likely.
             let bits = lo + rng.next() % (hi - lo + 1);
-            let size = ((1usize << bits) + (rng.next() as usize & ((1usize << bits) - 1))).clamp(p.min_size, p.max_size);
+            let size =
+                ((1usize << bits) + (rng.next() as usize & ((1usize << bits) - 1))).clamp(p.min_size, p.max_size);
             let b = libc::malloc(size) as *mut u8;
             if b.is_null() {
                 super::random_mixed::oom(size);

@@ -14,8 +14,15 @@ pub mod thread_churn;
 use std::collections::BTreeMap;
 
 /// Every workload, by the name used on the command line.
-pub const NAMES: &[&str] =
-    &["random-mixed", "server-churn", "producer-consumer", "false-sharing", "realloc-growth", "large-blocks", "thread-churn"];
+pub const NAMES: &[&str] = &[
+    "random-mixed",
+    "server-churn",
+    "producer-consumer",
+    "false-sharing",
+    "realloc-growth",
+    "large-blocks",
+    "thread-churn",
+];
 
 /// What a workload reports: ops done in the timed part, its duration, and the counters its
 /// invariant checks were computed from.
@@ -120,7 +127,10 @@ impl Prepared {
         match self {
             Prepared::RandomMixed(p) => {
                 let r = random_mixed::run(p);
-                Ok(Outcome::new(r.ops, r.seconds).check("mallocs", r.mallocs).check("frees", r.frees).check("freed_at_end", r.freed_at_end))
+                Ok(Outcome::new(r.ops, r.seconds)
+                    .check("mallocs", r.mallocs)
+                    .check("frees", r.frees)
+                    .check("freed_at_end", r.freed_at_end))
             }
             Prepared::ServerChurn(p) => server_churn::run(p),
             Prepared::ProducerConsumer(p) => producer_consumer::run(p),
@@ -282,7 +292,6 @@ impl Xorshift32 {
     }
 }
 
-
 /// One sentence per workload for reports: what it does and what one op is.
 pub fn describe(name: &str) -> &'static str {
     match name {
@@ -319,7 +328,9 @@ mod tests {
     fn prepare_validates_options() {
         let o = parse_overrides(&["--cycles".into(), "5".into(), "--max-extra-mask".into(), "0x1f".into()]).unwrap();
         match prepare("random-mixed", &o).unwrap() {
-            Prepared::RandomMixed(p) => assert_eq!((p.cycles, p.max_extra_mask, p.ws), (5, 0x1f, 8192)),
+            Prepared::RandomMixed(p) => {
+                assert_eq!((p.cycles, p.max_extra_mask, p.ws), (5, 0x1f, 8192))
+            }
             other => panic!("{other:?}"),
         }
         let e = prepare("realloc-growth", &parse_overrides(&["--threads".into(), "2".into()]).unwrap()).unwrap_err();

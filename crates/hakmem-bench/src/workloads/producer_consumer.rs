@@ -20,7 +20,14 @@ pub struct ProducerConsumerParams {
 
 impl Default for ProducerConsumerParams {
     fn default() -> Self {
-        ProducerConsumerParams { producers: 1, consumers: 1, cycles: 2_000_000, min_size: 16, max_size: 1024, seed: 1234567 }
+        ProducerConsumerParams {
+            producers: 1,
+            consumers: 1,
+            cycles: 2_000_000,
+            min_size: 16,
+            max_size: 1024,
+            seed: 1234567,
+        }
     }
 }
 

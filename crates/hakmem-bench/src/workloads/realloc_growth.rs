@@ -21,7 +21,14 @@ pub struct ReallocGrowthParams {
 
 impl Default for ReallocGrowthParams {
     fn default() -> Self {
-        ReallocGrowthParams { cycles: 2_000_000, live: 4, max_step: 64, string_max: 16 << 10, vector_max: 256 << 10, seed: 1234567 }
+        ReallocGrowthParams {
+            cycles: 2_000_000,
+            live: 4,
+            max_step: 64,
+            string_max: 16 << 10,
+            vector_max: 256 << 10,
+            seed: 1234567,
+        }
     }
 }
 
@@ -77,7 +84,10 @@ pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
             }
             reallocs += 1;
             // Spot checks on every move; the whole object is checked when it is retired.
-            if *np != pattern(0, salt) || *np.add(gr.len - 1) != pattern(gr.len - 1, salt) || *np.add(gr.len / 2) != pattern(gr.len / 2, salt) {
+            if *np != pattern(0, salt)
+                || *np.add(gr.len - 1) != pattern(gr.len - 1, salt)
+                || *np.add(gr.len / 2) != pattern(gr.len / 2, salt)
+            {
                 bad += 1;
             }
             for j in gr.len..new_len {

@@ -25,7 +25,15 @@ pub struct ServerChurnParams {
 
 impl Default for ServerChurnParams {
     fn default() -> Self {
-        ServerChurnParams { threads: 2, cycles: 4_000_000, slots: 1000, min_size: 8, max_size: 512, remote_pct: 10, seed: 1234567 }
+        ServerChurnParams {
+            threads: 2,
+            cycles: 4_000_000,
+            slots: 1000,
+            min_size: 8,
+            max_size: 512,
+            remote_pct: 10,
+            seed: 1234567,
+        }
     }
 }
 
@@ -139,9 +147,7 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
         sum.local_frees + sum.received
     );
     ensure!(sum.mallocs == p.cycles + (p.slots * t) as u64, "server-churn: op count mismatch");
-    Ok(Outcome::new(p.cycles, seconds)
-        .check("mallocs", sum.mallocs)
-        .check("remote_frees", sum.received))
+    Ok(Outcome::new(p.cycles, seconds).check("mallocs", sum.mallocs).check("remote_frees", sum.received))
 }
 
 fn alloc(size: usize) -> usize {

@@ -23,7 +23,15 @@ pub struct ThreadChurnParams {
 
 impl Default for ThreadChurnParams {
     fn default() -> Self {
-        ThreadChurnParams { cycles: 4000, threads: 2, allocs_per_thread: 1000, min_size: 16, max_size: 1024, leave_pct: 10, seed: 1234567 }
+        ThreadChurnParams {
+            cycles: 4000,
+            threads: 2,
+            allocs_per_thread: 1000,
+            min_size: 16,
+            max_size: 1024,
+            leave_pct: 10,
+            seed: 1234567,
+        }
     }
 }
 
@@ -40,46 +48,44 @@ pub fn run(p: &ThreadChurnParams) -> Result<Outcome> {
             .map(|j| {
                 let seed = p.seed.wrapping_add((started + j) as u32 * 7919);
                 let p = p.clone();
-                std::thread::Builder::new()
-                    .stack_size(256 << 10)
-                    .spawn(move || {
-                        let mut rng = Xorshift32::new(seed);
-                        let mut left = Vec::with_capacity(p.allocs_per_thread);
-                        let (mut frees, mut bad) = (0u64, 0u64);
-                        let mut held: [usize; 16] = [0; 16];
-                        for _ in 0..p.allocs_per_thread {
-                            let r = rng.next();
-                            let size = p.min_size + (r % span) as usize;
-                            // SAFETY: fresh block, stamped; ownership stays here or goes to `left`.
-                            unsafe {
-                                let b = libc::malloc(size) as *mut u8;
-                                if b.is_null() {
-                                    super::random_mixed::oom(size);
+                std::thread::Builder::new().stack_size(256 << 10).spawn(move || {
+                    let mut rng = Xorshift32::new(seed);
+                    let mut left = Vec::with_capacity(p.allocs_per_thread);
+                    let (mut frees, mut bad) = (0u64, 0u64);
+                    let mut held: [usize; 16] = [0; 16];
+                    for _ in 0..p.allocs_per_thread {
+                        let r = rng.next();
+                        let size = p.min_size + (r % span) as usize;
+                        // SAFETY: fresh block, stamped; ownership stays here or goes to `left`.
+                        unsafe {
+                            let b = libc::malloc(size) as *mut u8;
+                            if b.is_null() {
+                                super::random_mixed::oom(size);
+                            }
+                            stamp(b, size);
+                            if rng.next() % 100 < p.leave_pct {
+                                left.push(b as usize);
+                            } else {
+                                // Keep a few alive briefly so frees are not all LIFO.
+                                let h = &mut held[(r >> 20) as usize % 16];
+                                if *h != 0 {
+                                    bad += !check(*h as *const u8, None) as u64;
+                                    libc::free(*h as *mut libc::c_void);
+                                    frees += 1;
                                 }
-                                stamp(b, size);
-                                if rng.next() % 100 < p.leave_pct {
-                                    left.push(b as usize);
-                                } else {
-                                    // Keep a few alive briefly so frees are not all LIFO.
-                                    let h = &mut held[(r >> 20) as usize % 16];
-                                    if *h != 0 {
-                                        bad += !check(*h as *const u8, None) as u64;
-                                        libc::free(*h as *mut libc::c_void);
-                                        frees += 1;
-                                    }
-                                    *h = b as usize;
-                                }
+                                *h = b as usize;
                             }
                         }
-                        for &h in held.iter().filter(|&&h| h != 0) {
-                            unsafe {
-                                bad += !check(h as *const u8, None) as u64;
-                                libc::free(h as *mut libc::c_void);
-                            }
-                            frees += 1;
+                    }
+                    for &h in held.iter().filter(|&&h| h != 0) {
+                        unsafe {
+                            bad += !check(h as *const u8, None) as u64;
+                            libc::free(h as *mut libc::c_void);
                         }
-                        (left, frees, bad)
-                    })
+                        frees += 1;
+                    }
+                    (left, frees, bad)
+                })
             })
             .collect::<std::io::Result<_>>()?;
         for h in hs {

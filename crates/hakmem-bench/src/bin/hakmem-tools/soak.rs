@@ -1,6 +1,6 @@
 //! `hakmem soak`: long runs that record RSS and throughput per epoch, and their analysis.
 //!
-//! - `hakmem soak --duration 60m [--profile P] [--epoch 10s] [--allocator hakmem,mimalloc] [--out run.csv]`
+//! - `hakmem soak --duration 60m [--profile P] [--epoch 10s] [--allocators hakmem,mimalloc] [--out run.csv]`
 //!   runs `hakmem-soak-worker` (one process per allocator, the allocator preloaded) and analyses
 //!   what it recorded;
 //! - `hakmem soak --processes N [--ops-per-process M]` runs N fresh processes per allocator,
@@ -11,9 +11,12 @@
 //! group: Ctrl-C reaches this process, which forwards it to the worker's group, waits for the
 //! worker to finish its last whole epoch, and still prints the analysis.
 
+use crate::util::{mb, mops, parse_duration, parse_fraction, pct};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use hakmem_bench::contestants::{self, Contestant};
 use hakmem_bench::soak::{self, AnalyzeOptions, Budgets, ProcessRun, Report, SoakData, SoakFile, Warmup};
+use hakmem_bench::stats::Summary;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -82,18 +85,19 @@ pub struct RunFlags {
     /// How long the single process runs: e.g. 90s, 10m, 1h, 1h30m (a bare number is seconds).
     #[arg(long)]
     pub duration: Option<String>,
-    /// Length of one epoch (one CSV row).
-    #[arg(long, default_value = "10s")]
-    pub epoch: String,
+    /// Length of one epoch (one CSV row). Default: 10s, shorter for a short --duration so that
+    /// it holds 10 epochs.
+    #[arg(long)]
+    pub epoch: Option<String>,
     /// hakmem profile (speed or balanced); only applies to the hakmem allocator.
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = contestants::parse_profile)]
     pub profile: Option<String>,
-    #[arg(long, value_enum, default_value = "random-mixed")]
+    #[arg(short, long, value_enum, default_value = "random-mixed")]
     pub workload: Workload,
-    /// Allocators to soak, comma-separated: hakmem, mimalloc, jemalloc, tcmalloc, glibc, or a
-    /// path to a malloc library to preload.
-    #[arg(long, value_delimiter = ',', default_value = "hakmem")]
-    pub allocator: Vec<String>,
+    /// Allocators to soak, comma-separated: hakmem, mimalloc, mimalloc3, jemalloc, tcmalloc,
+    /// snmalloc, glibc, or a path to a malloc library to preload.
+    #[arg(short, long, alias = "allocator", value_delimiter = ',', default_value = "hakmem")]
+    pub allocators: Vec<String>,
     /// Run the allocators at the same time (one core each) instead of one after another.
     #[arg(long)]
     pub concurrent: bool,
@@ -140,50 +144,20 @@ pub fn main(a: SoakArgs) -> Result<i32> {
 
 // ---------- parsing helpers ----------
 
-/// `90`, `90s`, `500ms`, `10m`, `1h30m`, `2.5h` → Duration.
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let t = s.trim();
-    if t.is_empty() {
-        bail!("empty duration");
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| anyhow::anyhow!("bad duration {s:?}"));
-    }
-    let mut total = 0.0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_end == 0 {
-            bail!("bad duration {s:?}: expected a number, e.g. 10s, 10m, 1h30m");
-        }
-        let n: f64 = rest[..num_end].parse().with_context(|| format!("bad duration {s:?}"))?;
-        rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let mult = match &rest[..unit_end] {
-            "ms" => 0.001,
-            "s" | "sec" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            u => bail!("bad duration {s:?}: unknown unit {u:?} (use ms, s, m, h)"),
-        };
-        rest = &rest[unit_end..];
-        total += n * mult;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| anyhow::anyhow!("bad duration {s:?}"))
-}
+/// The longest default epoch, and the fewest epochs a default epoch gives a soak.
+const DEFAULT_EPOCH: Duration = Duration::from_secs(10);
+const DEFAULT_EPOCHS: u32 = 10;
+/// Epochs the analysis needs: one of warm-up, two measured.
+const MIN_EPOCHS: u64 = 3;
 
-/// `1%` → 0.01, `0.01` → 0.01.
-fn parse_fraction(s: &str, what: &str) -> Result<f64> {
-    let t = s.trim();
-    let v = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
-        None => t.parse::<f64>(),
+/// The epoch for a soak of `d` when none is given: 10 s, or d/10 when that is shorter, so a
+/// short soak still has 10 epochs (not below 100 ms: shorter epochs measure the clock).
+pub fn fitting_epoch(d: Duration) -> Result<Duration> {
+    let e = DEFAULT_EPOCH.min(d / DEFAULT_EPOCHS);
+    if e < Duration::from_millis(100) {
+        bail!("--duration {d:?} is too short for a soak: give at least 1s");
     }
-    .with_context(|| format!("bad {what} {s:?}: use a fraction (0.01) or a percentage (1%)"))?;
-    if !v.is_finite() || v < 0.0 {
-        bail!("{what} must be >= 0, got {s}");
-    }
-    Ok(v)
+    Ok(e)
 }
 
 fn options(j: &JudgeFlags) -> Result<AnalyzeOptions> {
@@ -201,46 +175,6 @@ fn options(j: &JudgeFlags) -> Result<AnalyzeOptions> {
     })
 }
 
-// ---------- allocators ----------
-
-/// A contestant: its label and the library to preload (None = glibc, nothing preloaded).
-#[derive(Clone)]
-struct Alloc {
-    name: String,
-    lib: Option<PathBuf>,
-    is_hakmem: bool,
-}
-
-const PEER_DIR: &str = "/usr/lib/x86_64-linux-gnu";
-
-fn resolve_alloc(name: &str) -> Result<Alloc> {
-    let peer = |file: &str| -> Result<Alloc> {
-        let p = Path::new(PEER_DIR).join(file);
-        if !p.is_file() {
-            bail!("{name}: {} is not installed (apt-get install the Debian package)", p.display());
-        }
-        Ok(Alloc { name: name.to_string(), lib: Some(p), is_hakmem: false })
-    };
-    match name {
-        "hakmem" => Ok(Alloc { name: "hakmem".into(), lib: Some(crate::paths::libhakmem()?), is_hakmem: true }),
-        "glibc" | "system" => Ok(Alloc { name: "glibc".into(), lib: None, is_hakmem: false }),
-        "mimalloc" => peer("libmimalloc.so.2"),
-        "jemalloc" => peer("libjemalloc.so.2"),
-        "tcmalloc" => peer("libtcmalloc_minimal.so.4"),
-        other => {
-            let p = PathBuf::from(other);
-            if !p.is_file() {
-                bail!(
-                    "unknown allocator {other:?}: use hakmem, mimalloc, jemalloc, tcmalloc, glibc, or a path to a .so"
-                );
-            }
-            let stem = p.file_name().and_then(|f| f.to_str()).unwrap_or("lib").split('.').next().unwrap_or("lib");
-            let name = stem.strip_prefix("lib").unwrap_or(stem).to_string();
-            Ok(Alloc { is_hakmem: name == "hakmem", name, lib: Some(p) })
-        }
-    }
-}
-
 // ---------- signals ----------
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -255,19 +189,6 @@ extern "C" fn on_sigint(sig: libc::c_int) {
         if pid > 0 {
             // SAFETY: kill is async-signal-safe.
             unsafe { libc::kill(-pid, sig) };
-        }
-    }
-}
-
-fn install_sigint() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only touches atomics and calls kill(2).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
     }
 }
@@ -302,13 +223,13 @@ struct Plan {
 }
 
 /// The worker, preloaded with `alloc`; under `strace -c` writing its table to `strace_out`.
-fn worker_command(plan: &Plan, alloc: &Alloc, strace_out: Option<&Path>) -> Command {
+fn worker_command(plan: &Plan, alloc: &Contestant, strace_out: Option<&Path>) -> Command {
     let mut cmd = match strace_out {
         Some(o) => {
             let mut c = Command::new("strace");
             c.args(["-f", "-qq", "-c", "-e", "trace=mmap,munmap,madvise", "-o"]).arg(o);
             // -E: the preload is for the worker, not for strace itself.
-            if let Some(lib) = &alloc.lib {
+            if let Some(lib) = &alloc.preload {
                 c.arg("-E").arg(format!("LD_PRELOAD={}", lib.display()));
             }
             c.arg("--").arg(&plan.worker);
@@ -317,23 +238,19 @@ fn worker_command(plan: &Plan, alloc: &Alloc, strace_out: Option<&Path>) -> Comm
         None => Command::new(&plan.worker),
     };
     cmd.args(&plan.flags);
-    cmd.env_remove("LD_PRELOAD");
-    if let (Some(lib), None) = (&alloc.lib, strace_out) {
-        cmd.env("LD_PRELOAD", lib);
+    alloc.apply(&mut cmd);
+    if strace_out.is_some() {
+        // strace passes the preload on to the worker (-E above); strace itself runs on glibc.
+        cmd.env_remove("LD_PRELOAD");
     }
-    if alloc.is_hakmem {
-        if let Some(p) = &plan.profile {
-            cmd.env("HAKMEM_PROFILE", p);
-        }
-        if plan.stats {
-            cmd.env("HAKMEM_STATS", "1");
-        }
+    if alloc.is_hakmem() && plan.stats {
+        cmd.env("HAKMEM_STATS", "1");
     }
     cmd.arg("--meta").arg(format!("allocator={}", alloc.name));
-    if let Some(lib) = &alloc.lib {
+    if let Some(lib) = &alloc.preload {
         cmd.arg("--meta").arg(format!("library={}", lib.display()));
     }
-    if alloc.is_hakmem {
+    if alloc.is_hakmem() {
         cmd.arg("--meta").arg(format!("profile={}", plan.profile.as_deref().unwrap_or("default")));
     }
     cmd.stdout(Stdio::piped()).stdin(Stdio::null());
@@ -352,26 +269,11 @@ fn worker_command(plan: &Plan, alloc: &Alloc, strace_out: Option<&Path>) -> Comm
     cmd
 }
 
-/// Calls per syscall from a `strace -c` table: rows end in the call count (then an optional
-/// error count) and the syscall name.
+/// mmap, munmap and madvise calls from the `strace -c` table written to `path`.
 fn parse_strace(path: &Path) -> Result<[u64; 3]> {
     let t = std::fs::read_to_string(path).with_context(|| format!("cannot read strace output {}", path.display()))?;
-    let mut out = [0u64; 3];
-    for line in t.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let Some(name) = f.last() else { continue };
-        let i = match *name {
-            "mmap" => 0,
-            "munmap" => 1,
-            "madvise" => 2,
-            _ => continue,
-        };
-        // % time, seconds, usecs/call, calls, [errors], syscall
-        if let Some(c) = f.get(3).and_then(|c| c.parse::<u64>().ok()) {
-            out[i] = c;
-        }
-    }
-    Ok(out)
+    let m = hakmem_bench::runner::parse_strace_counts(&t);
+    Ok(["mmap", "munmap", "madvise"].map(|k| m.get(k).copied().unwrap_or(0)))
 }
 
 fn strace_path(out: &Path) -> PathBuf {
@@ -380,8 +282,8 @@ fn strace_path(out: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn label(alloc: &Alloc, profile: &Option<String>) -> String {
-    match (alloc.is_hakmem, profile) {
+fn label(alloc: &Contestant, profile: &Option<String>) -> String {
+    match (alloc.is_hakmem(), profile) {
         (true, Some(p)) => format!("{}-{p}", alloc.name),
         _ => alloc.name.clone(),
     }
@@ -399,14 +301,6 @@ fn out_path(out: &Option<PathBuf>, lbl: &str, many: bool, procs: bool) -> PathBu
     }
 }
 
-fn mb(b: f64) -> String {
-    format!("{:.1} MB", b / 1e6)
-}
-
-fn mops(x: f64) -> String {
-    format!("{:.2}M", x / 1e6)
-}
-
 fn epoch_msg(e: &soak::Epoch) -> String {
     let calls = match (e.mmap, e.munmap, e.madvise) {
         (Some(a), Some(b), Some(c)) => format!(" mmap {a} munmap {b} madvise {c}"),
@@ -421,7 +315,7 @@ fn bar_style() -> ProgressStyle {
 }
 
 /// Runs one single-process soak; returns whether the worker finished normally.
-fn run_one(plan: &Plan, alloc: &Alloc, out: &Path, bar: ProgressBar) -> Result<bool> {
+fn run_one(plan: &Plan, alloc: &Contestant, out: &Path, bar: ProgressBar) -> Result<bool> {
     let st = plan.strace.then(|| strace_path(out));
     let mut cmd = worker_command(plan, alloc, st.as_deref());
     cmd.arg("--out").arg(out);
@@ -467,18 +361,18 @@ fn run_one(plan: &Plan, alloc: &Alloc, out: &Path, bar: ProgressBar) -> Result<b
 
 /// Multi-process mode, one allocator: its CSV, written a row at a time as processes finish.
 struct ProcSink<'a> {
-    alloc: &'a Alloc,
+    alloc: &'a Contestant,
     out: &'a Path,
     f: std::fs::File,
     bar: ProgressBar,
 }
 
 impl<'a> ProcSink<'a> {
-    fn create(plan: &Plan, alloc: &'a Alloc, ops: u64, out: &'a Path, bar: ProgressBar) -> Result<Self> {
+    fn create(plan: &Plan, alloc: &'a Contestant, ops: u64, out: &'a Path, bar: ProgressBar) -> Result<Self> {
         let mut f = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("allocator".to_string(), alloc.name.clone());
-        if alloc.is_hakmem {
+        if alloc.is_hakmem() {
             meta.insert("profile".to_string(), plan.profile.clone().unwrap_or_else(|| "default".into()));
         }
         meta.insert("mode".to_string(), "processes".into());
@@ -567,7 +461,7 @@ impl<'a> ProcSink<'a> {
 /// (A B C A B C …), so slow phases of a shared machine hit every allocator alike.
 fn run_processes(
     plan: &Plan,
-    allocs: &[Alloc],
+    allocs: &[Contestant],
     outs: &[PathBuf],
     bars: Vec<ProgressBar>,
     n: u32,
@@ -616,18 +510,25 @@ fn run_main(r: RunFlags) -> Result<i32> {
         (Some(_), Some(_)) => bail!("--duration and --processes are two different modes; give one"),
         (None, Some(_)) => None,
     };
-    let epoch = parse_duration(&r.epoch).context("--epoch")?;
+    let epoch = match (&r.epoch, duration) {
+        (Some(e), _) => parse_duration(e).context("--epoch")?,
+        (None, Some(d)) => fitting_epoch(d)?,
+        (None, None) => DEFAULT_EPOCH,
+    };
     if let Some(d) = duration {
         if epoch.is_zero() {
             bail!("--epoch must be more than zero");
         }
         let n = (d.as_secs_f64() / epoch.as_secs_f64()).floor() as u64;
-        if n < 3 {
+        if n < MIN_EPOCHS {
             bail!(
-                "--duration {} / --epoch {} gives {n} epoch(s); the analysis needs at least 3",
+                "--duration {} / --epoch {} gives {n} epoch(s); the analysis needs at least {MIN_EPOCHS}",
                 r.duration.as_deref().unwrap_or(""),
-                r.epoch
+                r.epoch.as_deref().unwrap_or("")
             );
+        }
+        if r.epoch.is_none() && epoch < DEFAULT_EPOCH {
+            eprintln!("soak: epoch {:?} ({} epochs over --duration)", epoch, n);
         }
     }
     if let Some(n) = procs {
@@ -641,24 +542,27 @@ fn run_main(r: RunFlags) -> Result<i32> {
     if r.ws == 0 {
         bail!("--ws must be more than zero");
     }
-    if let Some(p) = &r.profile {
-        hakmem::config::Profile::parse(p)
-            .map_err(|accepted| anyhow::anyhow!("unknown profile {p:?}; accepted: {accepted}"))?;
-    }
     let opt = options(&r.judge)?;
-    let allocs: Vec<Alloc> = r.allocator.iter().map(|a| resolve_alloc(a.trim())).collect::<Result<_>>()?;
+    let mut allocs: Vec<Contestant> = Vec::new();
+    for a in &r.allocators {
+        match contestants::resolve(a, r.profile.as_deref())? {
+            Ok(c) => allocs.push(c),
+            // A soak asked for by name that cannot run is an error, not a silent gap.
+            Err(why) => bail!("{}: {why}", a.trim()),
+        }
+    }
     if allocs.is_empty() {
         bail!("--allocator is empty");
     }
     if allocs.len() > MAX_CHILDREN {
         bail!("at most {MAX_CHILDREN} allocators at once");
     }
-    if r.profile.is_some() && !allocs.iter().any(|a| a.is_hakmem) {
+    if r.profile.is_some() && !allocs.iter().any(|a| a.is_hakmem()) {
         eprintln!("note: --profile only applies to hakmem; ignored");
     }
     let worker = match &r.worker {
         Some(w) => w.clone(),
-        None => crate::paths::soak_worker_bin()?,
+        None => hakmem_bench::paths::soak_worker_bin()?,
     };
     let plan = Plan {
         worker,
@@ -688,13 +592,13 @@ fn run_main(r: RunFlags) -> Result<i32> {
             bail!("two runs would write {}; give different allocators", o.display());
         }
     }
-    install_sigint();
+    hakmem_bench::probe::on_stop_signals(on_sigint);
 
     let mp = MultiProgress::new();
     if !std::io::stderr().is_terminal() {
         mp.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let make_bar = |a: &Alloc| {
+    let make_bar = |a: &Contestant| {
         let len = match (duration, procs) {
             (Some(d), _) => d.as_secs(),
             (None, Some(n)) => n as u64,
@@ -795,7 +699,7 @@ fn analyze_paths(files: &[PathBuf], j: &JudgeFlags, opt: &AnalyzeOptions, lenien
     if j.json {
         let files: Vec<_> = loaded
             .iter()
-            .map(|(p, sf, r)| serde_json::json!({"file": p, "label": sf.label(), "meta": sf.meta, "report": r}))
+            .map(|(p, sf, r)| serde_json::json!({"file": p, "label": sf.label(), "meta": meta_json(&sf.meta), "report": r}))
             .collect();
         let pairs: Vec<_> = if loaded.len() > 1 {
             paired(&loaded).into_iter().map(|(l, s)| serde_json::json!({"label": l, "ratio_to_first": s})).collect()
@@ -824,14 +728,24 @@ fn analyze_paths(files: &[PathBuf], j: &JudgeFlags, opt: &AnalyzeOptions, lenien
                 (format!("{}: {} ops/s, CV {:.2}%, RSS drift {}", sf.label(), mops(t.mean), t.cv * 100.0, pct(d)), sf)
             })
             .collect();
-        crate::soak_cmd::plot::draw(plot, &series).with_context(|| format!("cannot draw {}", plot.display()))?;
+        plot::draw(plot, &series).with_context(|| format!("cannot draw {}", plot.display()))?;
         eprintln!("soak: plot written to {}", plot.display());
     }
     Ok(if pass { 0 } else { 1 })
 }
 
-fn pct(x: f64) -> String {
-    format!("{:+.2}%", x * 100.0)
+/// The CSV's `# key=value` lines as JSON: numbers as numbers, the rest as strings.
+fn meta_json(meta: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
+    meta.iter()
+        .map(|(k, v)| {
+            let n = v
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .or_else(|_| v.parse::<f64>().map(serde_json::Value::from));
+            (k.clone(), n.unwrap_or_else(|_| serde_json::Value::from(v.as_str())))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn fmt_check(c: &soak::Check) -> String {
@@ -848,6 +762,18 @@ fn fmt_check(c: &soak::Check) -> String {
         (Some(v), Some(p)) => format!("{} {} {} {}", c.name, show(v), if p { "<=" } else { ">" }, show(c.budget)),
         _ => format!("{} not measured (budget {}; not judged)", c.name, show(c.budget)),
     }
+}
+
+fn throughput_line(t: &Summary) -> String {
+    format!(
+        "  throughput       mean {} ops/s  CV {:.2}%  p50 {}  p90 {}  min {}  {}",
+        mops(t.mean),
+        t.cv * 100.0,
+        mops(t.p50),
+        mops(t.p90),
+        mops(t.min),
+        t.tail(mops)
+    )
 }
 
 fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
@@ -868,17 +794,7 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
                 e.duration_s,
                 e.measured_ops as f64
             );
-            let t = &e.throughput;
-            println!(
-                "  throughput       mean {} ops/s  CV {:.2}%  p50 {}  p90 {}  p99 {}  min {}  max {}",
-                mops(t.mean),
-                t.cv * 100.0,
-                mops(t.p50),
-                mops(t.p90),
-                mops(t.p99),
-                mops(t.min),
-                mops(t.max)
-            );
+            println!("{}", throughput_line(&e.throughput));
             println!(
                 "  RSS              first {}  last {}  drift {}  mean {}  peak {}",
                 mb(e.rss_first_mean_bytes),
@@ -909,16 +825,7 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
                 "  processes        {} ({} failed), {:.3e} ops each",
                 p.processes, p.failed_processes, p.ops_per_process.mean
             );
-            let t = &p.throughput;
-            println!(
-                "  throughput       mean {} ops/s  CV {:.2}%  p50 {}  p90 {}  p99 {}  min {}",
-                mops(t.mean),
-                t.cv * 100.0,
-                mops(t.p50),
-                mops(t.p90),
-                mops(t.p99),
-                mops(t.min)
-            );
+            println!("{}", throughput_line(&p.throughput));
             println!(
                 "  wall per process mean {:.4} s  CV {:.2}%; start-up+teardown mean {:.4} s  max {:.4} s",
                 p.wall_s.mean,
@@ -951,7 +858,7 @@ fn print_report(path: &Path, sf: &SoakFile, r: &Report) {
 }
 
 /// Per-epoch ratios against the first file (meaningful for runs made with --concurrent).
-fn paired(loaded: &[(PathBuf, SoakFile, Report)]) -> Vec<(String, soak::Summary)> {
+fn paired(loaded: &[(PathBuf, SoakFile, Report)]) -> Vec<(String, Summary)> {
     let (_, first, rep) = &loaded[0];
     let skip = match rep {
         Report::Epochs(e) => e.warmup_epochs,
@@ -982,41 +889,42 @@ fn print_paired(loaded: &[(PathBuf, SoakFile, Report)]) {
 }
 
 fn print_table(loaded: &[(PathBuf, SoakFile, Report)]) {
-    println!(
-        "{:<20} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10} {:>7}",
-        "side by side", "ops/s", "CV", "p50", "p99", "RSS mean", "RSS peak", "drift", "sys/op", "verdict"
-    );
-    for (_, sf, r) in loaded {
-        let (t, rss_mean, peak, d, sys) = match r {
-            Report::Epochs(e) => (
-                &e.throughput,
-                e.rss_mean_bytes,
-                e.peak_rss_bytes as f64,
-                e.rss_drift,
-                e.syscalls.as_ref().map(|s| s.per_op),
-            ),
-            Report::Processes(p) => (
-                &p.throughput,
-                p.peak_rss_bytes.mean,
-                p.peak_rss_bytes.max,
-                p.peak_rss_drift,
-                p.syscalls.as_ref().map(|s| s.per_op),
-            ),
-        };
-        println!(
-            "{:<20} {:>10} {:>7.2}% {:>10} {:>10} {:>10} {:>10} {:>9} {:>10} {:>7}",
-            sf.label(),
-            mops(t.mean),
-            t.cv * 100.0,
-            mops(t.p50),
-            mops(t.p99),
-            mb(rss_mean),
-            mb(peak),
-            pct(d),
-            sys.map(|x| format!("{x:.2e}")).unwrap_or_else(|| "unknown".into()),
-            if r.verdict().pass { "PASS" } else { "FAIL" }
-        );
-    }
+    let header =
+        ["side by side", "ops/s", "CV", "p50", "p99 (or max)", "RSS mean", "RSS peak", "drift", "sys/op", "verdict"];
+    let body = loaded
+        .iter()
+        .map(|(_, sf, r)| {
+            let (t, rss_mean, peak, d, sys) = match r {
+                Report::Epochs(e) => (
+                    &e.throughput,
+                    e.rss_mean_bytes,
+                    e.peak_rss_bytes as f64,
+                    e.rss_drift,
+                    e.syscalls.as_ref().map(|s| s.per_op),
+                ),
+                Report::Processes(p) => (
+                    &p.throughput,
+                    p.peak_rss_bytes.mean,
+                    p.peak_rss_bytes.max,
+                    p.peak_rss_drift,
+                    p.syscalls.as_ref().map(|s| s.per_op),
+                ),
+            };
+            vec![
+                sf.label(),
+                mops(t.mean),
+                format!("{:.2}%", t.cv * 100.0),
+                mops(t.p50),
+                t.p99.map_or_else(|| format!("max {} (n={})", mops(t.max), t.n), mops),
+                mb(rss_mean),
+                mb(peak),
+                pct(d),
+                sys.map(|x| format!("{x:.2e}")).unwrap_or_else(|| "unknown".into()),
+                if r.verdict().pass { "PASS" } else { "FAIL" }.to_string(),
+            ]
+        })
+        .collect();
+    print!("{}", hakmem_bench::report::plain_table(header.map(String::from).to_vec(), body));
     println!();
 }
 
@@ -1130,24 +1038,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("10x").is_err());
-        assert!(parse_duration("m").is_err());
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("-5").is_err());
+    fn short_soaks_get_a_fitting_epoch() {
+        assert_eq!(fitting_epoch(Duration::from_secs(20)).unwrap(), Duration::from_secs(2));
+        assert_eq!(fitting_epoch(Duration::from_secs(3600)).unwrap(), DEFAULT_EPOCH);
+        assert_eq!(fitting_epoch(Duration::from_secs(100)).unwrap(), DEFAULT_EPOCH);
+        assert!(fitting_epoch(Duration::from_millis(500)).is_err());
     }
 
     #[test]
-    fn fractions() {
-        assert_eq!(parse_fraction("1%", "x").unwrap(), 0.01);
-        assert_eq!(parse_fraction("0.05", "x").unwrap(), 0.05);
-        assert!(parse_fraction("-1%", "x").is_err());
-        assert!(parse_fraction("lots", "x").is_err());
+    fn meta_numbers_are_json_numbers() {
+        let meta: std::collections::BTreeMap<String, String> =
+            [("ws", "8192"), ("allocator", "hakmem"), ("end_free_all_s", "0.25"), ("sizes", "16..1039")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let v = meta_json(&meta);
+        assert_eq!(v["ws"], 8192);
+        assert_eq!(v["end_free_all_s"], 0.25);
+        assert_eq!(v["allocator"], "hakmem");
+        assert_eq!(v["sizes"], "16..1039");
     }
 
     #[test]
@@ -1168,7 +1077,7 @@ mod tests {
 
     #[test]
     fn out_paths() {
-        let a = Alloc { name: "mimalloc".into(), lib: None, is_hakmem: false };
+        let a = Contestant { name: "mimalloc".into(), preload: None, env: vec![] };
         let l = label(&a, &Some("speed".into()));
         assert_eq!(l, "mimalloc", "the profile names only hakmem runs");
         assert_eq!(out_path(&Some("r.csv".into()), &l, true, false), PathBuf::from("r-mimalloc.csv"));

@@ -1,13 +1,14 @@
 //! `hakmem bench`: the same workload binary under LD_PRELOAD of each allocator, interleaved,
 //! with a summary table (and optionally JSON, CSV, a Markdown report, a plot, callgrind counts).
 
-use crate::paths;
+use crate::util::{self, command_line, write_out};
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use hakmem_bench::contestants::{self, Contestant};
+use hakmem_bench::paths;
 use hakmem_bench::report::{self, ContestantRuns, Row};
-use hakmem_bench::runner::{self, Contestant};
+use hakmem_bench::runner;
 use hakmem_bench::workloads;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -18,11 +19,13 @@ pub struct BenchArgs {
     /// Runs per contestant (interleaved A B C A B C ...).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Contestants: hakmem, hakmem-speed, hakmem-balanced, mimalloc, jemalloc, tcmalloc, glibc.
-    #[arg(short, long, value_delimiter = ',', default_value = "hakmem,mimalloc,jemalloc,tcmalloc,glibc")]
+    /// Contestants: hakmem, hakmem-speed, hakmem-balanced, mimalloc, mimalloc3, jemalloc,
+    /// tcmalloc, snmalloc, glibc, or a path to a malloc library. Default: hakmem, every peer
+    /// whose library is there, and glibc.
+    #[arg(short, long, value_delimiter = ',')]
     pub allocators: Vec<String>,
     /// Profile for the `hakmem` contestant (sets HAKMEM_PROFILE).
-    #[arg(long, value_parser = ["speed", "balanced"])]
+    #[arg(short, long, value_parser = contestants::parse_profile)]
     pub profile: Option<String>,
     /// Workload op count (passed as --cycles to every workload).
     #[arg(long)]
@@ -62,49 +65,6 @@ pub struct BenchArgs {
     /// The contestant ratios are taken against.
     #[arg(long, default_value = "mimalloc")]
     pub reference: String,
-}
-
-/// Resolves contestant names; missing libraries are skipped with a notice on stderr.
-pub fn contestants(names: &[String], profile: Option<&str>) -> Result<Vec<Contestant>> {
-    let mut out: Vec<Contestant> = Vec::new();
-    for n in names {
-        let n = n.trim();
-        if !runner::ALLOCATOR_NAMES.contains(&n) {
-            bail!("unknown allocator '{n}' (known: {})", runner::ALLOCATOR_NAMES.join(", "));
-        }
-        if out.iter().any(|c| c.name == n) {
-            continue;
-        }
-        let c = match n {
-            "glibc" => Contestant { name: n.into(), preload: None, env: vec![] },
-            "hakmem" | "hakmem-speed" | "hakmem-balanced" => {
-                let lib = match paths::libhakmem() {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("hakmem bench: skipping {n}: {e}");
-                        continue;
-                    }
-                };
-                let prof = match n {
-                    "hakmem-speed" => Some("speed"),
-                    "hakmem-balanced" => Some("balanced"),
-                    _ => profile,
-                };
-                let env = prof.map(|p| vec![("HAKMEM_PROFILE".to_string(), p.to_string())]).unwrap_or_default();
-                Contestant { name: n.into(), preload: Some(lib), env }
-            }
-            _ => {
-                let p = runner::peer(n).context("peer table")?;
-                if !Path::new(p.path).is_file() {
-                    eprintln!("hakmem bench: skipping {n}: {} not found (install it with `apt-get install {}`)", p.path, p.package);
-                    continue;
-                }
-                Contestant { name: n.into(), preload: Some(PathBuf::from(p.path)), env: vec![] }
-            }
-        };
-        out.push(c);
-    }
-    Ok(out)
 }
 
 /// `KEY=VALUE` options to `--key value` words.
@@ -190,20 +150,24 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         plot_ext(p)?;
         crate::plot_font::register()?;
     }
-    let contestants = contestants(&a.allocators, a.profile.as_deref())?;
+    let contestants = if a.allocators.is_empty() {
+        contestants::installed(a.profile.as_deref())?
+    } else {
+        contestants::resolve_list(&a.allocators, a.profile.as_deref(), "hakmem bench")?
+    };
     if contestants.is_empty() {
         bail!("no allocator left to run");
     }
     let bin = paths::workload_bin()?;
     let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
-    let pb = ProgressBar::new((per_workload * plan.len()) as u64);
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let pb = util::progress(per_workload * plan.len());
 
     let load_before = runner::loadavg();
     let mut results: Vec<WorkloadResult> = Vec::new();
     let mut any_failed = false;
     for (w, args) in &plan {
-        let mut cs: Vec<ContestantRuns> = contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
+        let mut cs: Vec<ContestantRuns> =
+            contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
         for (r, ci) in runner::schedule(contestants.len(), a.runs) {
             let c = &contestants[ci];
             pb.set_message(format!("{w}: {} run {}/{}", c.name, r + 1, a.runs));
@@ -218,12 +182,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
             pb.inc(1);
         }
         if a.instructions {
-            let mut iargs: Vec<String> = strip_cycles(args);
-            // valgrind is ~50x slower: a tenth of the timed runs' op count by default.
-            let timed = args.iter().position(|x| x == "--cycles").and_then(|i| args.get(i + 1)).and_then(|c| c.parse().ok());
-            let ic = a.instr_cycles.unwrap_or_else(|| timed.or_else(|| workloads::default_cycles(w)).unwrap_or(1_000_000) / 10).max(1);
-            iargs.push("--cycles".into());
-            iargs.push(ic.to_string());
+            let (iargs, _) = util::callgrind_args(w, args, a.instr_cycles);
             for (ci, c) in contestants.iter().enumerate() {
                 pb.set_message(format!("{w}: {} under callgrind", c.name));
                 match runner::callgrind_ir(&bin, c, w, &iargs) {
@@ -290,45 +249,13 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     Ok(if any_failed { 1 } else { 0 })
 }
 
-fn strip_cycles(args: &[String]) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--cycles" {
-            i += 2;
-            continue;
-        }
-        v.push(args[i].clone());
-        i += 1;
-    }
-    v
-}
-
-fn write_out(p: &Path, s: &str) -> Result<()> {
-    if p == Path::new("-") {
-        print!("{s}");
-        return Ok(());
-    }
-    if let Some(d) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
-    std::fs::write(p, s).with_context(|| format!("cannot write {}", p.display()))
-}
-
-/// This invocation as a shell command (`hakmem` plus the arguments, quoted where needed).
-pub fn command_line() -> String {
-    std::iter::once("hakmem".to_string()).chain(std::env::args().skip(1).map(|a| shell_quote(&a))).collect::<Vec<_>>().join(" ")
-}
-
-fn shell_quote(a: &str) -> String {
-    if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_=.,/:+@%".contains(c)) {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', "'\\''"))
-    }
-}
-
-fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[Contestant], load_before: &str) -> String {
+fn markdown(
+    a: &BenchArgs,
+    results: &[WorkloadResult],
+    rows: &[Vec<Row>],
+    cs: &[Contestant],
+    load_before: &Option<[f64; 3]>,
+) -> String {
     let m = runner::machine();
     let mut s = String::from("# Benchmarks\n\n");
     s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
@@ -336,7 +263,11 @@ fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[
     s.push_str(&format!("- date: {}\n", m.date_utc));
     s.push_str(&format!("- machine: `{}`\n", m.uname));
     s.push_str(&format!("- CPU: {} ({} cores visible)\n", m.cpu, m.cores));
-    s.push_str(&format!("- load average (1/5/15 min): {load_before} before, {} after\n", m.loadavg));
+    s.push_str(&format!(
+        "- load average (1/5/15 min): {} before, {} after\n",
+        runner::fmt_loadavg(*load_before),
+        runner::fmt_loadavg(m.loadavg)
+    ));
     if let Some(g) = runner::git_revision() {
         s.push_str(&format!("- source: git {g}\n"));
     }
@@ -366,7 +297,10 @@ fn markdown(a: &BenchArgs, results: &[WorkloadResult], rows: &[Vec<Row>], cs: &[
     ));
     for (r, rows) in results.iter().zip(rows) {
         s.push_str(&format!("\n## {}\n\n{}\n\n", r.workload, workloads::describe(&r.workload)));
-        s.push_str(&format!("workload options: `{}`\n\n", if r.args.is_empty() { "(defaults)".into() } else { r.args.join(" ") }));
+        s.push_str(&format!(
+            "workload options: `{}`\n\n",
+            if r.args.is_empty() { "(defaults)".into() } else { r.args.join(" ") }
+        ));
         if let Some(p) = r.cs.iter().flat_map(|c| c.runs.first()).next() {
             s.push_str(&format!("parameters: `{}`\n\n", p.params));
         }
@@ -404,7 +338,10 @@ fn plot_ext(path: &Path) -> Result<&'static str> {
     }
 }
 
-fn draw<DB: plotters::prelude::DrawingBackend>(root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>, results: &[WorkloadResult]) -> Result<()>
+fn draw<DB: plotters::prelude::DrawingBackend>(
+    root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    results: &[WorkloadResult],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -413,16 +350,15 @@ where
     root.fill(&WHITE).map_err(e)?;
     let panels = root.split_evenly((results.len().max(1), 1));
     for (r, area) in results.iter().zip(panels.iter()) {
-        let stats: Vec<(String, f64, f64, f64)> = r
-            .cs
-            .iter()
-            .filter(|c| !c.runs.is_empty())
-            .map(|c| {
-                let v: Vec<f64> = c.runs.iter().map(|x| x.ops_per_sec / 1e6).collect();
-                let s = hakmem_bench::stats::Summary::of(&v).expect("non-empty");
-                (c.name.clone(), s.median, s.min, s.max)
-            })
-            .collect();
+        let stats: Vec<(String, f64, f64, f64)> =
+            r.cs.iter()
+                .filter(|c| !c.runs.is_empty())
+                .map(|c| {
+                    let v: Vec<f64> = c.runs.iter().map(|x| x.ops_per_sec / 1e6).collect();
+                    let s = hakmem_bench::stats::Summary::of(&v).expect("non-empty");
+                    (c.name.clone(), s.p50, s.min, s.max)
+                })
+                .collect();
         if stats.is_empty() {
             continue;
         }
@@ -450,17 +386,28 @@ where
             })
             .draw()
             .map_err(e)?;
-        let colors = [RGBColor(0x2b, 0x6c, 0xb0), RGBColor(0xd9, 0x7b, 0x29), RGBColor(0x3a, 0x9a, 0x4a), RGBColor(0xb0, 0x3a, 0x3a), RGBColor(0x7a, 0x5a, 0xa8), RGBColor(0x88, 0x88, 0x88), RGBColor(0x44, 0x44, 0x44)];
+        let colors = [
+            RGBColor(0x2b, 0x6c, 0xb0),
+            RGBColor(0xd9, 0x7b, 0x29),
+            RGBColor(0x3a, 0x9a, 0x4a),
+            RGBColor(0xb0, 0x3a, 0x3a),
+            RGBColor(0x7a, 0x5a, 0xa8),
+            RGBColor(0x88, 0x88, 0x88),
+            RGBColor(0x44, 0x44, 0x44),
+        ];
         chart
             .draw_series(stats.iter().enumerate().map(|(i, s)| {
                 let right = if i + 1 == n { SegmentValue::Last } else { SegmentValue::Exact(i + 1) };
-                let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (right, s.1)], colors[i % colors.len()].filled());
+                let mut bar =
+                    Rectangle::new([(SegmentValue::Exact(i), 0.0), (right, s.1)], colors[i % colors.len()].filled());
                 bar.set_margin(0, 0, 12, 12);
                 bar
             }))
             .map_err(e)?;
         chart
-            .draw_series(stats.iter().enumerate().map(|(i, s)| ErrorBar::new_vertical(SegmentValue::CenterOf(i), s.2, s.1, s.3, BLACK.stroke_width(2), 14)))
+            .draw_series(stats.iter().enumerate().map(|(i, s)| {
+                ErrorBar::new_vertical(SegmentValue::CenterOf(i), s.2, s.1, s.3, BLACK.stroke_width(2), 14)
+            }))
             .map_err(e)?;
     }
     root.present().map_err(e)?;
@@ -491,28 +438,5 @@ mod tests {
         assert_eq!(workload_args("random-mixed", &[], Some(4)).unwrap(), Vec::<String>::new());
         assert_eq!(workload_args("server-churn", &[], Some(4)).unwrap(), ["--threads", "4"]);
         assert!(workload_args("random-mixed", &["--live".into(), "3".into()], None).is_err());
-    }
-
-    #[test]
-    fn contestant_resolution() {
-        let cs = contestants(&["glibc".into(), "glibc".into()], None).unwrap();
-        assert_eq!(cs.len(), 1);
-        assert!(cs[0].preload.is_none());
-        assert!(contestants(&["nosuch".into()], None).is_err());
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("--runs"), "--runs");
-        assert_eq!(shell_quote("HAKMEM_X=1"), "HAKMEM_X=1");
-        assert_eq!(shell_quote("a note"), "'a note'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
-
-    #[test]
-    fn strips_cycles() {
-        let v: Vec<String> = ["--ws", "3", "--cycles", "9", "--seed", "1"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(strip_cycles(&v), ["--ws", "3", "--seed", "1"]);
     }
 }

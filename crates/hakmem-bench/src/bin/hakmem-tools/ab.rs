@@ -1,14 +1,24 @@
 //! `hakmem ab`: one switch flipped on the same libhakmem.so, interleaved ABAB runs, the
-//! difference with its interval, and the GO / NEUTRAL / NO-GO verdict (DESIGN.md section 4).
+//! difference with its interval, and the GO / NEUTRAL / NO-GO / INCONCLUSIVE verdict.
+//!
+//! It refuses, before running anything, what it could not judge: a `HAKMEM_*` name or value
+//! the allocator would not accept (checked with the allocator's own `Config::resolve`), two
+//! different variables in the two arms, fewer than 3 runs per side.
 
-use crate::{bench_cmd, paths};
+use crate::bench;
+use crate::util::{self, command_line, pct};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use hakmem_bench::runner::{self, Contestant};
-use hakmem_bench::stats::{self, AbResult};
-use indicatif::{ProgressBar, ProgressStyle};
+use hakmem::config::{Config, ShowValue, Warning};
+use hakmem_bench::contestants::{self, Contestant};
+use hakmem_bench::stats::{self, AbResult, Verdict};
+use hakmem_bench::{paths, runner};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Fewest runs per side: with two, one disturbed run decides the verdict and the interval
+/// has one degree of freedom.
+pub const MIN_RUNS: usize = 3;
 
 #[derive(Args)]
 pub struct AbArgs {
@@ -19,7 +29,7 @@ pub struct AbArgs {
     /// The workload to measure.
     #[arg(short, long, default_value = "random-mixed")]
     pub workload: String,
-    /// Runs per side (interleaved A B A B ...).
+    /// Runs per side (interleaved A B A B ...); at least 3.
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
     /// Workload op count (--cycles of the workload).
@@ -32,7 +42,7 @@ pub struct AbArgs {
     #[arg(long = "arg", value_name = "KEY=VALUE")]
     pub args: Vec<String>,
     /// Profile for both sides (HAKMEM_PROFILE).
-    #[arg(long, value_parser = ["speed", "balanced"])]
+    #[arg(short, long, value_parser = contestants::parse_profile)]
     pub profile: Option<String>,
     /// Box whose hit counter proves the switched code ran (default: side B's variable name).
     #[arg(long = "box", value_name = "NAME")]
@@ -59,10 +69,71 @@ pub struct AbArgs {
 pub fn parse_env(s: &str) -> Result<(String, String)> {
     let Some((k, v)) = s.split_once('=') else { bail!("--env {s}: expected NAME=VALUE") };
     let k = k.trim();
-    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.starts_with(|c: char| c.is_ascii_digit()) {
+    if k.is_empty()
+        || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || k.starts_with(|c: char| c.is_ascii_digit())
+    {
         bail!("--env {s}: '{k}' is not an environment variable name");
     }
     Ok((k.to_string(), v.to_string()))
+}
+
+/// Refuses a `HAKMEM_*` arm the allocator would not take as given: an unknown name, or a
+/// value it would replace by the default (the run would then measure the default twice).
+/// Other names (a peer library's variables) pass: the allocator does not read them.
+pub fn check_switch(name: &str, value: &str) -> Result<()> {
+    if !name.starts_with("HAKMEM_") {
+        return Ok(());
+    }
+    let mut problem = None;
+    let get = |n: &str| (n == name).then_some(value.as_bytes());
+    Config::resolve(&get, &mut std::iter::once(name.as_bytes()), None, &mut |w| {
+        problem.get_or_insert(match w {
+            Warning::Invalid { accepted, used, kind, .. } => format!(
+                "{name}={value:?} is not a value hakmem accepts (accepted: {accepted}); it would run with {} instead",
+                ShowValue(kind, used)
+            ),
+            Warning::Unknown { .. } => format!("{name} is not a hakmem switch (`hakmem config -v` lists them)"),
+        });
+    });
+    match problem {
+        Some(p) => bail!("--env {name}={value}: {p}"),
+        None => Ok(()),
+    }
+}
+
+/// The two arms, checked: each a known switch with a valid value, the same switch on both
+/// sides, two different values.
+pub fn parse_arms(env: &[String]) -> Result<((String, String), (String, String))> {
+    if env.len() != 2 {
+        bail!("give --env exactly twice (side A, then side B); got {}", env.len());
+    }
+    let ea = parse_env(&env[0])?;
+    let eb = parse_env(&env[1])?;
+    if ea.0 != eb.0 {
+        bail!(
+            "the two arms set different variables ({} and {}): an A/B flips one switch; give the same NAME twice",
+            ea.0,
+            eb.0
+        );
+    }
+    if ea == eb {
+        bail!("both sides are {}={}: nothing is flipped", ea.0, ea.1);
+    }
+    check_switch(&ea.0, &ea.1)?;
+    check_switch(&eb.0, &eb.1)?;
+    if !ea.0.starts_with("HAKMEM_") {
+        eprintln!("hakmem ab: note: {} is not a HAKMEM_* switch", ea.0);
+    }
+    Ok((ea, eb))
+}
+
+/// `path` relative to the repository when it lies inside (the log is committed there and must
+/// not name files outside it), else as given.
+fn repo_relative(path: &Path) -> String {
+    paths::repo_root()
+        .and_then(|r| path.strip_prefix(r).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Hits of `name` in the parsed report, accepting the name with or without `HAKMEM_`.
@@ -87,33 +158,28 @@ struct Report {
     b_ops_per_sec: Vec<f64>,
     library: String,
     profile: Option<String>,
-    /// callgrind Ir of side A and side B, and the op count of those runs.
-    instructions: Option<(u64, u64, u64)>,
+    instructions: Option<Instructions>,
+}
+
+/// callgrind Ir of side A and side B, and the op count of those runs.
+#[derive(Clone, Copy, serde::Serialize)]
+struct Instructions {
+    a: u64,
+    b: u64,
+    ops: u64,
 }
 
 pub fn main(a: AbArgs) -> Result<i32> {
-    if a.env.len() != 2 {
-        bail!("give --env exactly twice (side A, then side B); got {}", a.env.len());
+    if a.runs < MIN_RUNS {
+        bail!("--runs must be at least {MIN_RUNS} per side (got {}): fewer cannot support a verdict", a.runs);
     }
-    let ea = parse_env(&a.env[0])?;
-    let eb = parse_env(&a.env[1])?;
-    if ea == eb {
-        bail!("both sides are {}={}: nothing is flipped", ea.0, ea.1);
-    }
-    for k in if ea.0 == eb.0 { vec![&ea.0] } else { vec![&ea.0, &eb.0] } {
-        if !k.starts_with("HAKMEM_") {
-            eprintln!("hakmem ab: note: {k} is not a HAKMEM_* switch");
-        }
-    }
-    if a.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
-    let w = bench_cmd::workload_names(std::slice::from_ref(&a.workload))?;
+    let (ea, eb) = parse_arms(&a.env)?;
+    let w = bench::workload_names(std::slice::from_ref(&a.workload))?;
     if w.len() != 1 {
         bail!("hakmem ab measures one workload at a time");
     }
     let w = &w[0];
-    let wargs = bench_cmd::workload_args(w, &bench_cmd::passthrough(a.cycles, &a.args)?, a.threads)?;
+    let wargs = bench::workload_args(w, &bench::passthrough(a.cycles, &a.args)?, a.threads)?;
     let lib = paths::libhakmem()?;
     let bin = paths::workload_bin()?;
     let side = |name: &str, e: &(String, String)| {
@@ -124,7 +190,7 @@ pub fn main(a: AbArgs) -> Result<i32> {
         env.push(e.clone());
         Contestant { name: name.into(), preload: Some(lib.clone()), env }
     };
-    let sides = [side("A", &ea), side("B", &eb)];
+    let sides = [side("hakmem A", &ea), side("hakmem B", &eb)];
     let box_name = a.box_name.clone().unwrap_or_else(|| eb.0.clone());
 
     // Step 0: prove the switched code runs at all (an optimisation that never runs measures nothing).
@@ -135,31 +201,22 @@ pub fn main(a: AbArgs) -> Result<i32> {
     let hits_b = hits(&sides[1]).context("side B with HAKMEM_STATS=1")?;
     let hits_a = hits(&sides[0]).context("side A with HAKMEM_STATS=1")?;
 
-    let pb = ProgressBar::new((2 * a.runs) as u64);
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let pb = util::progress(2 * a.runs);
     let mut ops: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for (r, s) in runner::schedule(2, a.runs) {
-        pb.set_message(format!("{w}: side {} run {}/{}", sides[s].name, r + 1, a.runs));
+        pb.set_message(format!("{w}: side {} run {}/{}", ["A", "B"][s], r + 1, a.runs));
         let o = runner::run_once(&bin, &sides[s], w, &wargs).inspect_err(|_| pb.finish_and_clear())?;
         ops[s].push(o.ops_per_sec);
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let result = stats::ab(&ops[0], &ops[1]).context("no samples")?;
+    let mut result = stats::ab(&ops[0], &ops[1]).context("no samples")?;
+    // Code that never ran cannot have made a difference, whatever the numbers say.
+    if hits_b == Some(0) {
+        result.verdict = Verdict::Inconclusive;
+    }
     let instructions = if a.instructions {
-        let timed = wargs.iter().position(|x| x == "--cycles").and_then(|i| wargs.get(i + 1)).and_then(|c| c.parse::<u64>().ok());
-        let ic = a.instr_cycles.unwrap_or_else(|| timed.or_else(|| hakmem_bench::workloads::default_cycles(w)).unwrap_or(1_000_000) / 10).max(1);
-        let mut iargs: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < wargs.len() {
-            if wargs[i] == "--cycles" {
-                i += 2;
-                continue;
-            }
-            iargs.push(wargs[i].clone());
-            i += 1;
-        }
-        iargs.extend(["--cycles".to_string(), ic.to_string()]);
+        let (iargs, ic) = util::callgrind_args(w, &wargs, a.instr_cycles);
         eprintln!("hakmem ab: counting instructions under callgrind (--cycles {ic}) ...");
         let (ir_a, _) = runner::callgrind_ir(&bin, &sides[0], w, &iargs)?;
         let (ir_b, _) = runner::callgrind_ir(&bin, &sides[1], w, &iargs)?;
@@ -179,9 +236,9 @@ pub fn main(a: AbArgs) -> Result<i32> {
         box_hits_b: hits_b,
         a_ops_per_sec: ops[0].clone(),
         b_ops_per_sec: ops[1].clone(),
-        library: lib.display().to_string(),
+        library: repo_relative(&lib),
         profile: a.profile.clone(),
-        instructions,
+        instructions: instructions.map(|(a, b, ops)| Instructions { a, b, ops }),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
@@ -195,10 +252,6 @@ pub fn main(a: AbArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn pct(x: f64) -> String {
-    format!("{:+.2}%", x * 100.0)
-}
-
 fn hits_line(rep: &Report) -> String {
     match rep.box_hits_b {
         Some(n) if n > 0 => format!(
@@ -206,14 +259,14 @@ fn hits_line(rep: &Report) -> String {
             rep.box_name,
             rep.box_hits_a.map_or("no line".into(), |h| format!("{h} hits"))
         ),
-        Some(_) => format!("WARNING: box {} reported 0 hits on side B: the switched code did not run, this A/B measured nothing", rep.box_name),
+        Some(_) => format!("box {} reported 0 hits on side B: the switched code did not run, so this A/B measured nothing (verdict INCONCLUSIVE); pick a workload that reaches it", rep.box_name),
         None => format!("WARNING: no `hakmem: box {} hits N` line on side B with HAKMEM_STATS=1: cannot confirm the switched code ran", rep.box_name),
     }
 }
 
 /// `instructions (callgrind, --cycles N): A x, B y, B vs A -0.29% (fewer is better)`.
-fn instr_line(i: Option<(u64, u64, u64)>) -> Option<String> {
-    let (a, b, ops) = i?;
+fn instr_line(i: Option<Instructions>) -> Option<String> {
+    let Instructions { a, b, ops } = i?;
     Some(format!(
         "instructions (callgrind, whole process, --cycles {ops}): A {a}, B {b}, B vs A {} (fewer is better)",
         pct(b as f64 / a.max(1) as f64 - 1.0)
@@ -226,7 +279,7 @@ fn side_line(label: &str, e: &(String, String), s: &stats::Summary) -> String {
         e.0,
         e.1,
         hakmem_bench::report::si(s.mean),
-        hakmem_bench::report::si(s.median),
+        hakmem_bench::report::si(s.p50),
         hakmem_bench::report::si(s.min),
         hakmem_bench::report::si(s.max),
         hakmem_bench::report::si(s.stdev),
@@ -236,28 +289,38 @@ fn side_line(label: &str, e: &(String, String), s: &stats::Summary) -> String {
 
 fn diff_line(r: &AbResult) -> String {
     let ci = r.ci95.map_or("-".into(), |(lo, hi)| format!("[{}, {}]", pct(lo), pct(hi)));
-    let welch = r.welch.as_ref().map_or("-".into(), |w| format!("t = {:.2}, df = {:.1}, |t| > {:.2}: {}", w.t, w.df, w.t_crit95, if w.significant95 { "yes" } else { "no" }));
+    let welch = r.welch.as_ref().map_or("-".into(), |w| {
+        format!(
+            "t = {:.2}, df = {:.1}, |t| > {:.3}: {}",
+            w.t,
+            w.df,
+            w.t_crit95,
+            if w.significant95 { "yes" } else { "no" }
+        )
+    });
     format!(
-        "B vs A: {} (mean; median {}); 95% bootstrap CI {ci}; Welch {welch}; beyond noise: {}",
+        "B vs A: {} (mean; median {}); 95% CI {ci} (Welch); {welch}; beyond noise: {}",
         pct(r.rel_diff),
         pct(r.rel_diff_median),
         if r.beyond_noise { "yes" } else { "no" }
     )
 }
 
-/// A GO or NO-GO inside the noise is worth saying out loud: more runs may change it.
-fn noise_caveat(r: &AbResult) -> &'static str {
-    if r.verdict != stats::Verdict::Neutral && !r.beyond_noise {
-        ", but within the noise (re-run with more --runs or on a quieter machine)"
-    } else {
-        ""
+/// Why a verdict is INCONCLUSIVE, said with it.
+fn verdict_reason(rep: &Report) -> &'static str {
+    match (rep.result.verdict, rep.box_hits_b) {
+        (Verdict::Inconclusive, Some(0)) => " (the switched code did not run)",
+        (Verdict::Inconclusive, _) => {
+            " (the interval holds zero and reaches past ±1%: re-run with more --runs or on a quieter machine)"
+        }
+        _ => "",
     }
 }
 
 fn text(rep: &Report) -> String {
     let r = &rep.result;
     format!(
-        "{} — {} runs per side, interleaved ABAB\n{}\n{}\n{}\n{}{}\nverdict: {}{} (GO >= +1.0%, NEUTRAL within ±1.0%, NO-GO <= -1.0%)\n",
+        "{} — {} runs per side, interleaved ABAB\n{}\n{}\n{}\n{}{}\nverdict: {}{} (GO >= +1.0%, NEUTRAL within ±1.0%, NO-GO <= -1.0%, each only when the 95% CI supports it)\n",
         std::iter::once(rep.workload.as_str()).chain(rep.workload_args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
         rep.runs,
         side_line("A", &rep.a, &r.a),
@@ -266,7 +329,7 @@ fn text(rep: &Report) -> String {
         instr_line(rep.instructions).map(|l| l + "\n").unwrap_or_default(),
         hits_line(rep),
         r.verdict,
-        noise_caveat(r)
+        verdict_reason(rep)
     )
 }
 
@@ -274,8 +337,9 @@ const LOG_HEADER: &str = "# A/B log\n\n\
 Every A/B verdict with its numbers, newest last. Entries are appended by \
 `hakmem ab --env NAME=A --env NAME=B --log docs/ab-log.md` (same libhakmem.so, one switch flipped, \
 interleaved ABAB runs; GO at +1.0% or better, NEUTRAL within ±1.0%, NO-GO at −1.0% or worse, B relative \
-to A). \"Beyond noise\" means the 95% bootstrap interval of the difference excludes zero and Welch's t \
-agrees.\n";
+to A). \"Beyond noise\" means the 95% interval of the difference (Welch) excludes zero. Entries since \
+INCONCLUSIVE was added: a verdict stands only where that interval supports it (NEUTRAL: all of it \
+within ±1%; GO / NO-GO: clear of zero); otherwise, and when the box reported 0 hits, INCONCLUSIVE.\n";
 
 fn append_log(path: &Path, rep: &Report, note: Option<&str>) -> Result<()> {
     let m = runner::machine();
@@ -295,7 +359,7 @@ fn append_log(path: &Path, rep: &Report, note: Option<&str>) -> Result<()> {
         rep.b.1,
         r.verdict,
         pct(r.rel_diff),
-        if r.verdict != stats::Verdict::Neutral && !r.beyond_noise { ", within the noise" } else { "" }
+        verdict_reason(rep)
     ));
     if rep.a.0 != rep.b.0 {
         s.push_str(&format!("- sides: A {}={}, B {}={}\n", rep.a.0, rep.a.1, rep.b.0, rep.b.1));
@@ -305,7 +369,10 @@ fn append_log(path: &Path, rep: &Report, note: Option<&str>) -> Result<()> {
     }
     s.push_str(&format!(
         "- workload: `{}`, {} runs per side, interleaved ABAB\n",
-        std::iter::once(rep.workload.as_str()).chain(rep.workload_args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+        std::iter::once(rep.workload.as_str())
+            .chain(rep.workload_args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
         rep.runs
     ));
     s.push_str(&format!("- {}\n", side_line("A", &rep.a, &r.a)));
@@ -315,13 +382,27 @@ fn append_log(path: &Path, rep: &Report, note: Option<&str>) -> Result<()> {
         s.push_str(&format!("- {l}\n"));
     }
     s.push_str(&format!("- step 0: {}\n", hits_line(rep)));
-    s.push_str(&format!("- library: `{}`, HAKMEM_PROFILE={}\n", rep.library, rep.profile.as_deref().unwrap_or("(unset: the library's default)")));
-    s.push_str(&format!("- machine: {} ({} cores), `{}`, load average {} at the end\n", m.cpu, m.cores, m.uname, m.loadavg));
+    s.push_str(&format!(
+        "- library: `{}`, HAKMEM_PROFILE={}\n",
+        rep.library,
+        rep.profile.as_deref().unwrap_or("(unset: the library's default)")
+    ));
+    s.push_str(&format!(
+        "- machine: {} ({} cores), `{}`, load average {} at the end\n",
+        m.cpu,
+        m.cores,
+        m.uname,
+        runner::fmt_loadavg(m.loadavg)
+    ));
     if let Some(g) = runner::git_revision() {
         s.push_str(&format!("- source: git {g}\n"));
     }
-    s.push_str(&format!("- command: `{}`\n", bench_cmd::command_line()));
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    s.push_str(&format!("- command: `{}`\n", command_line()));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     f.write_all(s.as_bytes())?;
     Ok(())
 }
@@ -344,13 +425,41 @@ mod tests {
     #[test]
     fn instruction_line() {
         assert_eq!(instr_line(None), None);
-        let l = instr_line(Some((1000, 990, 100))).unwrap();
+        let l = instr_line(Some(Instructions { a: 1000, b: 990, ops: 100 })).unwrap();
         assert!(l.contains("A 1000, B 990, B vs A -1.00%"), "{l}");
     }
 
     #[test]
+    fn arms_are_refused_up_front() {
+        let arms = |a: &str, b: &str| parse_arms(&[a.to_string(), b.to_string()]).map_err(|e| e.to_string());
+        assert!(arms("HAKMEM_REMOTE_BATCH=0", "HAKMEM_REMOTE_BATCH=32").is_ok());
+        assert!(arms("HAKMEM_SS_MEM_LEAN_DECOMMIT=OFF", "HAKMEM_SS_MEM_LEAN_DECOMMIT=FREE").is_ok());
+        assert!(arms("HAKMEM_PROFILE=speed", "HAKMEM_PROFILE=balanced").is_ok());
+        assert!(arms("OTHER_LIB_SWITCH=0", "OTHER_LIB_SWITCH=1").is_ok(), "not hakmem's to judge");
+        let e = arms("HAKMEM_HARDEN=0", "HAKMEM_HARDEN=abc").unwrap_err();
+        assert!(e.contains("not a value hakmem accepts") && e.contains("0|1"), "{e}");
+        let e = arms("HAKMEM_HARDEN=", "HAKMEM_HARDEN=1").unwrap_err();
+        assert!(e.contains("not a value hakmem accepts"), "{e}");
+        let e = arms("HAKMEM_NO_SUCH=0", "HAKMEM_NO_SUCH=1").unwrap_err();
+        assert!(e.contains("not a hakmem switch"), "{e}");
+        let e = arms("HAKMEM_HARDEN=0", "HAKMEM_STATS=1").unwrap_err();
+        assert!(e.contains("different variables"), "{e}");
+        let e = arms("HAKMEM_PROFILE=speed", "HAKMEM_PROFILE=turbo").unwrap_err();
+        assert!(e.contains("not a value hakmem accepts"), "{e}");
+        assert!(arms("HAKMEM_HARDEN=1", "HAKMEM_HARDEN=1").unwrap_err().contains("nothing is flipped"));
+    }
+
+    #[test]
+    fn library_paths_in_the_log_are_relative_to_the_repository() {
+        let root = paths::repo_root().unwrap();
+        assert_eq!(repo_relative(&root.join("target/release/libhakmem.so")), "target/release/libhakmem.so");
+        assert_eq!(repo_relative(Path::new("/opt/lib/libhakmem.so")), "/opt/lib/libhakmem.so");
+    }
+
+    #[test]
     fn box_name_matching() {
-        let hits = runner::parse_box_hits("hakmem: box HAKMEM_ALLOC_PASSDOWN_SSOT hits 42\nhakmem: box FRONT_OFF hits 0\n");
+        let hits =
+            runner::parse_box_hits("hakmem: box HAKMEM_ALLOC_PASSDOWN_SSOT hits 42\nhakmem: box FRONT_OFF hits 0\n");
         assert_eq!(box_hits(&hits, "HAKMEM_ALLOC_PASSDOWN_SSOT"), Some(42));
         assert_eq!(box_hits(&hits, "alloc_passdown_ssot"), Some(42));
         assert_eq!(box_hits(&hits, "HAKMEM_FRONT_OFF"), Some(0));
