@@ -1,4 +1,4 @@
-//! Soak runs: the per-epoch record, its CSV form, and the analysis (DESIGN.md section 4).
+//! Soak runs: the per-epoch record, its CSV form, and the analysis (drift, CV, tails, syscalls per op: docs/soak.md).
 //!
 //! Two kinds of CSV come out of `hakmem soak`:
 //! - **epochs** (one long process): one row per epoch, written and flushed by the worker as it

@@ -271,7 +271,7 @@ fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// xorshift32 (`x ^= x << 13; x ^= x >> 17; x ^= x << 5`), the generator of DESIGN.md.
+/// xorshift32 (`x ^= x << 13; x ^= x >> 17; x ^= x << 5`), the generator the random-mixed protocol specifies.
 #[derive(Clone, Copy, Debug)]
 pub struct Xorshift32(u32);
 
@@ -295,7 +295,7 @@ impl Xorshift32 {
 /// One sentence per workload for reports: what it does and what one op is.
 pub fn describe(name: &str) -> &'static str {
     match name {
-        "random-mixed" => "DESIGN.md section 3: 8192 slots, xorshift32; each op frees a full slot or mallocs 16..1039 bytes into an empty one (single thread). One op = one malloc or one free.",
+        "random-mixed" => "8192 slots, xorshift32; each op frees a full slot or mallocs 16..1039 bytes into an empty one (single thread). One op = one malloc or one free.",
         "server-churn" => "larson-like: each thread keeps a table of 8..512-byte blocks and replaces them at random; 10% of replaced blocks are freed by the next thread. One op = one replacement (a free plus a malloc).",
         "producer-consumer" => "one thread mallocs 16..1024-byte blocks, another frees them: every free is remote. One op = one block handed over.",
         "false-sharing" => "cache-scratch: the main thread allocates one 8-byte object per worker and hands them out; each worker frees it, then allocates 8-byte objects and increments them 1000 times each. One op = one write; a slow row means the allocator put two threads' objects on one cache line.",

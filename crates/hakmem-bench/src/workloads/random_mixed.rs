@@ -1,4 +1,4 @@
-//! random-mixed: the headline workload (DESIGN.md section 3).
+//! random-mixed: the headline workload (8192 slots, xorshift32, blocks of 16..1039 bytes).
 //!
 //! A table of `ws` slots; each op draws `r` from xorshift32, picks slot `r % ws`, frees it when
 //! full, otherwise mallocs `min_size + (r & mask)` bytes and writes the first byte.
@@ -133,7 +133,7 @@ pub(crate) fn oom(size: usize) -> ! {
     std::process::abort()
 }
 
-/// Result of the DESIGN.md protocol run.
+/// Result of one run of the protocol (warm-up, timed ops, final frees).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RandomMixedResult {
     pub ops: u64,
