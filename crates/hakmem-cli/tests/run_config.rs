@@ -39,7 +39,7 @@ fn run_preloads_the_library_with_the_profile() {
     assert!(lines.next().unwrap().ends_with("libhakmem.so"), "{stdout}");
     assert_eq!(lines.next(), Some("speed"));
     // the programs ran on hakmem (ls allocates): the exit report names the profile
-    assert!(stderr.contains("hakmem: stats (profile speed"), "{stderr}");
+    assert!(stderr.contains("hakmem: stats (pid ") && stderr.contains("profile speed"), "{stderr}");
 }
 
 #[test]

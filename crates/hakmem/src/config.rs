@@ -1,5 +1,8 @@
 //! Every `HAKMEM_*` switch, read once at start-up without allocating.
 //!
+//! Public for the tools (`hakmem config`, `hakmem ab` validate switches with the same
+//! table and parser the allocator uses): [`SWITCHES`], [`Config::resolve`], [`Profile`].
+//!
 //! The table `SWITCHES` (generated in `boxes`) is the single list of switches: name,
 //! accepted values, default per profile. `Config::resolve` applies default < profile < environment,
 //! reporting invalid values and unknown `HAKMEM_*` names through a callback (the
@@ -254,7 +257,7 @@ impl Config {
 }
 
 /// Print one warning line (no allocation).
-pub fn print_warning(w: &Warning<'_>) {
+pub(crate) fn print_warning(w: &Warning<'_>) {
     match w {
         Warning::Invalid { name, value, accepted, used, kind } => {
             let v = core::str::from_utf8(value).unwrap_or("<not UTF-8>");
@@ -283,12 +286,12 @@ unsafe fn c_bytes<'a>(p: *const libc::c_char) -> &'a [u8] {
 
 /// Look a variable up in `environ` (glibc's getenv does the same walk; doing it here keeps
 /// the allocator independent of libc internals and never allocates).
-pub fn env_get(name: &str) -> Option<&'static [u8]> {
+pub(crate) fn env_get(name: &str) -> Option<&'static [u8]> {
     env_entries().find_map(|(n, v)| (n == name.as_bytes()).then_some(v))
 }
 
 /// Every `NAME=VALUE` entry of the environment as (name, value).
-pub fn env_entries() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
+pub(crate) fn env_entries() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
     // SAFETY: environ is a NULL-terminated array of NUL-terminated strings, valid for the
     // life of the process while nobody calls setenv concurrently (we read it once, at init).
     let mut p = unsafe { environ };
@@ -305,7 +308,7 @@ pub fn env_entries() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
 }
 
 /// Resolve the configuration from the real environment, printing warnings.
-pub fn from_process_env() -> Config {
+pub(crate) fn from_process_env() -> Config {
     Config::resolve(&|n| env_get(n), &mut env_entries().map(|(n, _)| n), None, &mut |w| print_warning(&w))
 }
 
@@ -400,7 +403,7 @@ const MB: usize = 1 << 20;
 
 /// Values frozen once from `Config`; read by the allocator without locks.
 #[derive(Clone, Copy, Debug)]
-pub struct Tuning {
+pub(crate) struct Tuning {
     pub profile: Profile,
     /// One value per switch, indexed by `sw::*`.
     pub values: [u32; COUNT],
@@ -488,7 +491,7 @@ static mut TUNING: Tuning = Tuning::DEFAULT;
 
 /// The frozen tuning. Written once by `lifecycle::global_init` before any heap exists.
 #[inline(always)]
-pub fn tuning() -> &'static Tuning {
+pub(crate) fn tuning() -> &'static Tuning {
     // SAFETY: TUNING is written only during global init (one thread, before any heap
     // exists and so before any other reader can run); afterwards it is read-only.
     unsafe { &*core::ptr::addr_of!(TUNING) }
@@ -498,6 +501,6 @@ pub fn tuning() -> &'static Tuning {
 ///
 /// # Safety
 /// No other thread may be reading the tuning.
-pub unsafe fn set_tuning(t: Tuning) {
+pub(crate) unsafe fn set_tuning(t: Tuning) {
     *core::ptr::addr_of_mut!(TUNING) = t;
 }

@@ -217,7 +217,14 @@ fn print_to(fd: i32) {
     let s = snapshot();
     let mut b = StackBuf::<512>::new();
     let t = crate::config::tuning();
-    let _ = writeln!(b, "hakmem: stats (profile {}, {} heaps)", t.profile.name(), s.heaps);
+    // The program this report is about (a preloaded library reports for every process,
+    // shells and children included): pid and /proc/self/comm, read without allocating.
+    let mut comm = [0u8; 32];
+    let n = os::read_file(b"/proc/self/comm\0", &mut comm);
+    let name = core::str::from_utf8(&comm[..n]).unwrap_or("?").trim_end();
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let _ = writeln!(b, "hakmem: stats (pid {pid}, program {name}, profile {}, {} heaps)", t.profile.name(), s.heaps);
     b.flush_to(fd);
     let _ = writeln!(b, "hakmem: class  block     refills    refilled     flushes     flushed         out");
     b.flush_to(fd);
