@@ -39,7 +39,7 @@ PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 LIB := $(BUILD_DIR)/libhakmem.so
 BIN := $(BUILD_DIR)/hakmem
 
-.PHONY: bench test build setup check lint loom install uninstall peers bench-rust
+.PHONY: bench test build setup check lint loom install uninstall peers bench-rust header
 
 setup:
 	bash scripts/setup.sh
@@ -70,6 +70,10 @@ lint:
 
 check: lint
 	$(CARGO) test --release -p hakmem-alloc --lib --test model --test stress --test global_alloc --test stats_api
+
+# Regenerate the structures of include/hakmem.h from the Rust types (cbindgen).
+header:
+	UPDATE_HEADER=1 $(CARGO) test --release -p hakmem-preload --test header
 
 loom:
 	CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom" $(CARGO) test --release -p hakmem-alloc --test loom_inbox

@@ -302,7 +302,7 @@ fn hakmem_h_stats_structs_match_the_core() {
     // The per-class field names, in order, as hakmem.h and stats.rs spell them.
     let header = std::fs::read_to_string(repo_root().join("include/hakmem.h")).unwrap();
     let rust = std::fs::read_to_string(repo_root().join("crates/hakmem/src/stats.rs")).unwrap();
-    let c_fields = fields(&header, "typedef struct hakmem_class_stats {", "}", "uint64_t ");
+    let c_fields = fields(&header, "typedef struct hakmem_class_stats_t {", "}", "uint64_t ");
     let rust_fields = fields(&rust, "pub struct ClassStats {", "}", "pub ");
     assert_eq!(c_fields, rust_fields);
     assert_eq!(c_fields.len(), 6, "{c_fields:?}");
