@@ -12,6 +12,13 @@ use crate::size_class::{BLOCK_SIZE, NCLASS};
 use crate::sync::Ordering::Relaxed;
 use core::fmt::Write;
 
+/// serde implements `Serialize` for arrays of up to 32 elements: longer ones go out as
+/// sequences, like slices.
+#[cfg(feature = "serde")]
+fn ser_array<S: serde::Serializer, T: serde::Serialize, const N: usize>(v: &[T; N], s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&v[..], s)
+}
+
 /// Per-class counters (heap side: what moved between heaps and threads' lanes).
 #[derive(Clone, Copy, Default, Debug)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -39,6 +46,7 @@ pub struct ClassStats {
 #[repr(C)]
 pub struct Stats {
     /// Per size class.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_array"))]
     pub classes: [ClassStats; NCLASS],
     /// Large spans (32 KiB .. 960 KiB) allocated and freed.
     pub large_allocs: u64,
@@ -129,8 +137,10 @@ pub struct ThreadStats {
     pub has_heap: bool,
     /// Its heap's per-class counters (since the heap was made: an adopted heap carries the
     /// counts of the threads that had it before).
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_array"))]
     pub classes: [ClassStats; NCLASS],
     /// Free blocks in each class's FastLane now.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "ser_array"))]
     pub lane_blocks: [u32; NCLASS],
     /// Blocks queued for another heap, not yet sent.
     pub remote_queued: u32,
