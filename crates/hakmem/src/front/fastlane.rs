@@ -115,8 +115,7 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     let c = (*rec).class as usize;
     if tuning().on(sw::FREE_CHECK) {
         // Free-check box: the pointer must start a block (one multiply), and a block
-        // carrying this thread's lane mark is probably free already (this also covers
-        // the block on top of the lane).
+        // carrying this thread's lane mark is probably free already.
         if !is_block_offset((*rec).div, (a as u32 & (UNIT_SIZE as u32 - 1)) + (*rec).slab_off) {
             return free_bad(a, BAD_START);
         }
@@ -124,7 +123,10 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
             return free_suspect(tb, c, p);
         }
         lane::mark(tb, p);
-    } else if lane::is_top(tb, c, p) {
+    }
+    // The block on top of the lane, whatever its mark (a block that came back through the
+    // inbox and a refill carries none).
+    if lane::is_top(tb, c, p) {
         return free_bad(a, BAD_DOUBLE);
     }
     if lane::push_unchecked(tb, c, p) {
