@@ -1,4 +1,4 @@
-//! The FastLanes: the only code that writes a `Lane` (see `types::Lane` for the
+//! The FastLanes: the only code that writes `Lanes` (see `types::Lanes` for the
 //! invariants). A lane is a LIFO of free blocks of one class owned by the thread; `room`
 //! counts down from the class's limit, so the free path tests "over the limit" with the
 //! flags of one decrement. Everything that changes a lane's length goes through here:
@@ -6,11 +6,12 @@
 //! remote block), reset (attach) and take_all (thread exit).
 //!
 //! **The lane mark** (free-check box). A block on a lane carries its thread's mark in its
-//! second word (the thread block's address; blocks are at least 16 bytes): `push` and
-//! `put_if_room` write it, `pop` and `install` clear it. A free that finds the mark on
-//! its block is probably a double free: `free_suspect` walks the lane and the slab's free
-//! list to be sure (a program that happens to store that address there only pays a walk).
-//! Like glibc's tcache key, it is one load and compare per free.
+//! second word (the thread block's address; blocks are at least 16 bytes): the free path
+//! (`mark`) and `put_if_room` write it; `pop` clears it, and `install` clears it on the
+//! block it hands out (and, with the lane guard, writes it on the others). A free that
+//! finds the mark on its block is probably a double free: `free_suspect` walks the lane and
+//! the slab's free list to be sure (a program that happens to store that address there only
+//! pays a walk). Like glibc's tcache key, it is one load and compare per free.
 
 use crate::config::tuning;
 use crate::size_class::{ClassIdx, NCLASS};
@@ -45,7 +46,7 @@ pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
 
 /// The lane-guard box's test of a block about to be popped: inside a live SuperSlab
 /// (checked before it is read) and carrying the thread's lane mark (every block on a
-/// guarded lane does: `push`, `put_if_room` and `install` mark them).
+/// guarded lane does: the free path, `put_if_room` and `install` mark them).
 ///
 /// # Safety
 /// `tb` is the calling thread's block; `b` is the head of one of its lanes.
