@@ -21,7 +21,8 @@ pub struct RunArgs {
 }
 
 /// libhakmem.so: `HAKMEM_LIB` if set, else beside the `hakmem` executable (cargo puts the
-/// cdylib and the binaries in one target directory), or one level up.
+/// cdylib and the binaries in one target directory), one level up, or in `../lib` (the
+/// layout `make install` makes: `PREFIX/bin/hakmem`, `PREFIX/lib/libhakmem.so`).
 pub fn libhakmem() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("HAKMEM_LIB") {
         let p = PathBuf::from(p);
@@ -31,7 +32,7 @@ pub fn libhakmem() -> Result<PathBuf> {
         bail!("HAKMEM_LIB={} does not name a file", p.display());
     }
     if let Some(d) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        for cand in [d.join("libhakmem.so"), d.join("../libhakmem.so")] {
+        for cand in [d.join("libhakmem.so"), d.join("../libhakmem.so"), d.join("../lib/libhakmem.so")] {
             if cand.is_file() {
                 return Ok(cand.canonicalize().unwrap_or(cand));
             }

@@ -108,6 +108,14 @@ fn make_install_then_a_pkg_config_build_runs_on_hakmem() {
     let v = Command::new(prefix.join("bin/hakmem")).arg("--version").output().unwrap();
     assert!(v.status.success());
     assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), format!("hakmem {VERSION}"));
+    // The installed command finds the installed library (PREFIX/lib) on its own.
+    let r = Command::new(prefix.join("bin/hakmem"))
+        .args(["run", "--stats", "--", "/bin/ls", "/"])
+        .env_remove("HAKMEM_LIB")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success() && err.contains("hakmem: stats (pid "), "installed `hakmem run`: {err}");
 
     // pkg-config answers from the installed file.
     let pkg = |args: &[&str]| {
