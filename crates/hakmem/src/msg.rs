@@ -37,7 +37,9 @@ impl<const N: usize> fmt::Write for StackBuf<N> {
     }
 }
 
-/// Print one line `hakmem: <args>` to stderr.
+/// Print one line `hakmem: <args>` to stderr (internal: exported only so the crate's modules
+/// can name it by path).
+#[doc(hidden)]
 #[macro_export]
 macro_rules! hak_eprintln {
     ($($arg:tt)*) => {{
