@@ -77,6 +77,20 @@ pub struct Stats {
     pub peak_rss_bytes: u64,
 }
 
+/// Class `c`'s counters in one heap (`out` derived).
+fn class_counters(st: &crate::types::HeapStats, c: usize) -> ClassStats {
+    let mut k = ClassStats {
+        block_size: BLOCK_SIZE[c] as u64,
+        refills: st.refills[c].load(Relaxed),
+        refill_blocks: st.refill_blocks[c].load(Relaxed),
+        flushes: st.flushes[c].load(Relaxed),
+        flush_blocks: st.flush_blocks[c].load(Relaxed),
+        out: 0,
+    };
+    k.out = k.refill_blocks.saturating_sub(k.flush_blocks);
+    k
+}
+
 /// Take a snapshot.
 pub fn snapshot() -> Stats {
     let mut s = Stats {
@@ -110,12 +124,12 @@ pub fn snapshot() -> Stats {
         s.large_frees += st.large_frees.load(Relaxed);
         s.remote_drained += st.remote_drained.load(Relaxed);
         s.remote_frees += st.remote_sent.load(Relaxed);
-        for c in 0..NCLASS {
-            let k = &mut s.classes[c];
-            k.refills += st.refills[c].load(Relaxed);
-            k.refill_blocks += st.refill_blocks[c].load(Relaxed);
-            k.flushes += st.flushes[c].load(Relaxed);
-            k.flush_blocks += st.flush_blocks[c].load(Relaxed);
+        for (c, k) in s.classes.iter_mut().enumerate() {
+            let h = class_counters(st, c);
+            k.refills += h.refills;
+            k.refill_blocks += h.refill_blocks;
+            k.flushes += h.flushes;
+            k.flush_blocks += h.flush_blocks;
         }
     });
     for k in s.classes.iter_mut() {
@@ -179,12 +193,7 @@ pub unsafe fn thread_snapshot<T: crate::ThreadAccess>() -> ThreadStats {
     t.has_heap = true;
     let st = &(*h).shared.stats;
     for c in 0..NCLASS {
-        let k = &mut t.classes[c];
-        k.refills = st.refills[c].load(Relaxed);
-        k.refill_blocks = st.refill_blocks[c].load(Relaxed);
-        k.flushes = st.flushes[c].load(Relaxed);
-        k.flush_blocks = st.flush_blocks[c].load(Relaxed);
-        k.out = k.refill_blocks.saturating_sub(k.flush_blocks);
+        t.classes[c] = class_counters(st, c);
         let limit = crate::config::tuning().lane_limits[c] as i64;
         t.lane_blocks[c] = (limit - (*tb).lanes.room[c] as i64).max(0) as u32;
     }

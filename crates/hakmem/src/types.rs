@@ -70,7 +70,7 @@ pub struct Block {
 /// docs/architecture.md).
 ///
 /// Invariants (`Lanes::check`): `room[c] == limit(c) - length(head[c])`,
-/// `0 <= length <= limit` except transiently inside `lane::push` (it may reach
+/// `0 <= length <= limit` except transiently inside `lane::push_unchecked` (it may reach
 /// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` of the
 /// thread's own heap, counted `used` by its slab.
 #[repr(C)]
@@ -363,6 +363,13 @@ pub struct UnitRec {
 
 impl UnitRec {
     pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, div: 0, slab_off: 0, class: UC_FREE };
+
+    /// Does address `a`, inside this class slab's unit, start a block? (one multiply:
+    /// `size_class::is_block_offset`; meaningless for a free unit or a large span)
+    #[inline(always)]
+    pub fn starts_block(&self, a: usize) -> bool {
+        crate::size_class::is_block_offset(self.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + self.slab_off)
+    }
 }
 
 /// The header at the start of every SuperSlab (2 MiB, aligned), in unit 0.

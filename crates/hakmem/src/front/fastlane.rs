@@ -11,7 +11,7 @@ use crate::config::tuning;
 use crate::heap::{self, large, slab, superslab};
 use crate::lifecycle::{self, bootstrap};
 use crate::msg;
-use crate::size_class::{class_of, is_block_offset, ClassIdx, BLOCK_SIZE, NCLASS, SMALL_MAX};
+use crate::size_class::{class_of, ClassIdx, BLOCK_SIZE, NCLASS, SMALL_MAX};
 use crate::sync::Ordering;
 use crate::types::{
     ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, LARGE_MAX, UC_FREE, UC_LARGE, UNIT_SIZE,
@@ -116,7 +116,7 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     if tuning().on(sw::FREE_CHECK) {
         // Free-check box: the pointer must start a block (one multiply), and a block
         // carrying this thread's lane mark is probably free already.
-        if !is_block_offset((*rec).div, (a as u32 & (UNIT_SIZE as u32 - 1)) + (*rec).slab_off) {
+        if !(*rec).starts_block(a) {
             return free_bad(a, BAD_START);
         }
         if lane::is_marked(tb, p) {
@@ -160,7 +160,8 @@ unsafe fn free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
         msg::fatal("free", "double free detected", p as usize);
     }
     lane::mark(tb, p);
-    if lane::push(tb, c, p) {
+    // Not on the lane (just walked), so not its top either.
+    if lane::push_unchecked(tb, c, p) {
         refill::flush(tb, &*(*tb).heap, c);
     }
 }
@@ -188,10 +189,7 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     let a = p as usize;
     let rec = (*ss).units[unit_of(a)];
-    if (rec.class as usize) < NCLASS
-        && tuning().on(sw::FREE_CHECK)
-        && !is_block_offset(rec.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + rec.slab_off)
-    {
+    if (rec.class as usize) < NCLASS && tuning().on(sw::FREE_CHECK) && !rec.starts_block(a) {
         return free_bad(a, BAD_START);
     }
     // rq.owner is a real heap only while a queue is open (never NO_OWNER).
@@ -276,7 +274,7 @@ pub unsafe fn check_realloc<T: ThreadAccess>(p: *mut u8) {
     if c >= NCLASS {
         return;
     }
-    if !is_block_offset(rec.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + rec.slab_off) {
+    if !rec.starts_block(a) {
         msg::fatal("realloc", "invalid pointer (not the start of a block)", a);
     }
     let tb = T::block();

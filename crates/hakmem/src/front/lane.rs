@@ -2,7 +2,7 @@
 //! invariants). A lane is a LIFO of free blocks of one class owned by the thread; `room`
 //! counts down from the class's limit, so the free path tests "over the limit" with the
 //! flags of one decrement. Everything that changes a lane's length goes through here:
-//! pop (malloc hit), push (free hit), install (refill), split (flush), put (a drained
+//! pop (malloc hit), push_unchecked after is_top (free hit), install (refill), split (flush), put (a drained
 //! remote block), reset (attach) and take_all (thread exit).
 //!
 //! **The lane mark** (free-check box). A block on a lane carries its thread's mark in its
@@ -123,26 +123,6 @@ pub unsafe fn push_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> b
     let slot = (*tb).lanes.head.as_mut_ptr().add(c);
     let b = p as *mut Block;
     (*b).next = *slot;
-    *slot = b;
-    let room = (*tb).lanes.room.as_mut_ptr().add(c);
-    *room -= 1;
-    *room < 0
-}
-
-/// Push block `p` of class `c` (the free hit). Returns true when the lane went over its
-/// limit: the caller flushes (`refill::flush`).
-///
-/// # Safety
-/// `tb` is the calling thread's block; `p` is a block of class `c` of its heap.
-#[inline(always)]
-pub unsafe fn push(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
-    let slot = (*tb).lanes.head.as_mut_ptr().add(c);
-    let head = *slot;
-    if head as *mut u8 == p {
-        crate::msg::fatal("free", "double free detected", p as usize);
-    }
-    let b = p as *mut Block;
-    (*b).next = head;
     *slot = b;
     let room = (*tb).lanes.room.as_mut_ptr().add(c);
     *room -= 1;
