@@ -149,10 +149,61 @@ fn stats(prog_arg: &str, env: &[(&str, &str)]) -> Report {
     Report::of(&run("boxes", prog_arg, &e))
 }
 
+/// The lean and release-policy boxes act only with the purge box off.
+const NO_PURGE: (&str, &str) = ("HAKMEM_SS_PURGE", "0");
+
+/// SuperSlabs still held by heaps (mapped, not released, not pooled).
+fn held_by_heaps(r: &Report) -> u64 {
+    let n = |w: &str| r.num("hakmem: superslabs", w);
+    n("mapped") - n("released") - n("pool") - n("(and")
+}
+
+#[test]
+fn purge_gives_a_freed_burst_back_at_once_and_keeps_it_mapped() {
+    let r = stats("burst", &[]);
+    let rss_kb = r.num("hakmem: memory", "rss");
+    // ~300 MB were live; the report runs after everything was freed, with no idle time.
+    assert!(rss_kb < 24 * 1024, "rss after the free: {rss_kb} KiB\n{}", r.0);
+    assert_eq!(r.num("hakmem: superslabs", "pool"), 0, "no demand was seen: nothing kept warm");
+    assert!(r.num("hakmem: superslabs", "(and") > 100, "decommitted and kept mapped\n{}", r.0);
+    assert_eq!(r.num("hakmem: syscalls", "munmap"), 0);
+    assert!(r.box_hits("HAKMEM_SS_PURGE") > 100);
+    // Without the box the lean cap keeps its target mapped and resident.
+    let off = stats("burst", &[NO_PURGE]);
+    assert_eq!(off.box_hits("HAKMEM_SS_PURGE"), 0);
+    assert!(
+        off.num("hakmem: memory", "rss") > rss_kb,
+        "lean cap {} KiB, purge {rss_kb} KiB",
+        off.num("hakmem: memory", "rss")
+    );
+}
+
+#[test]
+fn purge_keeps_a_swinging_working_set_warm() {
+    // 30 rounds of 40 MB up and down: the first shrink looks like a burst (decommitted),
+    // then the pool has seen the draw and keeps it: no mapping churn, no decommit churn.
+    let r = stats("oscillate", &[]);
+    let mmaps = r.num("hakmem: syscalls", "mmap");
+    assert!(mmaps <= 16, "{mmaps} mmaps\n{}", r.0);
+    assert!(r.num("hakmem: superslabs", "pool") >= 10, "the swing stays warm\n{}", r.0);
+    assert!(r.num("hakmem: syscalls", "madvise") < 1200, "decommits only in the first round\n{}", r.0);
+    let off = stats("oscillate", &[NO_PURGE, ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4")]);
+    assert!(off.num("hakmem: syscalls", "mmap") > 4 * mmaps);
+}
+
+#[test]
+fn memory_freed_into_an_exited_threads_heap_comes_back() {
+    // A thread allocates 100 000 blocks and exits; main frees them all. Nothing may stay
+    // pinned in the abandoned heap until a new thread adopts it.
+    let r = stats("remote", &[]);
+    assert!(held_by_heaps(&r) <= 2, "SuperSlabs still held by heaps: {}\n{}", held_by_heaps(&r), r.0);
+    assert!(r.num("hakmem: memory", "rss") < 12 * 1024, "{}", r.0);
+}
+
 #[test]
 fn lean_mode_gives_a_burst_back_and_speed_keeps_a_pool() {
-    let speed = stats("burst", &[("HAKMEM_PROFILE", "speed")]);
-    let lean = stats("burst", &[("HAKMEM_PROFILE", "balanced")]);
+    let speed = stats("burst", &[("HAKMEM_PROFILE", "speed"), NO_PURGE]);
+    let lean = stats("burst", &[("HAKMEM_PROFILE", "balanced"), NO_PURGE]);
     let pool = |r: &Report| r.num("hakmem: superslabs", "pool");
     let released = |r: &Report| r.num("hakmem: superslabs", "released");
     // balanced keeps <= 10 MB (5 SuperSlabs) + hysteresis; speed keeps up to 64 MB.
@@ -168,25 +219,25 @@ fn lean_mode_gives_a_burst_back_and_speed_keeps_a_pool() {
 #[test]
 fn lean_decommit_policies_madvise() {
     for how in ["DONTNEED", "FREE"] {
-        let r = stats("burst", &[("HAKMEM_SS_MEM_LEAN_DECOMMIT", how)]);
+        let r = stats("burst", &[("HAKMEM_SS_MEM_LEAN_DECOMMIT", how), NO_PURGE]);
         assert!(r.num("hakmem: syscalls", "madvise") > 0, "{how}: no madvise");
     }
-    let off = stats("burst", &[("HAKMEM_SS_MEM_LEAN_DECOMMIT", "OFF")]);
+    let off = stats("burst", &[("HAKMEM_SS_MEM_LEAN_DECOMMIT", "OFF"), NO_PURGE]);
     assert_eq!(off.num("hakmem: syscalls", "madvise"), 0);
 }
 
 #[test]
 fn lean_target_sets_what_stays_mapped() {
-    let small = stats("burst", &[("HAKMEM_SS_MEM_LEAN_TARGET_MB", "2")]);
-    let big = stats("burst", &[("HAKMEM_SS_MEM_LEAN_TARGET_MB", "40")]);
+    let small = stats("burst", &[("HAKMEM_SS_MEM_LEAN_TARGET_MB", "2"), NO_PURGE]);
+    let big = stats("burst", &[("HAKMEM_SS_MEM_LEAN_TARGET_MB", "40"), NO_PURGE]);
     let pool = |r: &Report| r.num("hakmem: superslabs", "pool");
     assert!(pool(&small) < pool(&big), "target 2: {} target 40: {}", pool(&small), pool(&big));
 }
 
 #[test]
 fn release_policy_hysteresis_avoids_map_unmap_churn() {
-    let env_on = [("HAKMEM_SS_RELEASE_POLICY", "1"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4")];
-    let env_off = [("HAKMEM_SS_RELEASE_POLICY", "0"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4")];
+    let env_on = [("HAKMEM_SS_RELEASE_POLICY", "1"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4"), NO_PURGE];
+    let env_off = [("HAKMEM_SS_RELEASE_POLICY", "0"), ("HAKMEM_SS_MEM_LEAN_TARGET_MB", "4"), NO_PURGE];
     let on = stats("oscillate", &env_on);
     let off = stats("oscillate", &env_off);
     let mmaps = |r: &Report| r.num("hakmem: syscalls", "mmap");
@@ -286,9 +337,10 @@ fn invalid_and_unknown_variables_warn_and_use_defaults() {
 #[test]
 fn profile_precedence_default_profile_env() {
     let pool = |r: &Report| r.num("hakmem: superslabs", "pool");
-    // speed profile: no lean -> big pool; explicit HAKMEM_SS_MEM_LEAN=1 overrides the profile.
+    // speed profile: a 48 MB purge floor -> a warm pool after the burst; an explicit
+    // HAKMEM_SS_PURGE_FLOOR_MB=0 overrides the profile.
     let speed = stats("burst", &[("HAKMEM_PROFILE", "MIXED_TINYV3_C7_SAFE")]);
-    let speed_lean = stats("burst", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_MEM_LEAN", "1")]);
+    let speed_lean = stats("burst", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_PURGE_FLOOR_MB", "0")]);
     assert!(pool(&speed) > pool(&speed_lean));
     assert!(speed.0.contains("profile speed"));
 }

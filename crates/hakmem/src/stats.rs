@@ -268,8 +268,12 @@ fn print_to(fd: i32) {
     b.flush_to(fd);
     let _ = writeln!(
         b,
-        "hakmem: superslabs mapped {} released {} reused {} in warm pool {}",
-        s.ss_mapped, s.ss_unmapped, s.ss_reused, s.ss_in_pool
+        "hakmem: superslabs mapped {} released {} reused {} in warm pool {} (and {} decommitted)",
+        s.ss_mapped,
+        s.ss_unmapped,
+        s.ss_reused,
+        s.ss_in_pool,
+        crate::backend::warm_pool::SS_COLD.load(Relaxed)
     );
     b.flush_to(fd);
     let _ = writeln!(

@@ -204,6 +204,12 @@ pub struct HeapLocal {
     pub spare: *mut SuperSlab,
     /// This heap (what its SuperSlabs record as owner).
     pub me: *mut Heap,
+    /// The purge box decommitted a SuperSlab this heap gave back (no demand for it): until
+    /// the heap takes a new one, it keeps no spare and decommits units as they come free.
+    pub purging: bool,
+    /// The heap is abandoned (set and cleared by `lifecycle::heaps` under the pool lock):
+    /// it keeps no empty slab and no spare, so whatever comes back to it goes on down.
+    pub abandoned: bool,
 }
 
 /// A heap: the backing store one thread allocates from.

@@ -94,6 +94,14 @@ pub fn decommit(p: *mut u8, len: usize, how: Decommit) {
     unsafe { libc::madvise(p as *mut libc::c_void, len, advice) };
 }
 
+/// A coarse monotonic clock in milliseconds (vDSO: no syscall, no allocation).
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-parameter.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
 /// Current and peak resident set size in bytes, read without allocating.
 pub fn rss() -> (u64, u64) {
     let mut buf = [0u8; 2048];

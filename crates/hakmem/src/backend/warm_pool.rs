@@ -1,15 +1,21 @@
 //! The warm pool: empty SuperSlab-sized chunks (2 MiB, aligned) kept mapped for reuse by
 //! any heap, so a heap that needs a SuperSlab usually gets one without a syscall. How much
-//! it keeps and when it gives memory back are decided by the memory-lean and
-//! release-policy boxes.
+//! it keeps committed and when it gives memory back are decided by the purge box (or, with
+//! it off, the memory-lean and release-policy boxes).
 //!
-//! The pool knows chunks, not SuperSlab headers: it links them through the last word of
-//! their header unit (`LINK`, past the `SuperSlab` struct), and the `heap` layer writes
-//! the header when it takes a chunk. Pooled chunks are not marked in the region bitmap.
+//! Two lists: **warm** chunks are committed (their pages still resident), linked through
+//! the last word of their header unit (`LINK`, past the `SuperSlab` struct); **cold** chunks
+//! are decommitted whole but still mapped (purge box only), kept in a fixed array so no
+//! page of theirs is touched. A take prefers warm, then cold (pages fault in on use), then
+//! maps fresh chunks. The `heap` layer writes the header when it takes a chunk. Pooled
+//! chunks are not marked in the region bitmap.
 //!
 //! Owner: this module, under `POOL`'s lock. Lock order: heap pool → warm pool → huge.
+//! Invariants: `count` = length of the warm list; `cold[..ncold]` are distinct chunks on
+//! no other list; `ncold == 0` while the purge box is off.
 
-use super::os;
+use super::os::{self, Decommit};
+use crate::boxes::purge::{self, Demand};
 use crate::boxes::{mem_lean, release_policy};
 use crate::sync::{AtomicU64, Ordering::Relaxed, SpinLock};
 use crate::types::{SS_SIZE, UNIT_SIZE};
@@ -17,17 +23,35 @@ use crate::types::{SS_SIZE, UNIT_SIZE};
 /// Where a pooled chunk keeps its link: the last word of its header unit.
 const LINK: usize = UNIT_SIZE - 8;
 
+/// Decommitted chunks the pool keeps mapped (1 GiB of address space); past it, unmapped.
+const COLD_MAX: usize = 512;
+
 pub struct Pool {
     head: usize,
     count: usize,
+    cold: [usize; COLD_MAX],
+    ncold: usize,
+    demand: Demand,
+    /// Chunks decommitted since the last take.
+    streak: usize,
 }
 
-pub static POOL: SpinLock<Pool> = SpinLock::new(Pool { head: 0, count: 0 });
+pub static POOL: SpinLock<Pool> =
+    SpinLock::new(Pool { head: 0, count: 0, cold: [0; COLD_MAX], ncold: 0, demand: Demand::NEW, streak: 0 });
+
+/// Decommits in a row, with no take between them, that say memory is flowing back with
+/// nobody asking for it (one alone may be a working set one chunk over its last draw).
+const STREAK: usize = 2;
 
 pub static SS_MAPPED: AtomicU64 = AtomicU64::new(0);
 pub static SS_UNMAPPED: AtomicU64 = AtomicU64::new(0);
 pub static SS_REUSED: AtomicU64 = AtomicU64::new(0);
+/// Warm (committed) chunks in the pool now.
 pub static SS_IN_POOL: AtomicU64 = AtomicU64::new(0);
+/// Cold (decommitted, still mapped) chunks in the pool now.
+pub static SS_COLD: AtomicU64 = AtomicU64::new(0);
+/// Chunks decommitted by the purge box (each one `madvise`).
+pub static SS_DECOMMITTED: AtomicU64 = AtomicU64::new(0);
 
 /// Chunks mapped per mmap when the pool is empty: the spare ones wait in the pool.
 /// Untouched, they cost address space, not memory, and a program that needs a second
@@ -47,7 +71,7 @@ impl Pool {
         *link(chunk) = self.head;
         self.head = chunk;
         self.count += 1;
-        SS_IN_POOL.store(self.count as u64, Relaxed);
+        self.publish();
     }
 
     fn pop(&mut self) -> usize {
@@ -56,9 +80,39 @@ impl Pool {
             // SAFETY: pooled chunks are mapped and their link word is ours.
             self.head = unsafe { *link(c) };
             self.count -= 1;
-            SS_IN_POOL.store(self.count as u64, Relaxed);
+            self.publish();
         }
         c
+    }
+
+    /// Keep a decommitted chunk; false when the cold list is full (the caller unmaps it).
+    fn push_cold(&mut self, chunk: usize) -> bool {
+        if self.ncold == COLD_MAX {
+            return false;
+        }
+        self.cold[self.ncold] = chunk;
+        self.ncold += 1;
+        self.publish();
+        true
+    }
+
+    fn pop_cold(&mut self) -> usize {
+        if self.ncold == 0 {
+            return 0;
+        }
+        self.ncold -= 1;
+        self.publish();
+        self.cold[self.ncold]
+    }
+
+    /// Chunks pooled, warm and cold.
+    fn total(&self) -> usize {
+        self.count + self.ncold
+    }
+
+    fn publish(&self) {
+        SS_IN_POOL.store(self.count as u64, Relaxed);
+        SS_COLD.store(self.ncold as u64, Relaxed);
     }
 }
 
@@ -81,7 +135,24 @@ fn map_batch(n: usize) -> usize {
 /// Take an empty chunk: from the pool if it has one, else fresh from the OS (a batch,
 /// the others pooled). 0 when the OS refuses; `backend::acquire_chunk` retries.
 pub fn acquire() -> usize {
-    let c = POOL.lock().pop();
+    let purging = purge::on();
+    let c = {
+        let mut pool = POOL.lock();
+        if purging {
+            let n = pool.total();
+            pool.demand.roll(os::now_ms(), n);
+        }
+        let mut c = pool.pop();
+        if c == 0 {
+            c = pool.pop_cold();
+        }
+        if c != 0 && purging {
+            let n = pool.total();
+            pool.demand.on_take(n);
+        }
+        pool.streak = 0;
+        c
+    };
     if c != 0 {
         SS_REUSED.fetch_add(1, Relaxed);
         return c;
@@ -93,19 +164,28 @@ pub fn acquire() -> usize {
     }
     let mut pool = POOL.lock();
     for i in 1..MAP_BATCH {
-        // SAFETY: part of the fresh mapping, known to nobody else.
-        unsafe { pool.push(first + i * SS_SIZE) };
+        let spare = first + i * SS_SIZE;
+        // Untouched, a fresh chunk holds no pages: with the purge box it is cold already.
+        if !(purging && pool.push_cold(spare)) {
+            // SAFETY: part of the fresh mapping, known to nobody else.
+            unsafe { pool.push(spare) };
+        }
     }
     first
 }
 
-/// Take an empty chunk back (its owner already cleared its region bit). The lean and
-/// release-policy boxes decide whether it stays mapped, is decommitted, or the pool is
-/// trimmed back to its cap.
+/// Take an empty chunk back (its owner already cleared its region bit). The purge box (or,
+/// with it off, the lean and release-policy boxes) decides whether it stays committed, is
+/// decommitted, or the pool is trimmed back to its cap. True when the purge box
+/// decommitted it and the ones before it, with no take between (`STREAK`): memory is
+/// flowing back that nobody asks for, and the caller may give back more.
 ///
 /// # Safety
 /// `chunk` came from `acquire`, is empty, and nobody references it any more.
-pub unsafe fn release(chunk: usize) {
+pub unsafe fn release(chunk: usize) -> bool {
+    if purge::on() {
+        return release_purging(chunk);
+    }
     mem_lean::on_pool_entry(chunk);
     let mut victims = 0usize;
     {
@@ -120,21 +200,62 @@ pub unsafe fn release(chunk: usize) {
     }
     // Unmap outside the lock: munmap is slow and nobody can reach the victims now.
     unmap_list(victims);
+    false
+}
+
+/// The purge box's release: keep the chunk warm while the pool holds fewer warm chunks
+/// than the demand asks, else decommit it now and keep it cold.
+///
+/// # Safety
+/// As `release`.
+unsafe fn release_purging(chunk: usize) -> bool {
+    {
+        let mut pool = POOL.lock();
+        let n = pool.total();
+        pool.demand.roll(os::now_ms(), n);
+        if pool.count < pool.demand.keep() {
+            pool.push(chunk);
+            let n = pool.total();
+            pool.demand.on_release(n);
+            return false;
+        }
+    }
+    // Outside the lock: nobody else can reach the chunk until it is pushed.
+    os::decommit(chunk as *mut u8, SS_SIZE, Decommit::DontNeed);
+    SS_DECOMMITTED.fetch_add(1, Relaxed);
+    purge::decommitted();
+    let mut pool = POOL.lock();
+    pool.streak += 1;
+    let flowing = pool.streak >= STREAK;
+    if pool.push_cold(chunk) {
+        let n = pool.total();
+        pool.demand.on_release(n);
+        return flowing;
+    }
+    drop(pool);
+    os::unmap(chunk as *mut u8, SS_SIZE);
+    SS_UNMAPPED.fetch_add(1, Relaxed);
+    flowing
 }
 
 /// Unmap every pooled chunk (memory pressure, `trim`); returns the bytes given back.
 pub fn release_all() -> usize {
-    let (victims, n) = {
+    let (victims, n, cold, ncold) = {
         let mut pool = POOL.lock();
-        let v = (pool.head, pool.count);
+        let v = (pool.head, pool.count, pool.cold, pool.ncold);
         pool.head = 0;
         pool.count = 0;
-        SS_IN_POOL.store(0, Relaxed);
+        pool.ncold = 0;
+        pool.publish();
         v
     };
     // SAFETY: the pool owned these and nobody else can reach them now.
     unsafe { unmap_list(victims) };
-    n * SS_SIZE
+    for &c in &cold[..ncold] {
+        os::unmap(c as *mut u8, SS_SIZE);
+        SS_UNMAPPED.fetch_add(1, Relaxed);
+    }
+    (n + ncold) * SS_SIZE
 }
 
 /// # Safety
@@ -164,10 +285,10 @@ pub fn prewarm(n: usize) {
     }
 }
 
-/// Chunks in the pool now.
+/// Chunks in the pool now, warm and cold.
 #[cfg(test)]
 pub fn pooled() -> usize {
-    POOL.lock().count
+    POOL.lock().total()
 }
 
 #[cfg(test)]

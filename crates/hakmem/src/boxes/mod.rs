@@ -11,6 +11,7 @@
 
 pub mod harden;
 pub mod mem_lean;
+pub mod purge;
 pub mod release_policy;
 
 use crate::config::{Kind, Switch, DECOMMIT_CHOICES};
@@ -42,6 +43,12 @@ switches! {
         "how empty SuperSlabs kept in lean mode give pages back: OFF keep, DONTNEED/FREE madvise";
     SS_MEM_LEAN_TARGET_MB = "HAKMEM_SS_MEM_LEAN_TARGET_MB", Kind::Uint { max: 1 << 20 }, speed 10, balanced 10,
         "lean mode: most MB of empty SuperSlabs kept mapped";
+    SS_PURGE = "HAKMEM_SS_PURGE", Kind::Bool, speed 1, balanced 1,
+        "demand-tracked purge: the warm pool keeps committed only the floor plus what the last two windows drew from it; other empty SuperSlabs are decommitted at once and stay mapped (0: the count cap of the lean and release-policy boxes)";
+    SS_PURGE_FLOOR_MB = "HAKMEM_SS_PURGE_FLOOR_MB", Kind::Uint { max: 1 << 20 }, speed 48, balanced 0,
+        "purge box: MB of empty SuperSlabs kept committed whatever the demand";
+    SS_PURGE_WINDOW_MS = "HAKMEM_SS_PURGE_WINDOW_MS", Kind::Uint { max: 1 << 24 }, speed 1000, balanced 1000,
+        "purge box: length of a demand window; the pool remembers the largest draw of this window and the previous one";
     SS_RELEASE_POLICY = "HAKMEM_SS_RELEASE_POLICY", Kind::Bool, speed 1, balanced 1,
         "release empty SuperSlabs with hysteresis (1) or as soon as the pool is over its cap (0)";
     SS_RELEASE_HYSTERESIS_MB = "HAKMEM_SS_RELEASE_HYSTERESIS_MB", Kind::Uint { max: 1 << 20 }, speed 8, balanced 4,

@@ -77,13 +77,13 @@ pub unsafe fn flush(tb: *mut ThreadBlock) {
     send(owner, head, tail, n);
 }
 
-/// Push a chain onto `owner`'s inbox; reclaim abandoned heaps when the heap layer says
-/// enough has piled up in them.
+/// Push a chain onto `owner`'s inbox; when the owner has exited, reclaim its heap now, so
+/// memory freed into it goes back without waiting for a new thread to adopt it.
 ///
 /// # Safety
-/// `head..=tail` is a chain of `n` live blocks of `owner` that the caller is freeing.
-unsafe fn send(owner: *mut Heap, head: *mut Block, tail: *mut Block, n: u64) {
-    if heap::remote_push(&*owner, head, tail, n) {
-        heaps::reclaim_abandoned();
+/// `head..=tail` is a chain of live blocks of `owner` that the caller is freeing.
+unsafe fn send(owner: *mut Heap, head: *mut Block, tail: *mut Block, _n: u64) {
+    if heap::remote_push(&*owner, head, tail) {
+        heaps::reclaim_one(owner);
     }
 }

@@ -25,7 +25,9 @@ pub unsafe fn push_chain(inbox: &AtomicPtr<Block>, head: *mut Block, tail: *mut 
             return Err(AlreadyOnTop);
         }
         (*tail).next = cur;
-        match inbox.compare_exchange_weak(cur, head, Ordering::Release, Ordering::Relaxed) {
+        // Release publishes the chain to the taker; acquire makes a state written before
+        // a taker's swap that this CAS follows visible to the pusher (see `take_all_now`).
+        match inbox.compare_exchange_weak(cur, head, Ordering::AcqRel, Ordering::Relaxed) {
             Ok(_) => return Ok(()),
             Err(h) => cur = h,
         }
@@ -39,4 +41,12 @@ pub fn take_all(inbox: &AtomicPtr<Block>) -> *mut Block {
         return core::ptr::null_mut();
     }
     inbox.swap(core::ptr::null_mut(), Ordering::Acquire)
+}
+
+/// Take every block pushed so far with an unconditional swap (no empty check). Whatever
+/// the taker wrote before this call is visible to every pusher whose CAS comes after the
+/// swap, and every push before it is taken: the handshake `lifecycle::heaps::abandon`
+/// relies on (its state mark, then this).
+pub fn take_all_now(inbox: &AtomicPtr<Block>) -> *mut Block {
+    inbox.swap(core::ptr::null_mut(), Ordering::AcqRel)
 }

@@ -100,6 +100,7 @@ pub(crate) unsafe fn claim_units(l: &mut HeapLocal, k: usize, kind: UnitKind, uc
         if s.is_null() {
             return ptr::null_mut();
         }
+        l.purging = false;
         s
     };
     avail_push(l, ss);
@@ -130,17 +131,34 @@ unsafe fn claim_in(
 /// The caller owns `l`'s heap.
 pub(crate) unsafe fn release_units(l: &mut HeapLocal, ss: *mut SuperSlab, m: *mut SlabMeta) {
     let first = (*m).head as usize;
+    let k = (*m).units as usize;
     let empty = superslab::release_units(ss, first);
     if !(*ss).in_avail {
         avail_push(l, ss);
     }
     if empty {
         avail_remove(l, ss);
-        if l.spare.is_null() {
+        if l.spare.is_null() && !l.purging && !l.abandoned {
             l.spare = ss;
-        } else {
-            superslab::retire(ss);
+        } else if superslab::retire(ss) {
+            enter_purging(l);
         }
+    } else if l.purging {
+        superslab::decommit_units(ss, first, k);
+    }
+}
+
+/// The backend decommitted SuperSlabs this heap retired: memory is flowing back with
+/// nobody asking for it. Give the spare back too and decommit units as they come free
+/// until the heap takes a SuperSlab again.
+///
+/// # Safety
+/// The caller owns `l`'s heap.
+unsafe fn enter_purging(l: &mut HeapLocal) {
+    l.purging = true;
+    if !l.spare.is_null() {
+        let s = core::mem::replace(&mut l.spare, ptr::null_mut());
+        superslab::retire(s);
     }
 }
 
@@ -211,7 +229,7 @@ unsafe fn give_to(l: &mut HeapLocal, ss: *mut SuperSlab, m: *mut SlabMeta, b: *m
         // Keep an empty slab if it is the class's only partial one: a class that
         // oscillates around one slab's worth of blocks should not re-carve each time.
         let c = (*m).class as usize;
-        if l.partial[c] == m && (*m).next.is_null() {
+        if l.partial[c] == m && (*m).next.is_null() && !l.abandoned {
             return;
         }
         partial_remove(l, m);
@@ -224,25 +242,22 @@ unsafe fn give_to(l: &mut HeapLocal, ss: *mut SuperSlab, m: *mut SlabMeta, b: *m
 /// Blocks sent to another heap's inbox by threads that have no heap of their own
 /// (threads with a heap count in their heap's `remote_sent`).
 pub static REMOTE_FREES: AtomicU64 = AtomicU64::new(0);
-/// Remote frees into abandoned heaps between two reclaims.
-const RECLAIM_EVERY: u64 = 1024;
-static TO_ABANDONED: AtomicU64 = AtomicU64::new(0);
 
-/// Push the chain `head..=tail` (`n` blocks, all of `owner`) onto its inbox with one CAS.
-/// Any thread. Returns true when the owner has exited and enough blocks have piled up in
-/// abandoned heaps that the caller should reclaim them (`lifecycle::reclaim_abandoned`).
+/// Push the chain `head..=tail` (all of `owner`) onto its inbox with one CAS. Any thread.
+/// Returns true when the owner has exited: nobody will drain the inbox, so the caller
+/// reclaims the heap now (`lifecycle::heaps::reclaim_one`).
+///
+/// The state is read after the push. `abandon` marks the heap abandoned before its last
+/// drain (a swap of the inbox), so either that drain takes this chain or this read sees
+/// the mark: a chain is never stranded.
 ///
 /// # Safety
 /// The blocks are live blocks of `owner` that the caller is freeing.
-pub unsafe fn remote_push(owner: &Heap, head: *mut Block, tail: *mut Block, n: u64) -> bool {
+pub unsafe fn remote_push(owner: &Heap, head: *mut Block, tail: *mut Block) -> bool {
     if inbox::push_chain(&owner.shared.inbox, head, tail).is_err() {
         crate::msg::fatal("free", "double free detected (block already sent to its owner)", head as usize);
     }
-    if owner.state() == HeapState::Abandoned {
-        let before = TO_ABANDONED.fetch_add(n, Ordering::Relaxed);
-        return before / RECLAIM_EVERY != (before + n) / RECLAIM_EVERY;
-    }
-    false
+    owner.state() == HeapState::Abandoned
 }
 
 /// Take the inbox's blocks (owner): the front decides where each goes.
@@ -273,7 +288,21 @@ pub unsafe fn return_drained(h: &Heap, b: *mut Block) {
 /// # Safety
 /// The caller owns `h`.
 pub unsafe fn drain_inbox(h: &Heap) {
-    let mut b = take_inbox(h);
+    drain_chain(h, take_inbox(h));
+}
+
+/// `drain_inbox` for a heap just marked abandoned: an unconditional swap, so every push is
+/// either drained here or sees the mark (see `remote_push`).
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn drain_inbox_final(h: &Heap) {
+    drain_chain(h, inbox::take_all_now(&h.shared.inbox));
+}
+
+/// # Safety
+/// The caller owns `h`; `b` is a chain taken from its inbox.
+unsafe fn drain_chain(h: &Heap, mut b: *mut Block) {
     while !b.is_null() {
         let next = (*b).next;
         // Inbox links are plain (any thread pushes): hardened, check one before following it.
@@ -356,6 +385,8 @@ pub fn init_local(l: &mut HeapLocal, me: *mut Heap) {
     l.avail = ptr::null_mut();
     l.spare = ptr::null_mut();
     l.me = me;
+    l.purging = false;
+    l.abandoned = false;
 }
 
 #[cfg(test)]

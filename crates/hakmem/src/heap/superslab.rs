@@ -42,14 +42,28 @@ pub fn acquire(owner: *mut Heap) -> *mut SuperSlab {
 }
 
 /// Give an empty SuperSlab back to the backend: region bit cleared first, then owner.
+/// True when the backend says memory is flowing back that nobody asks for (the purge box
+/// decommitted it and the one before).
 ///
 /// # Safety
 /// `ss` is empty (every unit free), on none of its heap's lists, and the caller owns it.
-pub unsafe fn retire(ss: *mut SuperSlab) {
+pub unsafe fn retire(ss: *mut SuperSlab) -> bool {
     debug_assert_eq!((*ss).free_units, USABLE_UNITS_MASK);
     region::mark(chunk_of(ss), false);
     (*ss).owner.store(ptr::null_mut(), Ordering::Release);
-    backend::warm_pool::release(chunk_of(ss));
+    backend::warm_pool::release(chunk_of(ss))
+}
+
+/// Give the pages of free units `[first, first + k)` of a live SuperSlab back to the OS
+/// (they read as zero when claimed again; nothing in a free unit is kept).
+///
+/// # Safety
+/// The units are free and the caller owns `ss`.
+pub unsafe fn decommit_units(ss: *mut SuperSlab, first: usize, k: usize) {
+    debug_assert!(first >= 1 && first + k <= UNITS);
+    let start = chunk_of(ss) + first * UNIT_SIZE;
+    backend::os::decommit(start as *mut u8, k * UNIT_SIZE, backend::os::Decommit::DontNeed);
+    crate::boxes::purge::decommitted();
 }
 
 /// Initialise a fresh or recycled SuperSlab header for `owner`.

@@ -72,10 +72,12 @@ pub fn adopt_or_create() -> *mut Heap {
             (*h).next_all = pool.all;
             pool.all = h;
             *(*h).owner_thread.get() = thread_id();
+            (*h).local().abandoned = false;
             (*h).set_state(HeapState::Active);
             return h;
         }
         *(*h).owner_thread.get() = thread_id();
+        (*h).local().abandoned = false;
         (*h).set_state(HeapState::Active);
     }
     h
@@ -88,11 +90,31 @@ pub fn adopt_or_create() -> *mut Heap {
 /// The caller owns `h` and will not touch it again.
 pub unsafe fn abandon(h: *mut Heap) {
     heap::drain_inbox(&*h);
-    heap::trim(&*h);
     let mut pool = HEAPS.lock();
+    (*h).local().abandoned = true;
     (*h).set_state(HeapState::Abandoned);
     *(*h).next_free.get() = pool.free;
     pool.free = h;
+    // Marked first, drained second (see `heap::remote_push`): a block pushed before the
+    // mark is taken here, one pushed after it is reclaimed by its sender.
+    heap::drain_inbox_final(&*h);
+    heap::trim(&*h);
+    drop(pool);
+}
+
+/// A block was sent to the abandoned heap `h`: drain it now (under the pool lock, which
+/// makes us its owner while it is abandoned). An abandoned heap keeps no empty slab or
+/// spare (`HeapLocal::abandoned`), so every slab and SuperSlab the drain empties goes back
+/// to the backend at once. Nothing if a thread adopted it meanwhile (the adopter drains
+/// its inbox).
+pub fn reclaim_one(h: *mut Heap) {
+    let _pool = HEAPS.lock();
+    // SAFETY: heaps live forever; abandoned ones belong to whoever holds the lock.
+    unsafe {
+        if (*h).state() == HeapState::Abandoned {
+            heap::drain_inbox(&*h);
+        }
+    }
 }
 
 /// Drain the inboxes of abandoned heaps: blocks other threads freed after the owner
