@@ -73,6 +73,8 @@ pub struct Switch {
 }
 
 pub const DECOMMIT_CHOICES: &[&str] = &["OFF", "DONTNEED", "FREE"];
+/// Values of `HAKMEM_CLASS_DENSITY` (classes per doubling), by index.
+pub const DENSITY_CHOICES: &[&str] = &["4", "8"];
 
 pub use crate::boxes::{sw, COUNT, SWITCHES};
 

@@ -1,21 +1,25 @@
 //! Size classes: size -> class, class -> block size and slab geometry.
 //!
-//! Forty classes. Up to 1 KiB (the tiny classes): 16..128 by 16, then four per doubling
-//! (160 192 224 256 | 320 … 512 | 640 … 1024), so a request wastes at most ~20% (at most
-//! 15 bytes below 128). Above 1 KiB, four per doubling up to 32 KiB. Every block size is a
-//! multiple of 16 and every slab starts on a 64 KiB boundary, so a block of size `bs` is
-//! aligned to the largest power of two dividing `bs` (that is how aligned allocations are
-//! served without interior pointers).
+//! Seventy-two classes: 16..128 by 16, then eight per doubling up to 32 KiB (144 160 … 256 |
+//! 288 320 … 512 | 576 … 1024 | 1152 … 2048 | …), so a request above 128 bytes wastes at
+//! most 1/8 (on average 1/16 of a doubling, ~4%), and at most 15 bytes below. Every block
+//! size is a multiple of 16 and every slab starts on a 64 KiB boundary, so a block of size
+//! `bs` is aligned to the largest power of two dividing `bs` (that is how aligned
+//! allocations are served without interior pointers).
 //!
-//! The fine-classes box (`HAKMEM_FINE_CLASSES`) chooses the size -> class table at start-up:
-//! on, every class; off, only the seed's classes (tiny 16 32 64 128 256 512 768 1024 = C0–C7
-//! of the seed, then the same small classes), a subset of the same forty, so both tables
-//! index one `BLOCK_SIZE` and the hit path is the same instructions either way.
+//! Two boxes choose the size -> class table at start-up, each table a subset of the same
+//! seventy-two classes, so every table indexes one `BLOCK_SIZE` and the hit path is the same
+//! instructions whichever is used:
+//! - `HAKMEM_FINE_CLASSES=0`: only the seed's classes (tiny 16 32 64 128 256 512 768 1024 =
+//!   C0–C7 of the seed, then four per doubling);
+//! - `HAKMEM_FINE_CLASSES=1` with `HAKMEM_CLASS_DENSITY=4`: four per doubling above 128
+//!   (160 192 224 256 | 320 …), the table of the previous release;
+//! - `HAKMEM_FINE_CLASSES=1` with `HAKMEM_CLASS_DENSITY=8` (default): every class.
 
 use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
 /// Number of classes served by the FastLane front.
-pub const NCLASS: usize = 40;
+pub const NCLASS: usize = 72;
 /// Largest tiny size (the 1 KiB class, C7 in the seed's numbering).
 pub const TINY_MAX: usize = 1024;
 /// Largest size served from a class slab; above it come large spans and huge mappings.
@@ -32,12 +36,12 @@ const fn build_sizes() -> [u32; NCLASS] {
         s[i] = 16 * (i as u32 + 1);
         i += 1;
     }
-    // then four per doubling: 160 192 224 256 | 320 … 512 | … | 20480 … 32768
+    // then eight per doubling: 144 160 … 256 | 288 … 512 | … | 28672 … 32768
     let mut base = 128u32;
     while i < NCLASS {
         let mut k = 1;
-        while k <= 4 && i < NCLASS {
-            s[i] = base + base / 4 * k;
+        while k <= 8 && i < NCLASS {
+            s[i] = base + base / 8 * k;
             k += 1;
             i += 1;
         }
@@ -46,27 +50,56 @@ const fn build_sizes() -> [u32; NCLASS] {
     s
 }
 
+/// Is class size `bs` one of the four-per-doubling classes (16..128 by 16, then
+/// `base + base/4 * k`)?
+pub const fn quarter_class(bs: u32) -> bool {
+    if bs <= 128 {
+        return true;
+    }
+    let base = 1u32 << (31 - (bs - 1).leading_zeros()); // largest power of two below bs
+    (bs - base) % (base / 4) == 0
+}
+
 /// Block size of each class.
 pub static BLOCK_SIZE: [u32; NCLASS] = build_sizes();
 
 /// Is class size `bs` one of the seed's classes (the coarse table)?
 pub const fn seed_class(bs: u32) -> bool {
     if bs > 1024 {
-        return true;
+        return quarter_class(bs);
     }
     matches!(bs, 16 | 32 | 64 | 128 | 256 | 512 | 768 | 1024)
 }
 
-/// Entry `i` is the smallest class (all of them, or the seed's only) holding `i * 16`
-/// bytes (entry 0: one byte).
-const fn build_lookup(fine: bool) -> [u8; SMALL_MAX / 16 + 1] {
+/// Which classes a table uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Table {
+    /// The seed's: powers of two (and 768) up to 1 KiB, four per doubling above.
+    Seed,
+    /// Four per doubling above 128 bytes.
+    Quarter,
+    /// Every class: eight per doubling above 128 bytes.
+    Eighth,
+}
+
+const fn in_table(bs: u32, t: Table) -> bool {
+    match t {
+        Table::Seed => seed_class(bs),
+        Table::Quarter => quarter_class(bs),
+        Table::Eighth => true,
+    }
+}
+
+/// Entry `i` is the smallest class of table `which` holding `i * 16` bytes (entry 0: one
+/// byte).
+const fn build_lookup(which: Table) -> [u8; SMALL_MAX / 16 + 1] {
     let sizes = build_sizes();
     let mut t = [0u8; SMALL_MAX / 16 + 1];
     let mut i = 0;
     while i < t.len() {
         let n = if i == 0 { 1 } else { i * 16 } as u32;
         let mut c = 0;
-        while sizes[c] < n || !(fine || seed_class(sizes[c])) {
+        while sizes[c] < n || !in_table(sizes[c], which) {
             c += 1;
         }
         t[i] = c as u8;
@@ -77,16 +110,21 @@ const fn build_lookup(fine: bool) -> [u8; SMALL_MAX / 16 + 1] {
 
 /// The size -> class tables (2.0 KiB each, of which a program touches the lines for the
 /// sizes it uses).
-pub static LOOKUP_FINE: [u8; SMALL_MAX / 16 + 1] = build_lookup(true);
-pub static LOOKUP_SEED: [u8; SMALL_MAX / 16 + 1] = build_lookup(false);
+pub static LOOKUP_FINE: [u8; SMALL_MAX / 16 + 1] = build_lookup(Table::Eighth);
+pub static LOOKUP_QUARTER: [u8; SMALL_MAX / 16 + 1] = build_lookup(Table::Quarter);
+pub static LOOKUP_SEED: [u8; SMALL_MAX / 16 + 1] = build_lookup(Table::Seed);
 
-/// The table in use: written once at global init (fine-classes box), read with a relaxed
-/// load (a plain `mov`, as cheap as the address of a static).
+/// The table in use: written once at global init (fine-classes and class-density boxes),
+/// read with a relaxed load (a plain `mov`, as cheap as the address of a static).
 static LOOKUP: AtomicPtr<u8> = AtomicPtr::new(LOOKUP_FINE.as_ptr() as *mut u8);
 
 /// Choose the table (global init).
-pub fn set_fine(fine: bool) {
-    let t = if fine { LOOKUP_FINE.as_ptr() } else { LOOKUP_SEED.as_ptr() };
+pub fn set_table(which: Table) {
+    let t = match which {
+        Table::Seed => LOOKUP_SEED.as_ptr(),
+        Table::Quarter => LOOKUP_QUARTER.as_ptr(),
+        Table::Eighth => LOOKUP_FINE.as_ptr(),
+    };
     LOOKUP.store(t as *mut u8, Relaxed);
 }
 
@@ -201,19 +239,27 @@ mod tests {
 
     #[test]
     fn waste_is_bounded_above_64_bytes() {
+        let bs = |t: &[u8], n: usize| BLOCK_SIZE[t[(n + 15) >> 4] as usize] as usize;
         for n in 65..=SMALL_MAX {
-            let bs = BLOCK_SIZE[LOOKUP_FINE[(n + 15) >> 4] as usize] as usize;
-            assert!(bs * 4 <= n * 5 + 60, "fine classes waste >25%: n={n} bs={bs}");
-            let seed = BLOCK_SIZE[LOOKUP_SEED[(n + 15) >> 4] as usize] as usize;
+            let fine = bs(&LOOKUP_FINE, n);
+            assert!(fine * 8 <= n * 9 + 120, "eighth classes waste >12.5%: n={n} bs={fine}");
+            let quarter = bs(&LOOKUP_QUARTER, n);
+            assert!(quarter * 4 <= n * 5 + 60, "quarter classes waste >25%: n={n} bs={quarter}");
+            let seed = bs(&LOOKUP_SEED, n);
             assert!(seed * 100 <= n * 200, "n={n} seed bs={seed}");
             if n > TINY_MAX {
-                assert_eq!(seed, bs, "above 1 KiB both tables agree");
+                assert_eq!(seed, quarter, "above 1 KiB the seed's table is four per doubling");
             }
+            assert!(fine <= quarter && quarter <= seed);
         }
-        // the seed table uses the seed's tiny classes only
-        assert_eq!(BLOCK_SIZE[LOOKUP_SEED[(513 + 15) >> 4] as usize], 768);
-        assert_eq!(BLOCK_SIZE[LOOKUP_FINE[(513 + 15) >> 4] as usize], 640);
-        assert_eq!(BLOCK_SIZE[LOOKUP_FINE[(288 + 15) >> 4] as usize], 320);
+        // each table uses its own classes
+        assert_eq!(bs(&LOOKUP_SEED, 513), 768);
+        assert_eq!(bs(&LOOKUP_QUARTER, 513), 640);
+        assert_eq!(bs(&LOOKUP_FINE, 513), 576);
+        assert_eq!(bs(&LOOKUP_QUARTER, 288), 320);
+        assert_eq!(bs(&LOOKUP_FINE, 288), 288);
+        assert_eq!(bs(&LOOKUP_FINE, 1025), 1152);
+        assert_eq!(bs(&LOOKUP_QUARTER, 1025), 1280);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod mem_lean;
 pub mod purge;
 pub mod release_policy;
 
-use crate::config::{Kind, Switch, DECOMMIT_CHOICES};
+use crate::config::{Kind, Switch, DECOMMIT_CHOICES, DENSITY_CHOICES};
 use crate::sync::{AtomicU64, Ordering::Relaxed};
 
 macro_rules! switches {
@@ -73,6 +73,8 @@ switches! {
         "default-mode free checks: block start (interior/misaligned pointers) and a lane mark that catches non-adjacent double frees";
     FINE_CLASSES = "HAKMEM_FINE_CLASSES", Kind::Bool, speed 1, balanced 1,
         "size classes below 1 KiB four per doubling (160 192 224 256 320 ...) instead of the seed's powers of two";
+    CLASS_DENSITY = "HAKMEM_CLASS_DENSITY", Kind::Choice(DENSITY_CHOICES), speed 1, balanced 1,
+        "with fine classes: size classes per doubling above 128 B, 4 (160 192 224 256 ...) or 8 (144 160 176 ...)";
     THP = "HAKMEM_THP", Kind::Bool, speed 0, balanced 0,
         "back fresh SuperSlabs with transparent huge pages (madvise MADV_HUGEPAGE on each 2 MiB chunk)";
     LANE_GUARD = "HAKMEM_LANE_GUARD", Kind::Bool, speed 0, balanced 0,

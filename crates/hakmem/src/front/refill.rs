@@ -40,8 +40,12 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     if tuning().get(sw::FASTLANE_KB) != 64 {
         boxes::hit(sw::FASTLANE_KB);
     }
-    if tuning().on(sw::FINE_CLASSES) && !crate::size_class::seed_class(crate::size_class::BLOCK_SIZE[c]) {
+    let bs = crate::size_class::BLOCK_SIZE[c];
+    if tuning().on(sw::FINE_CLASSES) && !crate::size_class::seed_class(bs) {
         boxes::hit(sw::FINE_CLASSES);
+        if !crate::size_class::quarter_class(bs) {
+            boxes::hit(sw::CLASS_DENSITY);
+        }
     }
     if c == crate::size_class::C7 && tuning().on(sw::C7_ULTRA) {
         boxes::hit(sw::C7_ULTRA);

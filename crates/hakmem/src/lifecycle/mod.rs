@@ -58,7 +58,13 @@ unsafe fn global_init() {
     let cfg = config::from_process_env();
     config::set_tuning(config::Tuning::from_config(&cfg));
     crate::boxes::harden::init(tuning().on(sw::HARDEN));
-    crate::size_class::set_fine(tuning().on(sw::FINE_CLASSES));
+    crate::size_class::set_table(if !tuning().on(sw::FINE_CLASSES) {
+        crate::size_class::Table::Seed
+    } else if tuning().get(sw::CLASS_DENSITY) == 0 {
+        crate::size_class::Table::Quarter
+    } else {
+        crate::size_class::Table::Eighth
+    });
     fork::register();
     if tuning().on(sw::STATS) {
         // The one call into the statistics observer: arm its exit report.
