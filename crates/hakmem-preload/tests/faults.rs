@@ -161,9 +161,13 @@ fn churn(profile: &str) {
     let out = ok(&["churn", "80"], &[("HAKMEM_PROFILE", profile)]);
     assert_eq!(figure(&out, "threads"), 80 * 64);
     let (warm, end) = (figure(&out, "rss_warm_kb"), figure(&out, "rss_end_kb"));
-    assert!(end <= warm + warm / 4 + 8192, "RSS {warm} kB -> {end} kB");
+    // A leak per thread (a heap never reused: 64 KiB or more each) would add hundreds of MB
+    // over these 5120 threads. What may move legitimately: the warm pool keeps the largest
+    // recent draw, which depends on how many threads the scheduler had alive at once, and
+    // decommitted chunks stay mapped (purge box).
+    assert!(end <= warm + warm / 4 + 12288, "RSS {warm} kB -> {end} kB");
     let (warm, end) = (figure(&out, "mapped_warm_kb"), figure(&out, "mapped_end_kb"));
-    assert!(end <= warm + 12288, "mapped {warm} kB -> {end} kB");
+    assert!(end <= warm + 24576, "mapped {warm} kB -> {end} kB");
 }
 
 #[test]

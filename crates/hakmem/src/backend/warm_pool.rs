@@ -8,7 +8,8 @@
 //! are decommitted whole but still mapped (purge box only), kept in a fixed array so no
 //! page of theirs is touched. A take prefers warm, then cold (pages fault in on use), then
 //! maps fresh chunks. The `heap` layer writes the header when it takes a chunk. Pooled
-//! chunks are not marked in the region bitmap.
+//! chunks are `POOLED` in the region map (not live; a free into one is reported as a likely
+//! double free), unmapped ones `NONE`.
 //!
 //! Owner: this module, under `POOL`'s lock. Lock order: heap pool → warm pool → huge.
 //! Invariants: `count` = length of the warm list; `cold[..ncold]` are distinct chunks on
@@ -233,6 +234,7 @@ unsafe fn release_purging(chunk: usize) -> bool {
         return flowing;
     }
     drop(pool);
+    super::region::mark(chunk, super::region::NONE);
     os::unmap(chunk as *mut u8, SS_SIZE);
     SS_UNMAPPED.fetch_add(1, Relaxed);
     flowing
@@ -252,6 +254,7 @@ pub fn release_all() -> usize {
     // SAFETY: the pool owned these and nobody else can reach them now.
     unsafe { unmap_list(victims) };
     for &c in &cold[..ncold] {
+        super::region::mark(c, super::region::NONE);
         os::unmap(c as *mut u8, SS_SIZE);
         SS_UNMAPPED.fetch_add(1, Relaxed);
     }
@@ -263,6 +266,7 @@ pub fn release_all() -> usize {
 unsafe fn unmap_list(mut list: usize) {
     while list != 0 {
         let next = *link(list);
+        super::region::mark(list, super::region::NONE);
         os::unmap(list as *mut u8, SS_SIZE);
         SS_UNMAPPED.fetch_add(1, Relaxed);
         list = next;

@@ -108,26 +108,40 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     let tb = T::block();
     // One compare settles "a class slab of this thread's heap" (free units and large
     // spans carry NO_OWNER, which matches no thread).
-    let rec = (*ss).units.as_ptr().add(unit_of(a));
-    if (*rec).owner != (*tb).fast_heap {
-        return free_other(tb, ss, (*rec).owner, p);
+    // One read of the unit record (a copy: its fields are loaded from the chunk base with
+    // constant offsets).
+    let rec = *(*ss).units.as_ptr().add(unit_of(a));
+    if rec.owner != (*tb).fast_heap {
+        return free_other(tb, ss, rec.owner, p);
     }
-    let c = (*rec).class as usize;
-    if tuning().on(sw::FREE_CHECK) {
-        // Free-check box: the pointer must start a block (one multiply), and a block
-        // carrying this thread's lane mark is probably free already.
-        if !(*rec).starts_block(a) {
-            return free_bad(a, BAD_START);
-        }
-        if lane::is_marked(tb, p) {
-            return free_suspect(tb, c, p);
-        }
-        lane::mark(tb, p);
+    if !tuning().on(sw::FREE_CHECK) {
+        return free_unchecked(tb, rec.class as usize, p);
     }
-    // The block on top of the lane, whatever its mark (a block that came back through the
-    // inbox and a refill carries none).
+    // Free-check box: the pointer must start a block (one multiply), and a block carrying
+    // this thread's lane mark is probably free already. Every block on a lane carries the
+    // mark (`lane` module docs), so this also catches freeing the lane's top twice.
+    if !rec.starts_block(a) {
+        return free_bad(a, BAD_START);
+    }
+    let c = rec.class as usize;
+    if lane::is_marked(tb, p) {
+        return free_suspect(tb, c, p);
+    }
+    lane::mark(tb, p);
+    if lane::push_unchecked(tb, c, p) {
+        refill::flush(tb, &*(*tb).heap, c);
+    }
+}
+
+/// The local free with the free-check box off: only the lane's top is compared (a block
+/// freed twice in a row).
+///
+/// # Safety
+/// `tb` is the calling thread's block; `p` is a block of class `c` of its heap.
+#[inline(never)]
+unsafe fn free_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
     if lane::is_top(tb, c, p) {
-        return free_bad(a, BAD_DOUBLE);
+        return free_bad(p as usize, BAD_DOUBLE);
     }
     if lane::push_unchecked(tb, c, p) {
         refill::flush(tb, &*(*tb).heap, c);
@@ -256,6 +270,9 @@ unsafe fn free_not_superslab(p: *mut u8) {
         return;
     }
     if !huge::free(p as usize) {
+        if region::state(p as usize) == region::POOLED {
+            msg::fatal("free", "double free or invalid pointer (its SuperSlab was given back)", p as usize);
+        }
         msg::fatal("free", "invalid pointer (not allocated by hakmem)", p as usize);
     }
 }

@@ -2,16 +2,17 @@
 //! invariants). A lane is a LIFO of free blocks of one class owned by the thread; `room`
 //! counts down from the class's limit, so the free path tests "over the limit" with the
 //! flags of one decrement. Everything that changes a lane's length goes through here:
-//! pop (malloc hit), push_unchecked after is_top (free hit), install (refill), split (flush), put (a drained
+//! pop (malloc hit), push_unchecked after the mark or top test (free hit), install (refill), split (flush), put (a drained
 //! remote block), reset (attach) and take_all (thread exit).
 //!
-//! **The lane mark** (free-check box). A block on a lane carries its thread's mark in its
-//! second word (the thread block's address; blocks are at least 16 bytes): the free path
-//! (`mark`) and `put_if_room` write it; `pop` clears it, and `install` clears it on the
-//! block it hands out (and, with the lane guard, writes it on the others). A free that
-//! finds the mark on its block is probably a double free: `free_suspect` walks the lane and
-//! the slab's free list to be sure (a program that happens to store that address there only
-//! pays a walk). Like glibc's tcache key, it is one load and compare per free.
+//! **The lane mark** (free-check box). Every block on a lane carries its thread's mark in
+//! its second word (the thread block's address; blocks are at least 16 bytes): the free
+//! path (`mark`), `put_if_room` and `install` (on the blocks it keeps) write it; `pop`
+//! clears it, and `install` clears it on the block it hands out. A free that finds the mark
+//! on its block is probably a double free: `free_suspect` walks the lane and the slab's free
+//! list to be sure (a program that happens to store that address there only pays a walk).
+//! Like glibc's tcache key, it is one load and compare per free; because every lane block
+//! is marked, it also covers freeing the lane's top twice (without the box, `is_top` does).
 
 use crate::config::tuning;
 use crate::size_class::{ClassIdx, NCLASS};
@@ -113,7 +114,8 @@ pub unsafe fn is_top(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     *(*tb).lanes.head.as_ptr().add(c) as *mut u8 == p
 }
 
-/// Push block `p` of class `c`, which the caller checked is not the top (`is_top`).
+/// Push block `p` of class `c`, which the caller checked is not on the lane already (the
+/// lane mark, or `is_top` without the free checks).
 /// Returns true when the lane went over its limit: the caller flushes.
 ///
 /// # Safety
@@ -158,7 +160,7 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
 pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u32) -> *mut u8 {
     let l = &mut (*tb).lanes;
     debug_assert!(l.head[c].is_null());
-    if tuning().on(crate::boxes::sw::LANE_GUARD) {
+    if tuning().on(crate::boxes::sw::FREE_CHECK) {
         let mut b = (*head).next;
         while !b.is_null() {
             mark(tb, b as *mut u8);

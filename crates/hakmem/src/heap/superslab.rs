@@ -37,7 +37,7 @@ pub fn acquire(owner: *mut Heap) -> *mut SuperSlab {
     }
     // SAFETY: the chunk is mapped, aligned, and ours alone until the region bit is set.
     unsafe { init(ss, owner) };
-    region::mark(chunk, true);
+    region::mark(chunk, region::LIVE);
     ss
 }
 
@@ -49,7 +49,7 @@ pub fn acquire(owner: *mut Heap) -> *mut SuperSlab {
 /// `ss` is empty (every unit free), on none of its heap's lists, and the caller owns it.
 pub unsafe fn retire(ss: *mut SuperSlab) -> bool {
     debug_assert_eq!((*ss).free_units, USABLE_UNITS_MASK);
-    region::mark(chunk_of(ss), false);
+    region::mark(chunk_of(ss), region::POOLED);
     (*ss).owner.store(ptr::null_mut(), Ordering::Release);
     backend::warm_pool::release(chunk_of(ss))
 }
