@@ -23,7 +23,7 @@ pub struct MixedLifetimesParams {
     /// Mallocs in total (split over the lanes).
     pub cycles: u64,
     /// Mallocs per thread before it exits and the next one takes over its table.
-    pub allocs_per_thread: u64,
+    pub allocs_per_thread: usize,
     /// Blocks in each lane's table.
     pub slots: usize,
     /// Slots of the shared transfer array.
@@ -128,7 +128,7 @@ pub fn run(p: &MixedLifetimesParams) -> Result<Outcome> {
         let mut generation = 0u32;
         start.wait();
         while left > 0 {
-            let n = left.min(p.allocs_per_thread);
+            let n = left.min(p.allocs_per_thread as u64);
             let seed = p.seed.wrapping_add(lane as u32 * 7919).wrapping_add((generation + 1).wrapping_mul(104_729));
             let (t, c) = std::thread::scope(|s| {
                 let shared = &shared;

@@ -287,10 +287,7 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, min_size => p.min_size);
             take!(o, used, max_size => p.max_size);
             take!(o, used, remote_pct => p.transfer_pct);
-            if let Some(n) = o.allocs_per_thread {
-                p.allocs_per_thread = n as u64;
-                used.push("allocs_per_thread");
-            }
+            take!(o, used, allocs_per_thread => p.allocs_per_thread);
             Prepared::MixedLifetimes(p)
         }
         "rounds" => {

@@ -108,11 +108,12 @@ impl Blocked {
     pub fn sum(v: impl IntoIterator<Item = Blocked>) -> Blocked {
         v.into_iter().fold(Blocked::default(), |a, b| Blocked { ns: a.ns + b.ns, waits: a.waits + b.waits })
     }
-    /// Per mille of `threads` threads' wall time `seconds` spent waiting.
+    /// Per mille of `threads` threads' wall time `seconds` spent waiting, at most 1000 (a
+    /// worker may pass the start line a moment before the main thread starts the clock).
     pub fn permille(&self, threads: usize, seconds: f64) -> u64 {
         let total = threads as f64 * seconds * 1e9;
         if total > 0.0 {
-            (self.ns as f64 * 1000.0 / total).round() as u64
+            ((self.ns as f64 * 1000.0 / total).round() as u64).min(1000)
         } else {
             0
         }
@@ -234,5 +235,6 @@ mod tests {
         let b = Blocked::sum([Blocked { ns: 250_000_000, waits: 1 }, Blocked { ns: 250_000_000, waits: 2 }]);
         assert_eq!((b.waits, b.permille(2, 1.0)), (3, 250));
         assert_eq!(b.permille(1, 0.0), 0);
+        assert_eq!(b.permille(1, 0.1), 1000);
     }
 }

@@ -314,8 +314,9 @@ fn markdown(
         }
         if rows.iter().any(|r| r.instructions.is_some()) {
             let ops = r.cs.iter().find_map(|c| c.instructions.map(|(_, ops)| ops)).unwrap_or(0);
+            let (_, cycles) = util::callgrind_args(&r.workload, &r.args, a.instr_cycles);
             s.push_str(&format!(
-                "\ninstructions: one extra run per contestant under `valgrind --tool=callgrind` with `--cycles {ops}`; instr/op = total Ir of the process (start-up, warm-up and teardown included) / {ops}.\n"
+                "\ninstructions: one extra run per contestant under `valgrind --tool=callgrind` with `--cycles {cycles}` ({ops} ops); instr/op = total Ir of the process (start-up, warm-up and teardown included) / {ops}.\n"
             ));
         }
     }
