@@ -37,7 +37,21 @@ pub struct Row {
     pub instructions_per_op: Option<f64>,
     /// mmap/munmap/madvise/mremap/brk/mprotect per op seen by strace (any allocator).
     pub strace_syscalls_per_op: Option<f64>,
+    /// Queue workloads: the median share (%) of the producers' and the consumers' time spent
+    /// waiting on the queue (checks `producer_blocked_permille`, `consumer_blocked_permille`).
+    pub producer_blocked_pct: Option<f64>,
+    pub consumer_blocked_pct: Option<f64>,
     pub failures: usize,
+}
+
+/// The median of a per-mille check over the runs, as a percentage.
+fn check_pct(runs: &[RunOutput], key: &str) -> Option<f64> {
+    let v: Vec<f64> = runs.iter().filter_map(|r| r.checks.get(key).map(|&x| x as f64 / 10.0)).collect();
+    if v.is_empty() {
+        None
+    } else {
+        Some(median(&v))
+    }
 }
 
 /// Builds rows for one workload. `reference` is the contestant the ratio is taken against;
@@ -82,6 +96,8 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
                 instructions: c.instructions.map(|(ir, _)| ir),
                 instructions_per_op: c.instructions.map(|(ir, ops)| ir as f64 / ops.max(1) as f64),
                 strace_syscalls_per_op: c.strace.map(|(n, ops)| n as f64 / ops.max(1) as f64),
+                producer_blocked_pct: check_pct(&c.runs, "producer_blocked_permille"),
+                consumer_blocked_pct: check_pct(&c.runs, "consumer_blocked_permille"),
                 failures: c.failures.len(),
             }
         })
@@ -112,7 +128,15 @@ pub fn si(x: f64) -> String {
     format!("{s}{p}").trim_end().to_string()
 }
 
-fn cells(r: &Row, with_instr: bool, with_strace: bool) -> Vec<String> {
+/// Which optional columns a table has.
+#[derive(Clone, Copy)]
+struct Extra {
+    instr: bool,
+    strace: bool,
+    blocked: bool,
+}
+
+fn cells(r: &Row, x: Extra) -> Vec<String> {
     let mut v = vec![
         r.allocator.clone(),
         r.runs.to_string(),
@@ -124,10 +148,16 @@ fn cells(r: &Row, with_instr: bool, with_strace: bool) -> Vec<String> {
         r.peak_rss_kb.map_or("-".into(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
         r.syscalls_per_op.map_or("-".into(), |x| format!("{x:.2e}")),
     ];
-    if with_strace {
+    if x.blocked {
+        v.push(match (r.producer_blocked_pct, r.consumer_blocked_pct) {
+            (Some(p), Some(c)) => format!("{p:.1}% / {c:.1}%"),
+            _ => "-".into(),
+        });
+    }
+    if x.strace {
         v.push(r.strace_syscalls_per_op.map_or("-".into(), |x| format!("{x:.2e}")));
     }
-    if with_instr {
+    if x.instr {
         v.push(r.instructions.map_or("-".into(), |x| si(x as f64)));
         v.push(r.instructions_per_op.map_or("-".into(), |x| format!("{x:.1}")));
     }
@@ -137,29 +167,35 @@ fn cells(r: &Row, with_instr: bool, with_strace: bool) -> Vec<String> {
     v
 }
 
-fn header(rows: &[Row]) -> (Vec<String>, bool, bool) {
-    let with_instr = rows.iter().any(|r| r.instructions.is_some());
-    let with_strace = rows.iter().any(|r| r.strace_syscalls_per_op.is_some());
+fn header(rows: &[Row]) -> (Vec<String>, Extra) {
+    let x = Extra {
+        instr: rows.iter().any(|r| r.instructions.is_some()),
+        strace: rows.iter().any(|r| r.strace_syscalls_per_op.is_some()),
+        blocked: rows.iter().any(|r| r.producer_blocked_pct.is_some()),
+    };
     let reference = rows.iter().find_map(|r| r.reference.clone()).unwrap_or_else(|| "ref".into());
     let mut h: Vec<String> =
         ["allocator", "runs", "median ops/s", "mean ops/s", "min ops/s", "CV"].iter().map(|s| s.to_string()).collect();
     h.push(format!("vs {reference}"));
     h.push("peak RSS".into());
     h.push("syscalls/op".into());
-    if with_strace {
+    if x.blocked {
+        h.push("blocked P/C".into());
+    }
+    if x.strace {
         h.push("strace mem calls/op".into());
     }
-    if with_instr {
+    if x.instr {
         h.push("instructions".into());
         h.push("instr/op".into());
     }
-    (h, with_instr, with_strace)
+    (h, x)
 }
 
 /// Plain aligned table for a terminal: the first column left, the numbers right.
 pub fn text_table(rows: &[Row]) -> String {
-    let (h, wi, ws) = header(rows);
-    plain_table(h, rows.iter().map(|r| cells(r, wi, ws)).collect())
+    let (h, x) = header(rows);
+    plain_table(h, rows.iter().map(|r| cells(r, x)).collect())
 }
 
 /// A borderless table (comfy-table), first column left-aligned, the others right-aligned.
@@ -183,14 +219,14 @@ pub fn plain_table(header: Vec<String>, body: Vec<Vec<String>>) -> String {
 
 /// GitHub Markdown table.
 pub fn markdown_table(rows: &[Row]) -> String {
-    let (h, wi, ws) = header(rows);
+    let (h, x) = header(rows);
     let mut s = format!("| {} |\n", h.join(" | "));
     s.push_str(&format!(
         "|{}\n",
         h.iter().enumerate().map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" }).collect::<String>()
     ));
     for r in rows {
-        s.push_str(&format!("| {} |\n", cells(r, wi, ws).join(" | ")));
+        s.push_str(&format!("| {} |\n", cells(r, x).join(" | ")));
     }
     s
 }
@@ -269,6 +305,22 @@ mod tests {
         let rows = rows("w", &sample(), "jemalloc");
         assert_eq!(rows[0].reference.as_deref(), Some("hakmem"));
         assert_eq!(rows[1].ratio_vs_ref, Some(0.8));
+    }
+
+    #[test]
+    fn blocked_column_from_the_checks() {
+        let mut cs = sample();
+        for (r, (p, c)) in cs[0].runs.iter_mut().zip([(100, 900), (300, 700), (200, 800)]) {
+            r.checks.insert("producer_blocked_permille".into(), p);
+            r.checks.insert("consumer_blocked_permille".into(), c);
+        }
+        let rows = rows("w", &cs, "mimalloc");
+        assert_eq!((rows[0].producer_blocked_pct, rows[0].consumer_blocked_pct), (Some(20.0), Some(80.0)));
+        assert_eq!(rows[1].producer_blocked_pct, None);
+        let t = text_table(&rows);
+        assert!(t.lines().next().unwrap().contains("blocked P/C"), "{t}");
+        assert!(t.contains("20.0% / 80.0%"), "{t}");
+        assert!(!text_table(&super::rows("w", &sample(), "mimalloc")).contains("blocked"));
     }
 
     #[test]

@@ -193,3 +193,51 @@ fn ab_end_to_end_with_a_library_without_stats() {
     assert_eq!(log.matches("\n## ").count(), 2, "one entry per run: {log}");
     assert!(log.contains("AB_TEST_SWITCH 0 → 1"));
 }
+
+#[test]
+fn bench_mt_group_with_instructions() {
+    // `-w mt` selects every multi-threaded workload; each runs (tiny) under glibc and hakmem,
+    // with the given thread count, and once under callgrind for its instruction count.
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: valgrind not installed (apt-get install valgrind)");
+        return;
+    }
+    let o = hakmem()
+        .args(["bench", "-w", "mt", "-a", "glibc,hakmem", "--runs", "1", "--scale", "0.001", "--threads", "3"])
+        .args(["--instructions", "--json", "-"])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout: {out}\nstderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let rows = v["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().step_by(2).map(|r| r["workload"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "mpmc",
+            "producer-consumer",
+            "server-churn",
+            "mixed-lifetimes",
+            "rounds",
+            "cache-thrash",
+            "false-sharing",
+            "thread-churn"
+        ]
+    );
+    for r in rows {
+        assert_eq!((r["runs"].as_u64(), r["failures"].as_u64()), (Some(1), Some(0)), "{r}");
+        assert!(r["instructions_per_op"].as_f64().unwrap() > 0.0, "{r}");
+        let queue = matches!(r["workload"].as_str(), Some("mpmc" | "producer-consumer"));
+        assert_eq!(r["producer_blocked_pct"].is_number(), queue, "{r}");
+    }
+    for w in v["runs"].as_array().unwrap() {
+        let p = &w["contestants"][0]["runs"][0]["params"];
+        match w["workload"].as_str().unwrap() {
+            "mpmc" => assert_eq!((p["producers"].as_u64(), p["consumers"].as_u64()), (Some(3), Some(3))),
+            "producer-consumer" => assert_eq!((p["producers"].as_u64(), p["consumers"].as_u64()), (Some(1), Some(2))),
+            _ => assert_eq!(p["threads"], 3, "{w}"),
+        }
+    }
+    assert!(err.contains("blocked P/C"), "{err}");
+}

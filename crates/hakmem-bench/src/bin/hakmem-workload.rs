@@ -12,7 +12,7 @@ use hakmem_bench::workloads::{self, Overrides};
 #[command(name = "hakmem-workload", about = "Run one allocator workload and print one JSON line")]
 struct Cli {
     /// One of: random-mixed, server-churn, producer-consumer, false-sharing, realloc-growth,
-    /// large-blocks, thread-churn.
+    /// large-blocks, thread-churn, mpmc, mixed-lifetimes, rounds, cache-thrash.
     workload: String,
     #[command(flatten)]
     o: Overrides,

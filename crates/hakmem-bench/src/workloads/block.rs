@@ -1,5 +1,5 @@
 //! Helpers shared by the workloads: stamping a block so that whoever frees it (possibly
-//! another thread) can check that its contents survived.
+//! another thread) can check that its contents survived, and drawing mixed sizes.
 
 /// Writes `size` into the first 8 bytes (or the first byte, for small blocks) and a tag derived
 /// from it into the last byte, where the two do not overlap. Blocks must be at least 1 byte.
@@ -42,6 +42,46 @@ pub unsafe fn check(p: *const u8, size: Option<usize>) -> bool {
     head_ok && (size <= head || p.add(size - 1).read() == tag(size))
 }
 
+/// `malloc(size)`, stamped; aborts the process on NULL. Returns the address.
+#[inline(always)]
+pub fn alloc_stamped(size: usize) -> usize {
+    // SAFETY: a fresh block of `size` bytes, stamped before anyone reads it.
+    unsafe {
+        let b = libc::malloc(size) as *mut u8;
+        if b.is_null() {
+            super::random_mixed::oom(size);
+        }
+        stamp(b, size);
+        b as usize
+    }
+}
+
+/// Checks a stamped block and frees it; returns whether the stamp was intact.
+///
+/// # Safety
+/// `b` must be a live block from `alloc_stamped` that the caller owns (with its size when
+/// `size` is `Some`, or of at least 8 bytes when `None`); it is freed here.
+#[inline(always)]
+pub unsafe fn free_checked(b: usize, size: Option<usize>) -> bool {
+    let ok = check(b as *const u8, size);
+    libc::free(b as *mut libc::c_void);
+    ok
+}
+
+/// A size in `min..=max` drawn log-uniformly from `r`: the power of two is uniform, then the
+/// size is uniform inside it (so 16..8192 gives as many 16..31-byte blocks as 4..8 KiB ones).
+#[inline(always)]
+pub fn log_size(r: u32, min: usize, max: usize) -> usize {
+    let min = min.max(1);
+    let max = max.max(min);
+    let lo = min.ilog2();
+    // A power-of-two max opens no bucket of its own (it would hold the max alone).
+    let hi = if max.is_power_of_two() && max > min { max.ilog2() - 1 } else { max.ilog2() };
+    let base = 1usize << (lo + r % (hi - lo + 1));
+    let top = (2 * base - 1).min(max);
+    (base + (r >> 8) as usize % (top - base + 1)).max(min)
+}
+
 #[inline(always)]
 fn head_len(size: usize) -> usize {
     if size >= 8 {
@@ -79,5 +119,22 @@ mod tests {
                 libc::free(p as *mut libc::c_void);
             }
         }
+    }
+
+    #[test]
+    fn log_sizes_stay_in_range_and_spread() {
+        let mut r = super::super::Xorshift32::new(7);
+        let (mut small, mut big) = (0, 0);
+        for _ in 0..100_000 {
+            let s = log_size(r.next(), 16, 8192);
+            assert!((16..=8192).contains(&s), "{s}");
+            small += (s < 64) as u32;
+            big += (s >= 4096) as u32;
+        }
+        // Nine powers of two (16..8191): 2/9 below 64, 1/9 at 4 KiB and above.
+        assert!((19_000..25_500).contains(&small) && (9_000..13_500).contains(&big), "{small} {big}");
+        assert_eq!(log_size(12345, 40, 40), 40);
+        let b = alloc_stamped(100);
+        assert!(unsafe { free_checked(b, None) });
     }
 }

@@ -5,9 +5,12 @@
 pub mod block;
 pub mod false_sharing;
 pub mod large_blocks;
+pub mod mixed_lifetimes;
+pub mod mt;
 pub mod producer_consumer;
 pub mod random_mixed;
 pub mod realloc_growth;
+pub mod rounds;
 pub mod server_churn;
 pub mod thread_churn;
 
@@ -22,7 +25,32 @@ pub const NAMES: &[&str] = &[
     "realloc-growth",
     "large-blocks",
     "thread-churn",
+    "mpmc",
+    "mixed-lifetimes",
+    "rounds",
+    "cache-thrash",
 ];
+
+/// The multi-threaded workloads, the group `-w mt` selects (`hakmem bench -w mt`).
+pub const MT_NAMES: &[&str] = &[
+    "mpmc",
+    "producer-consumer",
+    "server-churn",
+    "mixed-lifetimes",
+    "rounds",
+    "cache-thrash",
+    "false-sharing",
+    "thread-churn",
+];
+
+/// The groups `-w` accepts besides single names: `all` and `mt`.
+pub fn group(name: &str) -> Option<&'static [&'static str]> {
+    match name {
+        "all" => Some(NAMES),
+        "mt" => Some(MT_NAMES),
+        _ => None,
+    }
+}
 
 /// What a workload reports: ops done in the timed part, its duration, and the counters its
 /// invariant checks were computed from.
@@ -50,10 +78,12 @@ pub struct Overrides {
     /// Main op count (random-mixed: timed ops; others: see each workload's doc).
     #[arg(long)]
     pub cycles: Option<u64>,
-    /// Threads (server-churn, false-sharing, thread-churn: alive at a time; producer-consumer: split between the sides).
+    /// Threads (server-churn, false-sharing, cache-thrash, rounds, thread-churn, mixed-lifetimes: alive at a
+    /// time; producer-consumer: split between the sides; mpmc: producer/consumer pairs).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Working set: slots (random-mixed, large-blocks), blocks per thread (server-churn).
+    /// Working set: slots (random-mixed, large-blocks), blocks per thread (server-churn,
+    /// mixed-lifetimes), blocks per round (rounds).
     #[arg(long)]
     pub ws: Option<usize>,
     #[arg(long)]
@@ -65,7 +95,8 @@ pub struct Overrides {
     /// random-mixed: size = min-size + (r & mask).
     #[arg(long, value_parser = parse_u32_maybe_hex)]
     pub max_extra_mask: Option<u32>,
-    /// server-churn: percent of blocks freed by another thread; thread-churn: percent left to the parent.
+    /// server-churn: percent of blocks freed by another thread; thread-churn: percent left to the
+    /// parent; mixed-lifetimes: percent passed on through the shared array.
     #[arg(long)]
     pub remote_pct: Option<u32>,
     /// false-sharing object size.
@@ -76,8 +107,12 @@ pub struct Overrides {
     /// realloc-growth: objects growing at once.
     #[arg(long)]
     pub live: Option<usize>,
+    /// thread-churn, mixed-lifetimes: mallocs per thread before it exits.
     #[arg(long)]
     pub allocs_per_thread: Option<usize>,
+    /// producer-consumer, mpmc: queue capacity in batches of 32 blocks.
+    #[arg(long)]
+    pub queue_batches: Option<usize>,
 }
 
 fn parse_u32_maybe_hex(s: &str) -> Result<u32, String> {
@@ -107,6 +142,8 @@ pub enum Prepared {
     ReallocGrowth(realloc_growth::ReallocGrowthParams),
     LargeBlocks(large_blocks::LargeBlocksParams),
     ThreadChurn(thread_churn::ThreadChurnParams),
+    MixedLifetimes(mixed_lifetimes::MixedLifetimesParams),
+    Rounds(rounds::RoundsParams),
 }
 
 impl Prepared {
@@ -119,6 +156,8 @@ impl Prepared {
             Prepared::ReallocGrowth(p) => serde_json::to_value(p),
             Prepared::LargeBlocks(p) => serde_json::to_value(p),
             Prepared::ThreadChurn(p) => serde_json::to_value(p),
+            Prepared::MixedLifetimes(p) => serde_json::to_value(p),
+            Prepared::Rounds(p) => serde_json::to_value(p),
         };
         v.unwrap_or(serde_json::Value::Null)
     }
@@ -138,6 +177,8 @@ impl Prepared {
             Prepared::ReallocGrowth(p) => realloc_growth::run(p),
             Prepared::LargeBlocks(p) => large_blocks::run(p),
             Prepared::ThreadChurn(p) => thread_churn::run(p),
+            Prepared::MixedLifetimes(p) => mixed_lifetimes::run(p),
+            Prepared::Rounds(p) => rounds::run(p),
         }
     }
 }
@@ -180,20 +221,30 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, remote_pct => p.remote_pct);
             Prepared::ServerChurn(p)
         }
-        "producer-consumer" => {
-            let mut p = producer_consumer::ProducerConsumerParams::default();
+        "producer-consumer" | "mpmc" => {
+            let mpmc = name == "mpmc";
+            let mut p = if mpmc {
+                producer_consumer::ProducerConsumerParams::mpmc()
+            } else {
+                producer_consumer::ProducerConsumerParams::default()
+            };
             if let Some(t) = o.threads {
-                p = p.with_threads(t);
+                p = if mpmc { p.with_pairs(t) } else { p.with_threads(t) };
                 used.push("threads");
             }
             take!(o, used, cycles => p.cycles);
             take!(o, used, seed => p.seed);
             take!(o, used, min_size => p.min_size);
             take!(o, used, max_size => p.max_size);
+            take!(o, used, queue_batches => p.queue_batches);
             Prepared::ProducerConsumer(p)
         }
-        "false-sharing" => {
-            let mut p = false_sharing::FalseSharingParams::default();
+        "false-sharing" | "cache-thrash" => {
+            let mut p = if name == "cache-thrash" {
+                false_sharing::FalseSharingParams::cache_thrash()
+            } else {
+                false_sharing::FalseSharingParams::default()
+            };
             take!(o, used, cycles => p.cycles);
             take!(o, used, threads => p.threads);
             take!(o, used, size => p.size);
@@ -227,6 +278,28 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, allocs_per_thread => p.allocs_per_thread);
             Prepared::ThreadChurn(p)
         }
+        "mixed-lifetimes" => {
+            let mut p = mixed_lifetimes::MixedLifetimesParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, threads => p.threads);
+            take!(o, used, ws => p.slots);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_size => p.max_size);
+            take!(o, used, remote_pct => p.transfer_pct);
+            take!(o, used, allocs_per_thread => p.allocs_per_thread);
+            Prepared::MixedLifetimes(p)
+        }
+        "rounds" => {
+            let mut p = rounds::RoundsParams::default();
+            take!(o, used, cycles => p.cycles);
+            take!(o, used, threads => p.threads);
+            take!(o, used, ws => p.blocks_per_round);
+            take!(o, used, seed => p.seed);
+            take!(o, used, min_size => p.min_size);
+            take!(o, used, max_size => p.max_size);
+            Prepared::Rounds(p)
+        }
         _ => anyhow::bail!("unknown workload '{name}' (known: {})", NAMES.join(", ")),
     };
     check_unused(name, o, &used)?;
@@ -241,7 +314,7 @@ pub fn run_named(name: &str, o: &Overrides) -> anyhow::Result<(Outcome, serde_js
 
 /// Whether a workload takes `--threads`.
 pub fn takes_threads(name: &str) -> bool {
-    matches!(name, "server-churn" | "producer-consumer" | "false-sharing" | "thread-churn")
+    MT_NAMES.contains(&name)
 }
 
 fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> {
@@ -258,6 +331,7 @@ fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> 
         ("writes_per_object", o.writes_per_object.is_some()),
         ("live", o.live.is_some()),
         ("allocs_per_thread", o.allocs_per_thread.is_some()),
+        ("queue_batches", o.queue_batches.is_some()),
     ]
     .into_iter()
     .filter(|&(k, g)| g && !used.contains(&k))
@@ -297,11 +371,15 @@ pub fn describe(name: &str) -> &'static str {
     match name {
         "random-mixed" => "8192 slots, xorshift32; each op frees a full slot or mallocs 16..1039 bytes into an empty one (single thread). One op = one malloc or one free.",
         "server-churn" => "larson-like: each thread keeps a table of 8..512-byte blocks and replaces them at random; 10% of replaced blocks are freed by the next thread. One op = one replacement (a free plus a malloc).",
-        "producer-consumer" => "one thread mallocs 16..1024-byte blocks, another frees them: every free is remote. One op = one block handed over.",
+        "producer-consumer" => "one thread mallocs 16..1024-byte blocks and hands them in batches of 32 through a bounded queue (16 batches) to another that frees them: every free is remote; the producer can never run more than 512 blocks ahead. One op = one block handed over; the share of time each side waited on the queue is reported as blocked P/C.",
         "false-sharing" => "cache-scratch: the main thread allocates one 8-byte object per worker and hands them out; each worker frees it, then allocates 8-byte objects and increments them 1000 times each. One op = one write; a slow row means the allocator put two threads' objects on one cache line.",
         "realloc-growth" => "four objects at a time grown by realloc, strings by 1..64 bytes up to 16 KiB, vectors by doubling up to 256 KiB, contents checked. One op = one realloc.",
         "large-blocks" => "64 KiB..8 MiB blocks (log-uniform), every page touched and checked, 4 live at a time. One op = one malloc (with its free).",
         "thread-churn" => "threads started two at a time; each mallocs 1000 blocks of 16..1024 bytes, frees 90% itself and leaves 10% for the parent to free after it exits. One op = one malloc.",
+        "mpmc" => "xmalloc-test-like: 2 producer threads malloc blocks of 16 B..8 KiB (log-uniform) and hand them in batches of 32 through one bounded queue (16 batches) to 2 consumer threads that free them: every free is remote, four threads on the machine (`--threads N`: N pairs). One op = one block handed over; blocked P/C as for producer-consumer.",
+        "mixed-lifetimes" => "larson/mstress-like: 2 lanes of short-lived threads (50 000 mallocs each, then the next thread of the lane takes over its table); of blocks of 16 B..4 KiB (log-uniform), 50% are freed at once, 10% swapped into a shared 1024-slot array (freeing what another thread left there), 40% replace a slot of a 1000-block table that outlives its thread. One op = one malloc.",
+        "rounds" => "alloc-test-like: each thread, round after round, mallocs 2000 blocks of 16 B..4 KiB (log-uniform), then frees them all in a fixed scrambled order. One op = one malloc (with its free).",
+        "cache-thrash" => "Hoard's cache-thrash: each thread mallocs one 8-byte object, increments it 10 times, frees it, again and again (no object comes from another thread, unlike false-sharing). One op = one write; a slow row means the allocator put two threads' objects on one cache line.",
         _ => "",
     }
 }
@@ -316,6 +394,10 @@ pub fn default_cycles(name: &str) -> Option<u64> {
         "realloc-growth" => realloc_growth::ReallocGrowthParams::default().cycles,
         "large-blocks" => large_blocks::LargeBlocksParams::default().cycles,
         "thread-churn" => thread_churn::ThreadChurnParams::default().cycles,
+        "mpmc" => producer_consumer::ProducerConsumerParams::mpmc().cycles,
+        "mixed-lifetimes" => mixed_lifetimes::MixedLifetimesParams::default().cycles,
+        "rounds" => rounds::RoundsParams::default().cycles,
+        "cache-thrash" => false_sharing::FalseSharingParams::cache_thrash().cycles,
         _ => return None,
     })
 }

@@ -1,11 +1,14 @@
-//! producer/consumer: one set of threads allocates, another frees. Every free is remote.
+//! producer/consumer and mpmc: one set of threads allocates, another frees; every free is
+//! remote. Blocks travel in batches through one bounded queue (`mt::BoundedQueue`), so the
+//! producers can never run more than the queue's capacity ahead of the consumers: the number
+//! of blocks in flight, and with it what the allocator is asked to do, does not depend on how
+//! the scheduler happens to run the threads. The time each side spent waiting on the queue is
+//! reported beside the rate (`producer_blocked_permille`, `consumer_blocked_permille`).
 
-use super::block::{check, stamp};
+use super::block::{alloc_stamped, free_checked, log_size};
+use super::mt::{run_threads, share, Blocked, BoundedQueue};
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
-use std::collections::VecDeque;
-use std::sync::{Barrier, Condvar, Mutex};
-use std::time::Instant;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ProducerConsumerParams {
@@ -15,6 +18,10 @@ pub struct ProducerConsumerParams {
     pub cycles: u64,
     pub min_size: usize,
     pub max_size: usize,
+    /// Sizes drawn log-uniformly (`block::log_size`) instead of uniformly.
+    pub log_sizes: bool,
+    /// Capacity of the queue, in batches of `BATCH` blocks.
+    pub queue_batches: usize,
     pub seed: u32,
 }
 
@@ -26,135 +33,107 @@ impl Default for ProducerConsumerParams {
             cycles: 2_000_000,
             min_size: 16,
             max_size: 1024,
+            log_sizes: false,
+            queue_batches: 16,
             seed: 1234567,
         }
     }
 }
 
 impl ProducerConsumerParams {
+    /// mpmc (xmalloc-test-like): `--threads N` producer/consumer pairs, 2 by default (four
+    /// threads: more than this machine's two cores), mixed sizes 16 B..8 KiB.
+    pub fn mpmc() -> Self {
+        ProducerConsumerParams { max_size: 8192, log_sizes: true, ..Default::default() }.with_pairs(2)
+    }
+
     /// Split a thread count between the two sides (at least one each).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.producers = (threads / 2).max(1);
         self.consumers = threads.saturating_sub(self.producers).max(1);
         self
     }
+
+    /// `pairs` producers and as many consumers.
+    pub fn with_pairs(mut self, pairs: usize) -> Self {
+        self.producers = pairs;
+        self.consumers = pairs;
+        self
+    }
 }
 
-const BATCH: usize = 64;
-const QUEUE_BATCHES: usize = 64;
+/// Blocks per queue entry.
+pub const BATCH: usize = 32;
 
-#[derive(Clone, Copy)]
 struct Batch {
     n: usize,
     blocks: [usize; BATCH],
 }
 
-struct Queue {
-    q: VecDeque<Batch>,
-    producers_left: usize,
+/// What one thread did.
+#[derive(Default)]
+struct Side {
+    made: u64,
+    freed: u64,
+    corrupt: u64,
+    blocked: Blocked,
 }
 
 pub fn run(p: &ProducerConsumerParams) -> Result<Outcome> {
     ensure!(p.producers >= 1 && p.consumers >= 1, "producer-consumer needs at least one producer and one consumer");
     ensure!(p.min_size >= 8 && p.max_size >= p.min_size, "producer-consumer needs 8 <= min-size <= max-size");
-    // Preallocated: pushing a batch never allocates.
-    let queue = Mutex::new(Queue { q: VecDeque::with_capacity(QUEUE_BATCHES), producers_left: p.producers });
-    let not_empty = Condvar::new();
-    let not_full = Condvar::new();
-    let start = Barrier::new(p.producers + p.consumers + 1);
+    ensure!(p.queue_batches >= 1, "producer-consumer needs queue-batches >= 1");
+    let queue: BoundedQueue<Batch> = BoundedQueue::new(p.queue_batches, p.producers);
     let span = (p.max_size - p.min_size + 1) as u32;
-    let mut t0 = Instant::now();
-    let (made, freed, corrupt) = std::thread::scope(|s| {
-        let mut prods = Vec::new();
-        for i in 0..p.producers {
-            let (queue, not_empty, not_full, start) = (&queue, &not_empty, &not_full, &start);
-            let n = p.cycles / p.producers as u64 + if i == 0 { p.cycles % p.producers as u64 } else { 0 };
-            prods.push(s.spawn(move || {
-                let mut rng = Xorshift32::new(p.seed.wrapping_add(i as u32 * 7919));
-                let mut b = Batch { n: 0, blocks: [0; BATCH] };
-                start.wait();
-                let mut made = 0u64;
-                while made < n {
-                    let size = p.min_size + (rng.next() % span) as usize;
-                    // SAFETY: a fresh block of `size` bytes, stamped for the consumer to check.
-                    unsafe {
-                        let blk = libc::malloc(size) as *mut u8;
-                        if blk.is_null() {
-                            super::random_mixed::oom(size);
-                        }
-                        stamp(blk, size);
-                        b.blocks[b.n] = blk as usize;
-                    }
-                    b.n += 1;
-                    made += 1;
-                    if b.n == BATCH || made == n {
-                        let mut g = queue.lock().unwrap_or_else(|e| e.into_inner());
-                        while g.q.len() >= QUEUE_BATCHES {
-                            g = not_full.wait(g).unwrap_or_else(|e| e.into_inner());
-                        }
-                        g.q.push_back(b);
-                        drop(g);
-                        not_empty.notify_one();
-                        b.n = 0;
-                    }
+    let (sides, seconds) = run_threads(p.producers + p.consumers, "producer-consumer", |i, start| {
+        let mut me = Side::default();
+        if i < p.producers {
+            let n = share(p.cycles, p.producers, i);
+            let mut rng = Xorshift32::new(p.seed.wrapping_add(i as u32 * 7919));
+            let mut b = Batch { n: 0, blocks: [0; BATCH] };
+            start.wait();
+            while me.made < n {
+                let r = rng.next();
+                let size =
+                    if p.log_sizes { log_size(r, p.min_size, p.max_size) } else { p.min_size + (r % span) as usize };
+                b.blocks[b.n] = alloc_stamped(size);
+                b.n += 1;
+                me.made += 1;
+                if b.n == BATCH || me.made == n {
+                    queue.push(std::mem::replace(&mut b, Batch { n: 0, blocks: [0; BATCH] }), &mut me.blocked);
                 }
-                let mut g = queue.lock().unwrap_or_else(|e| e.into_inner());
-                g.producers_left -= 1;
-                drop(g);
-                not_empty.notify_all();
-                made
-            }));
-        }
-        let mut cons = Vec::new();
-        for _ in 0..p.consumers {
-            let (queue, not_empty, not_full, start) = (&queue, &not_empty, &not_full, &start);
-            cons.push(s.spawn(move || {
-                start.wait();
-                let (mut freed, mut corrupt) = (0u64, 0u64);
-                loop {
-                    let mut g = queue.lock().unwrap_or_else(|e| e.into_inner());
-                    let b = loop {
-                        if let Some(b) = g.q.pop_front() {
-                            break Some(b);
-                        }
-                        if g.producers_left == 0 {
-                            break None;
-                        }
-                        g = not_empty.wait(g).unwrap_or_else(|e| e.into_inner());
-                    };
-                    drop(g);
-                    let Some(b) = b else { break };
-                    not_full.notify_one();
-                    for &blk in &b.blocks[..b.n] {
-                        // SAFETY: the producer stamped the block and gave up ownership.
-                        unsafe {
-                            if !check(blk as *const u8, None) {
-                                corrupt += 1;
-                            }
-                            libc::free(blk as *mut libc::c_void);
-                        }
-                    }
-                    freed += b.n as u64;
+            }
+            queue.producer_done();
+        } else {
+            start.wait();
+            while let Some(b) = queue.pop(&mut me.blocked) {
+                for &blk in &b.blocks[..b.n] {
+                    // SAFETY: the producer stamped the block and gave up ownership.
+                    me.corrupt += !unsafe { free_checked(blk, None) } as u64;
                 }
-                (freed, corrupt)
-            }));
+                me.freed += b.n as u64;
+            }
         }
-        start.wait();
-        t0 = Instant::now();
-        let made: u64 = prods.into_iter().map(|h| h.join().expect("producer panicked")).sum();
-        let (mut freed, mut corrupt) = (0, 0);
-        for h in cons {
-            let (f, c) = h.join().expect("consumer panicked");
-            freed += f;
-            corrupt += c;
-        }
-        (made, freed, corrupt)
+        me
     });
-    let seconds = t0.elapsed().as_secs_f64();
+    let (prod, cons) = sides.split_at(p.producers);
+    let made: u64 = prod.iter().map(|s| s.made).sum();
+    let freed: u64 = cons.iter().map(|s| s.freed).sum();
+    let corrupt: u64 = cons.iter().map(|s| s.corrupt).sum();
     ensure!(corrupt == 0, "producer-consumer: {corrupt} blocks had damaged contents");
     ensure!(made == p.cycles, "producer-consumer: made {made} blocks, expected {}", p.cycles);
     ensure!(freed == made, "producer-consumer: made {made} blocks but freed {freed}");
-    Ok(Outcome::new(p.cycles, seconds).check("remote_frees", freed))
+    let pb = Blocked::sum(prod.iter().map(|s| s.blocked));
+    let cb = Blocked::sum(cons.iter().map(|s| s.blocked));
+    Ok(Outcome::new(p.cycles, seconds)
+        .check("mallocs", made)
+        .check("remote_frees", freed)
+        .check("producer_blocked_ns", pb.ns)
+        .check("consumer_blocked_ns", cb.ns)
+        .check("producer_waits", pb.waits)
+        .check("consumer_waits", cb.waits)
+        .check("producer_blocked_permille", pb.permille(p.producers, seconds))
+        .check("consumer_blocked_permille", cb.permille(p.consumers, seconds)))
 }
 
 #[cfg(test)]
@@ -166,6 +145,7 @@ mod tests {
         let o = run(&p).unwrap();
         assert_eq!(o.ops, 10_007);
         assert_eq!(o.checks["remote_frees"], 10_007);
+        assert!(o.checks["producer_blocked_permille"] <= 1000 && o.checks["consumer_blocked_permille"] <= 1000);
     }
     #[test]
     fn several_each_side() {
@@ -174,5 +154,14 @@ mod tests {
         assert_eq!(run(&p).unwrap().checks["remote_frees"], 5_000);
         let one = ProducerConsumerParams::default().with_threads(1);
         assert_eq!((one.producers, one.consumers), (1, 1));
+    }
+    #[test]
+    fn mpmc_more_threads_than_cores_and_a_one_batch_queue() {
+        // Four pairs (eight threads) through a queue of one batch: the producers must wait.
+        let p =
+            ProducerConsumerParams { cycles: 20_000, queue_batches: 1, ..ProducerConsumerParams::mpmc() }.with_pairs(4);
+        let o = run(&p).unwrap();
+        assert_eq!((o.checks["mallocs"], o.checks["remote_frees"]), (20_000, 20_000));
+        assert!(o.checks["producer_waits"] + o.checks["consumer_waits"] > 0, "{:?}", o.checks);
     }
 }

@@ -2,12 +2,12 @@
 //! replacing them; a share of the replaced blocks is handed to the next thread, which frees
 //! them (remote frees), as a server hands buffers between worker threads.
 
-use super::block::{check, stamp};
+use super::block::{alloc_stamped, check, free_checked};
+use super::mt::{run_threads, share};
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
-use std::time::Instant;
+use std::sync::Mutex;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ServerChurnParams {
@@ -56,81 +56,66 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
     let t = p.threads;
     // Preallocated inboxes: the handoff itself never allocates on the timed path.
     let inboxes: Vec<Mutex<Vec<usize>>> = (0..t).map(|_| Mutex::new(Vec::with_capacity(INBOX_CAP))).collect();
-    let start = Barrier::new(t + 1);
     // Threads that have sent everything; the others keep draining their inbox until all have.
     let done = AtomicUsize::new(0);
     let span = (p.max_size - p.min_size + 1) as u32;
-    let mut t0 = Instant::now();
-    let counts: Vec<Counts> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..t)
-            .map(|i| {
-                let (inboxes, start, done) = (&inboxes, &start, &done);
-                let n_ops = p.cycles / t as u64 + if i == 0 { p.cycles % t as u64 } else { 0 };
-                s.spawn(move || {
-                    let mut c = Counts::default();
-                    let mut rng = Xorshift32::new(p.seed.wrapping_add(i as u32 * 7919));
-                    let mut table: Vec<(usize, usize)> = Vec::with_capacity(p.slots);
-                    for _ in 0..p.slots {
-                        let size = p.min_size + (rng.next() % span) as usize;
-                        table.push((alloc(size), size));
-                        c.mallocs += 1;
-                    }
-                    let mut out = [0usize; BATCH];
-                    let mut n_out = 0;
-                    let mut spare: Vec<usize> = Vec::with_capacity(INBOX_CAP);
-                    let to = &inboxes[(i + 1) % t];
-                    let mine = &inboxes[i];
-                    start.wait();
-                    for k in 0..n_ops {
-                        let r = rng.next();
-                        let idx = r as usize % p.slots;
-                        let (old, old_size) = table[idx];
-                        // SAFETY: old is a live block of old_size bytes that this thread owns.
-                        if !unsafe { check(old as *const u8, Some(old_size)) } {
-                            c.corrupt += 1;
-                        }
-                        if rng.next() % 100 < p.remote_pct {
-                            out[n_out] = old;
-                            n_out += 1;
-                            if n_out == BATCH {
-                                send(to, &out, mine, &mut spare, &mut c);
-                                n_out = 0;
-                            }
-                        } else {
-                            unsafe { libc::free(old as *mut libc::c_void) };
-                            c.local_frees += 1;
-                        }
-                        let size = p.min_size + (r % span) as usize;
-                        table[idx] = (alloc(size), size);
-                        c.mallocs += 1;
-                        if k % BATCH as u64 == 0 {
-                            drain(mine, &mut spare, &mut c);
-                        }
-                    }
-                    send(to, &out[..n_out], mine, &mut spare, &mut c);
-                    done.fetch_add(1, Ordering::AcqRel);
-                    while done.load(Ordering::Acquire) < t {
-                        drain(mine, &mut spare, &mut c);
-                        std::thread::yield_now();
-                    }
-                    // Everyone has sent everything: each inbox holds its final share.
-                    drain(mine, &mut spare, &mut c);
-                    for &(b, size) in &table {
-                        if !unsafe { check(b as *const u8, Some(size)) } {
-                            c.corrupt += 1;
-                        }
-                        unsafe { libc::free(b as *mut libc::c_void) };
-                        c.local_frees += 1;
-                    }
-                    c
-                })
-            })
-            .collect();
+    let (counts, seconds) = run_threads(t, "server-churn", |i, start| {
+        let n_ops = share(p.cycles, t, i);
+        let mut c = Counts::default();
+        let mut rng = Xorshift32::new(p.seed.wrapping_add(i as u32 * 7919));
+        let mut table: Vec<(usize, usize)> = Vec::with_capacity(p.slots);
+        for _ in 0..p.slots {
+            let size = p.min_size + (rng.next() % span) as usize;
+            table.push((alloc_stamped(size), size));
+            c.mallocs += 1;
+        }
+        let mut out = [0usize; BATCH];
+        let mut n_out = 0;
+        let mut spare: Vec<usize> = Vec::with_capacity(INBOX_CAP);
+        let to = &inboxes[(i + 1) % t];
+        let mine = &inboxes[i];
         start.wait();
-        t0 = Instant::now();
-        handles.into_iter().map(|h| h.join().expect("server-churn worker panicked")).collect()
+        for k in 0..n_ops {
+            let r = rng.next();
+            let idx = r as usize % p.slots;
+            let (old, old_size) = table[idx];
+            // SAFETY: old is a live block of old_size bytes that this thread owns.
+            if !unsafe { check(old as *const u8, Some(old_size)) } {
+                c.corrupt += 1;
+            }
+            if rng.next() % 100 < p.remote_pct {
+                out[n_out] = old;
+                n_out += 1;
+                if n_out == BATCH {
+                    send(to, &out, mine, &mut spare, &mut c);
+                    n_out = 0;
+                }
+            } else {
+                unsafe { libc::free(old as *mut libc::c_void) };
+                c.local_frees += 1;
+            }
+            let size = p.min_size + (r % span) as usize;
+            table[idx] = (alloc_stamped(size), size);
+            c.mallocs += 1;
+            if k % BATCH as u64 == 0 {
+                drain(mine, &mut spare, &mut c);
+            }
+        }
+        send(to, &out[..n_out], mine, &mut spare, &mut c);
+        done.fetch_add(1, Ordering::AcqRel);
+        while done.load(Ordering::Acquire) < t {
+            drain(mine, &mut spare, &mut c);
+            std::thread::yield_now();
+        }
+        // Everyone has sent everything: each inbox holds its final share.
+        drain(mine, &mut spare, &mut c);
+        for &(b, size) in &table {
+            // SAFETY: b is a live block of `size` bytes that this thread owns.
+            c.corrupt += !unsafe { free_checked(b, Some(size)) } as u64;
+            c.local_frees += 1;
+        }
+        c
     });
-    let seconds = t0.elapsed().as_secs_f64();
     let sum = counts.iter().fold(Counts::default(), |a, c| Counts {
         mallocs: a.mallocs + c.mallocs,
         local_frees: a.local_frees + c.local_frees,
@@ -148,18 +133,6 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
     );
     ensure!(sum.mallocs == p.cycles + (p.slots * t) as u64, "server-churn: op count mismatch");
     Ok(Outcome::new(p.cycles, seconds).check("mallocs", sum.mallocs).check("remote_frees", sum.received))
-}
-
-fn alloc(size: usize) -> usize {
-    // SAFETY: malloc'd block of `size` bytes, stamped before anyone reads it.
-    unsafe {
-        let b = libc::malloc(size) as *mut u8;
-        if b.is_null() {
-            super::random_mixed::oom(size);
-        }
-        stamp(b, size);
-        b as usize
-    }
 }
 
 /// Hands blocks to the next thread. When its inbox is full, waits for it to drain, draining
@@ -193,10 +166,7 @@ fn drain(mine: &Mutex<Vec<usize>>, spare: &mut Vec<usize>, c: &mut Counts) {
     }
     for &b in spare.iter() {
         // SAFETY: the sender stamped the block and gave up ownership.
-        if !unsafe { check(b as *const u8, None) } {
-            c.corrupt += 1;
-        }
-        unsafe { libc::free(b as *mut libc::c_void) };
+        c.corrupt += !unsafe { free_checked(b, None) } as u64;
     }
     c.received += spare.len() as u64;
     spare.clear();

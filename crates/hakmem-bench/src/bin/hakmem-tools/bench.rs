@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Workloads (repeatable or comma list; `all` for every one).
+    /// Workloads (repeatable or comma list; `all` for every one, `mt` for the multi-threaded ones).
     #[arg(short, long, value_delimiter = ',', default_value = "random-mixed")]
     pub workload: Vec<String>,
     /// Runs per contestant (interleaved A B C A B C ...).
@@ -86,20 +86,24 @@ pub fn passthrough(cycles: Option<u64>, args: &[String]) -> Result<Vec<String>> 
     Ok(v)
 }
 
-/// Expands `all` and checks names.
+/// Expands the groups (`all`, `mt`) and checks names; a workload named twice runs once.
 pub fn workload_names(ws: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for w in ws {
         let w = w.trim();
-        if w == "all" {
-            out.extend(workloads::NAMES.iter().map(|s| s.to_string()));
+        let names: Vec<&str> = if let Some(g) = workloads::group(w) {
+            g.to_vec()
         } else if workloads::NAMES.contains(&w) {
-            out.push(w.to_string());
+            vec![w]
         } else {
-            bail!("unknown workload '{w}' (known: {}, all)", workloads::NAMES.join(", "));
+            bail!("unknown workload '{w}' (known: {}; groups: all, mt)", workloads::NAMES.join(", "));
+        };
+        for n in names {
+            if !out.iter().any(|o| o == n) {
+                out.push(n.to_string());
+            }
         }
     }
-    out.dedup();
     if out.is_empty() {
         bail!("no workload given");
     }
@@ -310,8 +314,9 @@ fn markdown(
         }
         if rows.iter().any(|r| r.instructions.is_some()) {
             let ops = r.cs.iter().find_map(|c| c.instructions.map(|(_, ops)| ops)).unwrap_or(0);
+            let (_, cycles) = util::callgrind_args(&r.workload, &r.args, a.instr_cycles);
             s.push_str(&format!(
-                "\ninstructions: one extra run per contestant under `valgrind --tool=callgrind` with `--cycles {ops}`; instr/op = total Ir of the process (start-up, warm-up and teardown included) / {ops}.\n"
+                "\ninstructions: one extra run per contestant under `valgrind --tool=callgrind` with `--cycles {cycles}` ({ops} ops); instr/op = total Ir of the process (start-up, warm-up and teardown included) / {ops}.\n"
             ));
         }
     }
@@ -430,6 +435,9 @@ mod tests {
     fn workload_name_expansion() {
         assert_eq!(workload_names(&["all".into()]).unwrap().len(), workloads::NAMES.len());
         assert_eq!(workload_names(&["random-mixed".into()]).unwrap(), ["random-mixed"]);
+        let mt = workload_names(&["mt".into(), "server-churn".into()]).unwrap();
+        assert_eq!(mt, workloads::MT_NAMES);
+        assert!(mt.iter().all(|w| workloads::takes_threads(w)));
         assert!(workload_names(&["nope".into()]).is_err());
     }
 
