@@ -4,6 +4,7 @@
 //! `hakmem-soak-worker`.
 
 pub mod contestants;
+pub mod cprog;
 pub mod paths;
 pub mod probe;
 pub mod report;

@@ -220,6 +220,7 @@ mod tests {
             os_calls: os,
             params: serde_json::Value::Null,
             checks: Default::default(),
+            memory: Default::default(),
         }
     }
 

@@ -158,7 +158,6 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     if contestants.is_empty() {
         bail!("no allocator left to run");
     }
-    let bin = paths::workload_bin()?;
     let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
     let pb = util::progress(per_workload * plan.len());
 
@@ -166,6 +165,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     let mut results: Vec<WorkloadResult> = Vec::new();
     let mut any_failed = false;
     for (w, args) in &plan {
+        let bin = paths::workload_bin_for(w)?;
         let mut cs: Vec<ContestantRuns> =
             contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
         for (r, ci) in runner::schedule(contestants.len(), a.runs) {
