@@ -5,6 +5,7 @@
 
 pub mod contestants;
 pub mod cprog;
+pub mod memory;
 pub mod paths;
 pub mod probe;
 pub mod report;

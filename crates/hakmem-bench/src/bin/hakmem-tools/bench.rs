@@ -13,9 +13,19 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Workloads (repeatable or comma list; `all` for every one).
+    /// Workloads (repeatable or comma list; `all` for every one but the memory workloads
+    /// burst and fit).
     #[arg(short, long, value_delimiter = ',', default_value = "random-mixed")]
     pub workload: Vec<String>,
+    /// Run the memory section instead of the throughput workloads: RSS held after a 300 MB
+    /// burst is freed (at each --idle time; one thread, then --threads threads that exit), RSS
+    /// over the requested bytes per size range (fit), and each one's peak RSS. --scale
+    /// multiplies the MB.
+    #[arg(long, conflicts_with_all = ["workload", "cycles", "args", "instructions", "instr_cycles", "syscalls", "plot", "csv", "reference"])]
+    pub memory: bool,
+    /// With --memory: when to sample RSS after the burst's last free (comma list).
+    #[arg(long, value_delimiter = ',', value_name = "DURATIONS", default_value = "0s,1s,3s", requires = "memory")]
+    pub idle: Vec<String>,
     /// Runs per contestant (interleaved A B C A B C ...).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
@@ -34,7 +44,8 @@ pub struct BenchArgs {
     /// sets one count for all, which suits a single workload better (its unit differs per workload).
     #[arg(long, conflicts_with = "cycles")]
     pub scale: Option<f64>,
-    /// Threads for the multithreaded workloads (default 2).
+    /// Threads for the multithreaded workloads (default 2; with --memory, the threaded burst's,
+    /// default 32).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Any other workload option, as KEY=VALUE (e.g. `--arg ws=4096`); repeatable.
@@ -93,10 +104,11 @@ pub fn workload_names(ws: &[String]) -> Result<Vec<String>> {
         let w = w.trim();
         if w == "all" {
             out.extend(workloads::NAMES.iter().map(|s| s.to_string()));
-        } else if workloads::NAMES.contains(&w) {
+        } else if workloads::NAMES.contains(&w) || workloads::MEMORY_NAMES.contains(&w) {
             out.push(w.to_string());
         } else {
-            bail!("unknown workload '{w}' (known: {}, all)", workloads::NAMES.join(", "));
+            let known = workloads::NAMES.iter().chain(workloads::MEMORY_NAMES).copied().collect::<Vec<_>>();
+            bail!("unknown workload '{w}' (known: {}, all)", known.join(", "));
         }
     }
     out.dedup();
@@ -119,24 +131,27 @@ pub fn workload_args(w: &str, base: &[String], threads: Option<usize>) -> Result
     Ok(a)
 }
 
-struct WorkloadResult {
-    workload: String,
-    args: Vec<String>,
-    cs: Vec<ContestantRuns>,
+pub struct WorkloadResult {
+    pub workload: String,
+    pub args: Vec<String>,
+    pub cs: Vec<ContestantRuns>,
 }
 
 pub fn main(a: BenchArgs) -> Result<i32> {
     if a.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let names = workload_names(&a.workload)?;
-    let base = passthrough(a.cycles, &a.args)?;
-    let mut plan: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(f) = a.scale {
         if !(f > 0.0 && f.is_finite()) {
             bail!("--scale must be a positive number");
         }
     }
+    if a.memory {
+        return crate::memory::main(a);
+    }
+    let names = workload_names(&a.workload)?;
+    let base = passthrough(a.cycles, &a.args)?;
+    let mut plan: Vec<(String, Vec<String>)> = Vec::new();
     for w in &names {
         let mut wb = base.clone();
         if let Some(f) = a.scale {
@@ -150,6 +165,49 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         plot_ext(p)?;
         crate::plot_font::register()?;
     }
+    let contestants = resolve_contestants(&a)?;
+    let load_before = runner::loadavg();
+    let (results, any_failed) = run_plan(&a, &plan, &contestants)?;
+
+    let all_rows: Vec<Vec<Row>> = results.iter().map(|r| report::rows(&r.workload, &r.cs, &a.reference)).collect();
+    let table_to_stderr = a.json.as_deref() == Some(Path::new("-")) || a.csv.as_deref() == Some(Path::new("-"));
+    let mut text = String::new();
+    for (r, rows) in results.iter().zip(&all_rows) {
+        text.push_str(&format!("{} {}\n", r.workload, r.args.join(" ")));
+        text.push_str(&report::text_table(rows));
+        text.push('\n');
+    }
+    if table_to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    let flat: Vec<Row> = all_rows.iter().flatten().cloned().collect();
+    if let Some(p) = &a.json {
+        let v = serde_json::json!({
+            "machine": runner::machine(),
+            "command": command_line(),
+            "rows": flat,
+            "runs": results.iter().map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs})).collect::<Vec<_>>(),
+        });
+        write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))?;
+    }
+    if let Some(p) = &a.csv {
+        write_out(p, &report::csv(&flat)?)?;
+    }
+    if let Some(p) = &a.markdown {
+        write_out(p, &markdown(&a, &results, &all_rows, &contestants, &load_before))?;
+        eprintln!("hakmem bench: wrote {}", p.display());
+    }
+    if let Some(p) = &a.plot {
+        plot(p, &results)?;
+        eprintln!("hakmem bench: wrote {}", p.display());
+    }
+    Ok(if any_failed { 1 } else { 0 })
+}
+
+/// The contestants asked for, or by default hakmem, every installed peer and glibc.
+pub fn resolve_contestants(a: &BenchArgs) -> Result<Vec<Contestant>> {
     let contestants = if a.allocators.is_empty() {
         contestants::installed(a.profile.as_deref())?
     } else {
@@ -158,13 +216,22 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     if contestants.is_empty() {
         bail!("no allocator left to run");
     }
+    Ok(contestants)
+}
+
+/// Runs every workload of the plan for every contestant, `--runs` rounds interleaved, plus the
+/// callgrind and strace runs when asked for. A failed run is reported and counted, not fatal:
+/// returns the results and whether anything failed.
+pub fn run_plan(
+    a: &BenchArgs,
+    plan: &[(String, Vec<String>)],
+    contestants: &[Contestant],
+) -> Result<(Vec<WorkloadResult>, bool)> {
     let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
     let pb = util::progress(per_workload * plan.len());
-
-    let load_before = runner::loadavg();
     let mut results: Vec<WorkloadResult> = Vec::new();
     let mut any_failed = false;
-    for (w, args) in &plan {
+    for (w, args) in plan {
         let bin = paths::workload_bin_for(w)?;
         let mut cs: Vec<ContestantRuns> =
             contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
@@ -211,54 +278,14 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         results.push(WorkloadResult { workload: w.clone(), args: args.clone(), cs });
     }
     pb.finish_and_clear();
-
-    let all_rows: Vec<Vec<Row>> = results.iter().map(|r| report::rows(&r.workload, &r.cs, &a.reference)).collect();
-    let table_to_stderr = a.json.as_deref() == Some(Path::new("-")) || a.csv.as_deref() == Some(Path::new("-"));
-    let mut text = String::new();
-    for (r, rows) in results.iter().zip(&all_rows) {
-        text.push_str(&format!("{} {}\n", r.workload, r.args.join(" ")));
-        text.push_str(&report::text_table(rows));
-        text.push('\n');
-    }
-    if table_to_stderr {
-        eprint!("{text}");
-    } else {
-        print!("{text}");
-    }
-    let flat: Vec<Row> = all_rows.iter().flatten().cloned().collect();
-    if let Some(p) = &a.json {
-        let v = serde_json::json!({
-            "machine": runner::machine(),
-            "command": command_line(),
-            "rows": flat,
-            "runs": results.iter().map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs})).collect::<Vec<_>>(),
-        });
-        write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))?;
-    }
-    if let Some(p) = &a.csv {
-        write_out(p, &report::csv(&flat)?)?;
-    }
-    if let Some(p) = &a.markdown {
-        write_out(p, &markdown(&a, &results, &all_rows, &contestants, &load_before))?;
-        eprintln!("hakmem bench: wrote {}", p.display());
-    }
-    if let Some(p) = &a.plot {
-        plot(p, &results)?;
-        eprintln!("hakmem bench: wrote {}", p.display());
-    }
-    Ok(if any_failed { 1 } else { 0 })
+    Ok((results, any_failed))
 }
 
-fn markdown(
-    a: &BenchArgs,
-    results: &[WorkloadResult],
-    rows: &[Vec<Row>],
-    cs: &[Contestant],
-    load_before: &Option<[f64; 3]>,
-) -> String {
+/// The bullet list that opens a Markdown report: command, date, machine, load, source,
+/// contestants.
+pub fn markdown_header(cs: &[Contestant], load_before: &Option<[f64; 3]>) -> String {
     let m = runner::machine();
-    let mut s = String::from("# Benchmarks\n\n");
-    s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
+    let mut s = String::new();
     s.push_str(&format!("- command: `{}`\n", command_line()));
     s.push_str(&format!("- date: {}\n", m.date_utc));
     s.push_str(&format!("- machine: `{}`\n", m.uname));
@@ -286,6 +313,19 @@ fn markdown(
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    s
+}
+
+fn markdown(
+    a: &BenchArgs,
+    results: &[WorkloadResult],
+    rows: &[Vec<Row>],
+    cs: &[Contestant],
+    load_before: &Option<[f64; 3]>,
+) -> String {
+    let mut s = String::from("# Benchmarks\n\n");
+    s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
+    s.push_str(&markdown_header(cs, load_before));
     s.push_str(&format!(
         "\nMethod: every contestant runs the same `hakmem-workload` binary as a whole process under `LD_PRELOAD` \
          (glibc: no preload), {} runs each, interleaved (A B C A B C ...). ops/s are median, mean and min over \
