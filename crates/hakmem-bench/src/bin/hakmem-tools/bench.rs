@@ -184,13 +184,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     }
     let flat: Vec<Row> = all_rows.iter().flatten().cloned().collect();
     if let Some(p) = &a.json {
-        let v = serde_json::json!({
-            "machine": runner::machine(),
-            "command": command_line(),
-            "rows": flat,
-            "runs": results.iter().map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs})).collect::<Vec<_>>(),
-        });
-        write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))?;
+        write_json(p, "rows", serde_json::to_value(&flat)?, &results)?;
     }
     if let Some(p) = &a.csv {
         write_out(p, &report::csv(&flat)?)?;
@@ -279,6 +273,18 @@ pub fn run_plan(
     }
     pb.finish_and_clear();
     Ok((results, any_failed))
+}
+
+/// The JSON report: the machine, the command line, the tables under `key`, and every run.
+pub fn write_json(p: &Path, key: &str, tables: serde_json::Value, results: &[WorkloadResult]) -> Result<()> {
+    let runs: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs}))
+        .collect();
+    let mut v = serde_json::json!({"machine": runner::machine(), "command": command_line()});
+    v[key] = tables;
+    v["runs"] = serde_json::Value::Array(runs);
+    write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))
 }
 
 /// The bullet list that opens a Markdown report: command, date, machine, load, source,

@@ -4,7 +4,7 @@
 //! `hakmem_bench::memory`.
 
 use crate::bench::{self, BenchArgs};
-use crate::util::{self, command_line, write_out};
+use crate::util::{self, write_out};
 use anyhow::{bail, Result};
 use hakmem_bench::memory::{self, Measured};
 use hakmem_bench::runner;
@@ -71,13 +71,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         print!("{text}");
     }
     if let Some(p) = &a.json {
-        let v = serde_json::json!({
-            "machine": runner::machine(),
-            "command": command_line(),
-            "tables": grids,
-            "runs": results.iter().map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs})).collect::<Vec<_>>(),
-        });
-        write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))?;
+        bench::write_json(p, "tables", serde_json::to_value(&grids)?, &results)?;
     }
     if let Some(p) = &a.markdown {
         let mut s = String::from("## Memory\n\n");
