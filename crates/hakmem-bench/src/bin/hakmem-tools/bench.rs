@@ -13,14 +13,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Workloads (repeatable or comma list; `all` for every one but the memory workloads
-    /// burst and fit).
+    /// Workloads (repeatable or comma list): random-mixed, random-mixed-c (random-mixed as a C
+    /// program, compiled with cc -O2 on first use), server-churn, producer-consumer,
+    /// false-sharing, realloc-growth, large-blocks, thread-churn, and the memory workloads burst
+    /// and fit; `all` for every one but burst and fit.
     #[arg(short, long, value_delimiter = ',', default_value = "random-mixed")]
     pub workload: Vec<String>,
     /// Run the memory section instead of the throughput workloads: RSS held after a 300 MB
     /// burst is freed (at each --idle time; one thread, then --threads threads that exit), RSS
     /// over the requested bytes per size range (fit), and each one's peak RSS. --scale
-    /// multiplies the MB.
+    /// multiplies the MB; --markdown writes a `## Memory` section.
     #[arg(long, conflicts_with_all = ["workload", "cycles", "args", "instructions", "instr_cycles", "syscalls", "plot", "csv", "reference"])]
     pub memory: bool,
     /// With --memory: when to sample RSS after the burst's last free (comma list).
@@ -308,7 +310,11 @@ pub fn markdown_header(cs: &[Contestant], load_before: &Option<[f64; 3]>) -> Str
         "- contestants: {}\n",
         cs.iter()
             .map(|c| {
-                let lib = c.preload.as_ref().map_or("no preload".to_string(), |p| p.display().to_string());
+                // Relative to the working directory when under it (the repository root, usually).
+                let lib = c.preload.as_ref().map_or("no preload".to_string(), |p| {
+                    let cwd = std::env::current_dir().unwrap_or_default();
+                    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+                });
                 let env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 if env.is_empty() {
                     format!("{} ({lib})", c.name)
