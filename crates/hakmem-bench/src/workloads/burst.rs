@@ -131,7 +131,7 @@ fn ring(tables: &mut [Vec<usize>]) -> Result<(u64, Instant)> {
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Vec<usize>>()).unzip();
     let made = Barrier::new(n);
     let full = Mutex::new(0u64);
-    let ends = std::thread::scope(|s| -> Result<Vec<Instant>> {
+    let ends = std::thread::scope(|s| -> Vec<Instant> {
         let mut hs = Vec::new();
         for ((i, table), rx) in tables.iter_mut().enumerate().zip(rxs) {
             let tx = txs[(i + 1) % n].clone();
@@ -155,12 +155,17 @@ fn ring(tables: &mut [Vec<usize>]) -> Result<(u64, Instant)> {
                     }
                 }
                 Instant::now()
-            })?;
+            });
+            // The threads already started would wait at the barrier for ever: end the process.
+            let h = h.unwrap_or_else(|e| {
+                eprintln!("hakmem-workload: burst: cannot start thread {i} of {n}: {e}");
+                std::process::exit(1)
+            });
             hs.push(h);
         }
         drop(txs);
-        Ok(hs.into_iter().map(|h| h.join().expect("burst thread panicked")).collect())
-    })?;
+        hs.into_iter().map(|h| h.join().expect("burst thread panicked")).collect()
+    });
     let last = ends.into_iter().max().unwrap_or_else(Instant::now);
     let full = *full.lock().unwrap();
     Ok((full, last))
