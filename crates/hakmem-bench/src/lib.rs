@@ -4,6 +4,8 @@
 //! `hakmem-soak-worker`.
 
 pub mod contestants;
+pub mod cprog;
+pub mod memory;
 pub mod paths;
 pub mod probe;
 pub mod report;

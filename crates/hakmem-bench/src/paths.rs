@@ -46,6 +46,15 @@ pub fn workload_bin() -> Result<PathBuf> {
     sibling_bin("hakmem-workload")
 }
 
+/// The program that runs workload `name`: `hakmem-workload`, or for a workload written in C
+/// its own binary (compiled on first use). Both take the same command line.
+pub fn workload_bin_for(name: &str) -> Result<PathBuf> {
+    match crate::cprog::find(name) {
+        Some(p) => p.binary(),
+        None => workload_bin(),
+    }
+}
+
 /// The soak worker binary (`hakmem-soak-worker`).
 pub fn soak_worker_bin() -> Result<PathBuf> {
     sibling_bin("hakmem-soak-worker")

@@ -220,13 +220,18 @@ pub fn plain_table(header: Vec<String>, body: Vec<Vec<String>>) -> String {
 /// GitHub Markdown table.
 pub fn markdown_table(rows: &[Row]) -> String {
     let (h, x) = header(rows);
-    let mut s = format!("| {} |\n", h.join(" | "));
+    markdown_grid(&h, &rows.iter().map(|r| cells(r, x)).collect::<Vec<_>>())
+}
+
+/// A GitHub Markdown table, first column left-aligned, the others right-aligned.
+pub fn markdown_grid(header: &[String], body: &[Vec<String>]) -> String {
+    let mut s = format!("| {} |\n", header.join(" | "));
     s.push_str(&format!(
         "|{}\n",
-        h.iter().enumerate().map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" }).collect::<String>()
+        header.iter().enumerate().map(|(i, _)| if i == 0 { " --- |" } else { " ---: |" }).collect::<String>()
     ));
-    for r in rows {
-        s.push_str(&format!("| {} |\n", cells(r, x).join(" | ")));
+    for r in body {
+        s.push_str(&format!("| {} |\n", r.join(" | ")));
     }
     s
 }
@@ -256,6 +261,7 @@ mod tests {
             os_calls: os,
             params: serde_json::Value::Null,
             checks: Default::default(),
+            memory: Default::default(),
         }
     }
 

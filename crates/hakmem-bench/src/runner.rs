@@ -25,6 +25,9 @@ pub struct RunOutput {
     pub params: serde_json::Value,
     #[serde(default)]
     pub checks: BTreeMap<String, u64>,
+    /// The memory workloads' samples (RSS in KiB, bytes), by name.
+    #[serde(default)]
+    pub memory: BTreeMap<String, u64>,
 }
 
 impl RunOutput {

@@ -78,10 +78,14 @@ fn every_workload_under_libhakmem() {
         ("realloc-growth", &["--cycles", "5000"]),
         ("large-blocks", &["--cycles", "30", "--max-size", "2097152"]),
         ("thread-churn", &["--cycles", "8", "--allocs-per-thread", "200"]),
+        ("random-mixed-c", &["--cycles", "50000"]),
+        ("burst", &["--total-mb", "4", "--idle-ms", "0", "--threads", "4"]),
+        ("fit", &["--total-mb", "2"]),
     ];
     for (w, args) in cases {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let r = run_once(bin(), &c, w, &args).unwrap_or_else(|e| panic!("{w} under libhakmem.so: {e:#}"));
+        let wbin = hakmem_bench::paths::workload_bin_for(w).unwrap();
+        let r = run_once(&wbin, &c, w, &args).unwrap_or_else(|e| panic!("{w} under libhakmem.so: {e:#}"));
         let os = r.os_calls.unwrap_or_else(|| panic!("{w}: hakmem_os_calls not found through dlsym"));
         assert!(os.mmap >= 1, "{w}: the allocator must have mapped memory: {os:?}");
     }
@@ -124,4 +128,52 @@ fn multithreaded_workloads_hold_their_invariants() {
             assert!(r.checks["remote_frees"] > 0);
         }
     }
+}
+
+/// The C random-mixed builds (with cc, on first use) and does what was asked: the op count,
+/// and the very same mallocs and frees as the Rust program (same generator and protocol).
+#[test]
+fn random_mixed_c_builds_and_follows_the_rust_protocol() {
+    let c = hakmem_bench::cprog::find("random-mixed-c").unwrap();
+    let dir = std::env::temp_dir().join(format!("hakmem-cprog-test-{}", std::process::id()));
+    let exe = c.build_in(&dir).unwrap();
+    assert!(exe.is_file());
+    assert_eq!(c.build_in(&dir).unwrap(), exe, "a second call reuses the binary");
+    let args: Vec<String> = ["--cycles", "30000", "--ws", "100", "--max-extra-mask", "0x7f", "--seed", "42"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let cr = run_once(&exe, &glibc(), "random-mixed-c", &args).unwrap();
+    let rust = run_once(bin(), &glibc(), "random-mixed", &args).unwrap();
+    assert_eq!(cr.workload, "random-mixed-c");
+    assert_eq!(cr.ops, 30000);
+    assert_eq!(cr.checks["mallocs"] + cr.checks["frees"], 30000);
+    assert_eq!(cr.checks, rust.checks, "same sequence of mallocs and frees as the Rust program");
+    assert_eq!(cr.params, rust.params);
+    assert!(cr.seconds > 0.0 && cr.ops_per_sec > 0.0 && cr.peak_rss_kb.unwrap() > 0);
+    // hakmem-workload hands a C workload's command line to its binary.
+    let via = run("random-mixed-c", &["--cycles", "1000"]).unwrap();
+    assert_eq!((via.workload.as_str(), via.ops), ("random-mixed-c", 1000));
+    let e = run_once(&exe, &glibc(), "random-mixed-c", &["--threads".into(), "2".into()]).unwrap_err();
+    assert!(format!("{e:#}").contains("has no option --threads"), "{e:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn memory_workloads_report_their_samples() {
+    for threads in ["0", "6"] {
+        let r = run("burst", &["--total-mb", "3", "--idle-ms", "0,30", "--threads", threads]).unwrap();
+        assert_eq!(r.params["threads"], threads.parse::<u64>().unwrap());
+        assert_eq!(r.checks["blocks"], 12 * 257);
+        for k in ["rss_before_kb", "rss_full_kb", "rss_idle_0ms_kb", "rss_idle_30ms_kb"] {
+            assert!(r.memory.get(k).is_some_and(|&v| v > 0), "{k}: {:?}", r.memory);
+        }
+        assert!(r.peak_rss_kb.unwrap() >= r.memory["rss_before_kb"]);
+    }
+    let r = run("fit", &["--min-size", "513", "--max-size", "1024", "--total-mb", "2"]).unwrap();
+    assert_eq!(r.params["blocks"], 2729);
+    assert_eq!(r.checks["blocks"], 2729);
+    let live = r.memory["live_bytes"];
+    assert!((513 * 2729..=1024 * 2729).contains(&live), "{live}");
+    assert!(r.memory["rss_kb"] > 0 && r.memory["baseline_rss_kb"] > 0);
 }

@@ -127,6 +127,11 @@ fn bench_rejects_bad_arguments() {
         (&["bench", "-a", "glibc", "--plot", "chart.gif"], ".svg or .png"),
         (&["bench", "-a", "glibc", "--scale", "0"], "--scale"),
         (&["bench", "-a", "glibc", "--scale", "0.1", "--cycles", "5"], "cannot be used with"),
+        (&["bench", "--memory", "-w", "random-mixed"], "cannot be used with"),
+        (&["bench", "--memory", "--instructions"], "cannot be used with"),
+        (&["bench", "-a", "glibc", "--idle", "1s"], "--memory"),
+        (&["bench", "-a", "glibc", "--memory", "--idle", "soon"], "--idle"),
+        (&["bench", "-a", "glibc", "--memory", "--threads", "0"], "--threads"),
         (&["ab", "--env", "HAKMEM_X", "--env", "HAKMEM_X=1"], "NAME=VALUE"),
         (&["ab", "--env", "HAKMEM_X=1"], "exactly twice"),
         (&["ab", "--env", "HAKMEM_X=1", "--env", "HAKMEM_X=1"], "nothing is flipped"),
@@ -240,4 +245,70 @@ fn bench_mt_group_with_instructions() {
         }
     }
     assert!(err.contains("blocked P/C"), "{err}");
+}
+
+#[test]
+fn memory_section_end_to_end_on_glibc() {
+    let md = tmp("memory.md");
+    let o = hakmem()
+        .args([
+            "bench",
+            "--memory",
+            "-a",
+            "glibc",
+            "--runs",
+            "1",
+            "--scale",
+            "0.01",
+            "--idle",
+            "0s,20ms",
+            "--threads",
+            "3",
+            "--json",
+            "-",
+            "--markdown",
+        ])
+        .arg(&md)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout: {out}\nstderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let tables = v["tables"].as_array().unwrap();
+    let titles: Vec<&str> = tables.iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Burst given back: RSS held after free", "Fit: RSS over the live requested bytes", "Peak RSS"]);
+    let held: Vec<&str> = tables[0]["rows"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(held, ["burst, 0 s", "burst, 0.02 s", "burst, 3 threads, 0 s", "burst, 3 threads, 0.02 s"]);
+    let fit: Vec<&str> = tables[1]["rows"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(fit, ["16 B – 1 KiB", "513 B – 1 KiB", "1 KiB – 8 KiB", "16 B – 32 KiB"]);
+    for t in tables {
+        assert_eq!(t["contestants"], serde_json::json!(["glibc"]));
+        for r in t["rows"].as_array().unwrap() {
+            assert!(r["cells"][0].is_f64(), "every cell measured: {r}");
+        }
+    }
+    assert_eq!(tables[2]["rows"].as_array().unwrap().len(), 6);
+    assert_eq!(v["runs"][0]["args"], serde_json::json!(["--total-mb", "3", "--idle-ms", "0,20"]));
+    // The tables go to stderr when stdout carries the JSON.
+    assert!(err.contains("Fit: RSS over the live requested bytes") && err.contains("sizes"), "{err}");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("## Memory\n"), "{md}");
+    assert!(md.contains("### Burst given back") && md.contains("| 16 B – 32 KiB |") && md.contains("### Peak RSS"));
+    assert!(md.contains("- command: `hakmem bench --memory"), "{md}");
+}
+
+#[test]
+fn bench_runs_the_c_random_mixed() {
+    let o = hakmem()
+        .args(["bench", "--runs", "1", "-a", "glibc", "-w", "random-mixed-c", "--cycles", "20000", "--json", "-"])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout: {out}\nstderr: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["rows"][0]["workload"], "random-mixed-c");
+    assert!(v["rows"][0]["median_ops_per_sec"].as_f64().unwrap() > 0.0);
+    let run = &v["runs"][0]["contestants"][0]["runs"][0];
+    assert_eq!(run["ops"], 20000);
+    assert_eq!(run["checks"]["mallocs"].as_u64().unwrap() + run["checks"]["frees"].as_u64().unwrap(), 20000);
 }

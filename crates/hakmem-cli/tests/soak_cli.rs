@@ -68,8 +68,11 @@ fn ten_second_soak_on_hakmem_passes_the_budgets() {
     assert_eq!(data_rows(&csv).len(), 10, "one row per 1 s epoch");
 
     // The live set's random walk sets new highs (and RSS follows) mostly in the first
-    // seconds; 3 warm-up epochs keep those out, as the 10% of a long soak would.
-    let o = analyze(&[csv.to_str().unwrap(), "--json", "--warmup", "3"]);
+    // seconds; 3 warm-up epochs keep those out, as the 10% of a long soak would. The last
+    // slabs of the 72 classes are touched for ~12 s (+80 KB, 1.5% of 5.3 MB, then flat), longer
+    // on a loaded machine, so a 10 s run is held to 5%: a leak still shows (every op that
+    // leaked 1 byte would add ~90 MB here); the 1% budget is for long soaks (docs/soak.md).
+    let o = analyze(&[csv.to_str().unwrap(), "--json", "--warmup", "3", "--max-drift", "5%"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["pass"], true, "{v:#}");
@@ -80,7 +83,7 @@ fn ten_second_soak_on_hakmem_passes_the_budgets() {
     // hakmem exports hakmem_os_calls, so its syscalls are measured, not unknown.
     assert!(r["syscalls"].is_object(), "syscall counts missing: {r:#}");
     assert!(r["syscalls"]["per_op"].as_f64().unwrap() <= 1.25e-7);
-    assert!(r["rss_drift"].as_f64().unwrap() <= 0.01);
+    assert!(r["rss_drift"].as_f64().unwrap() <= 0.05);
     assert!(r["throughput"]["mean"].as_f64().unwrap() > 0.0);
 }
 

@@ -11,8 +11,9 @@ use hakmem_bench::workloads::{self, Overrides};
 #[derive(Parser)]
 #[command(name = "hakmem-workload", about = "Run one allocator workload and print one JSON line")]
 struct Cli {
-    /// One of: random-mixed, server-churn, producer-consumer, false-sharing, realloc-growth,
-    /// large-blocks, thread-churn, mpmc, mixed-lifetimes, rounds, cache-thrash.
+    /// One of: random-mixed, random-mixed-c (a C program, run through its own binary),
+    /// server-churn, producer-consumer, false-sharing, realloc-growth, large-blocks,
+    /// thread-churn, mpmc, mixed-lifetimes, rounds, cache-thrash; the memory workloads burst, fit.
     workload: String,
     #[command(flatten)]
     o: Overrides,
@@ -20,6 +21,16 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(c) = hakmem_bench::cprog::find(&cli.workload) {
+        // A workload written in C: the same command line goes to its own binary.
+        use std::os::unix::process::CommandExt;
+        let e = match c.binary() {
+            Ok(bin) => anyhow::Error::from(std::process::Command::new(bin).args(std::env::args_os().skip(1)).exec()),
+            Err(e) => e,
+        };
+        eprintln!("hakmem-workload: {e:#}");
+        std::process::exit(1);
+    }
     let (outcome, params) = match workloads::run_named(&cli.workload, &cli.o) {
         Ok(r) => r,
         Err(e) => {
@@ -39,6 +50,7 @@ fn main() {
         "rss_end_kb": mem.map(|m| m.rss_kb),
         "os_calls": os,
         "checks": outcome.checks,
+        "memory": outcome.memory,
     });
     println!("{line}");
 }

@@ -3,7 +3,9 @@
 //! timed path.
 
 pub mod block;
+pub mod burst;
 pub mod false_sharing;
+pub mod fit;
 pub mod large_blocks;
 pub mod mixed_lifetimes;
 pub mod mt;
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 /// Every workload, by the name used on the command line.
 pub const NAMES: &[&str] = &[
     "random-mixed",
+    "random-mixed-c",
     "server-churn",
     "producer-consumer",
     "false-sharing",
@@ -52,21 +55,30 @@ pub fn group(name: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-/// What a workload reports: ops done in the timed part, its duration, and the counters its
-/// invariant checks were computed from.
+/// The workloads of the memory section (`hakmem bench --memory`): they measure RSS, not speed,
+/// and are not part of `all`.
+pub const MEMORY_NAMES: &[&str] = &["burst", "fit"];
+
+/// What a workload reports: ops done in the timed part, its duration, the counters its
+/// invariant checks were computed from, and the memory workloads' samples (RSS in KiB, bytes).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Outcome {
     pub ops: u64,
     pub seconds: f64,
     pub checks: BTreeMap<String, u64>,
+    pub memory: BTreeMap<String, u64>,
 }
 
 impl Outcome {
     pub fn new(ops: u64, seconds: f64) -> Self {
-        Outcome { ops, seconds, checks: BTreeMap::new() }
+        Outcome { ops, seconds, checks: BTreeMap::new(), memory: BTreeMap::new() }
     }
     pub fn check(mut self, k: &str, v: u64) -> Self {
         self.checks.insert(k.to_string(), v);
+        self
+    }
+    pub fn mem(mut self, k: &str, v: u64) -> Self {
+        self.memory.insert(k.to_string(), v);
         self
     }
 }
@@ -113,6 +125,12 @@ pub struct Overrides {
     /// producer-consumer, mpmc: queue capacity in batches of 32 blocks.
     #[arg(long)]
     pub queue_batches: Option<usize>,
+    /// burst: MB allocated in all; fit: live requested MB aimed at (MB = 2^20 bytes).
+    #[arg(long)]
+    pub total_mb: Option<f64>,
+    /// burst: RSS samples after the last free, ms (comma list, ascending).
+    #[arg(long, value_delimiter = ',')]
+    pub idle_ms: Option<Vec<u64>>,
 }
 
 fn parse_u32_maybe_hex(s: &str) -> Result<u32, String> {
@@ -144,6 +162,8 @@ pub enum Prepared {
     ThreadChurn(thread_churn::ThreadChurnParams),
     MixedLifetimes(mixed_lifetimes::MixedLifetimesParams),
     Rounds(rounds::RoundsParams),
+    Burst(burst::BurstParams),
+    Fit(fit::FitParams),
 }
 
 impl Prepared {
@@ -158,6 +178,8 @@ impl Prepared {
             Prepared::ThreadChurn(p) => serde_json::to_value(p),
             Prepared::MixedLifetimes(p) => serde_json::to_value(p),
             Prepared::Rounds(p) => serde_json::to_value(p),
+            Prepared::Burst(p) => serde_json::to_value(p),
+            Prepared::Fit(p) => serde_json::to_value(p),
         };
         v.unwrap_or(serde_json::Value::Null)
     }
@@ -179,6 +201,8 @@ impl Prepared {
             Prepared::ThreadChurn(p) => thread_churn::run(p),
             Prepared::MixedLifetimes(p) => mixed_lifetimes::run(p),
             Prepared::Rounds(p) => rounds::run(p),
+            Prepared::Burst(p) => burst::run(p),
+            Prepared::Fit(p) => fit::run(p),
         }
     }
 }
@@ -200,7 +224,8 @@ pub fn parse_overrides(args: &[String]) -> anyhow::Result<Overrides> {
 pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
     let mut used: Vec<&str> = Vec::new();
     let prepared = match name {
-        "random-mixed" => {
+        // random-mixed-c (a C program, see `cprog`) takes random-mixed's options.
+        "random-mixed" | "random-mixed-c" => {
             let mut p = random_mixed::RandomMixedParams::default();
             take!(o, used, cycles => p.cycles);
             take!(o, used, ws => p.ws);
@@ -300,7 +325,28 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, max_size => p.max_size);
             Prepared::Rounds(p)
         }
-        _ => anyhow::bail!("unknown workload '{name}' (known: {})", NAMES.join(", ")),
+        "burst" => {
+            let mut p = burst::BurstParams::default();
+            take!(o, used, total_mb => p.total_mb);
+            take!(o, used, threads => p.threads);
+            if let Some(v) = &o.idle_ms {
+                p.idle_ms = v.clone();
+                used.push("idle_ms");
+            }
+            Prepared::Burst(p)
+        }
+        "fit" => {
+            let (mut min, mut max, mut total) = (16, 1024, fit::DEFAULT_TOTAL_MB);
+            take!(o, used, min_size => min);
+            take!(o, used, max_size => max);
+            take!(o, used, total_mb => total);
+            anyhow::ensure!(min >= 1 && max >= min, "fit needs 1 <= min-size <= max-size");
+            let mut p = fit::FitParams::for_total(min, max, total);
+            take!(o, used, cycles => p.blocks);
+            take!(o, used, seed => p.seed);
+            Prepared::Fit(p)
+        }
+        _ => anyhow::bail!("unknown workload '{name}' (known: {}, {})", NAMES.join(", "), MEMORY_NAMES.join(", ")),
     };
     check_unused(name, o, &used)?;
     Ok(prepared)
@@ -308,13 +354,14 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
 
 /// Runs a workload by name with overrides; returns the outcome and the effective parameters.
 pub fn run_named(name: &str, o: &Overrides) -> anyhow::Result<(Outcome, serde_json::Value)> {
+    anyhow::ensure!(crate::cprog::find(name).is_none(), "{name} is a C program: run its own binary");
     let p = prepare(name, o)?;
     Ok((p.run()?, p.params_json()))
 }
 
 /// Whether a workload takes `--threads`.
 pub fn takes_threads(name: &str) -> bool {
-    MT_NAMES.contains(&name)
+    MT_NAMES.contains(&name) || name == "burst"
 }
 
 fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> {
@@ -332,6 +379,8 @@ fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> 
         ("live", o.live.is_some()),
         ("allocs_per_thread", o.allocs_per_thread.is_some()),
         ("queue_batches", o.queue_batches.is_some()),
+        ("total_mb", o.total_mb.is_some()),
+        ("idle_ms", o.idle_ms.is_some()),
     ]
     .into_iter()
     .filter(|&(k, g)| g && !used.contains(&k))
@@ -370,6 +419,7 @@ impl Xorshift32 {
 pub fn describe(name: &str) -> &'static str {
     match name {
         "random-mixed" => "8192 slots, xorshift32; each op frees a full slot or mallocs 16..1039 bytes into an empty one (single thread). One op = one malloc or one free.",
+        "random-mixed-c" => "random-mixed written again in C (the same slots, generator, sizes and protocol; built by the tool with cc -O2): a second, independent program for the headline pattern. One op = one malloc or one free.",
         "server-churn" => "larson-like: each thread keeps a table of 8..512-byte blocks and replaces them at random; 10% of replaced blocks are freed by the next thread. One op = one replacement (a free plus a malloc).",
         "producer-consumer" => "one thread mallocs 16..1024-byte blocks and hands them in batches of 32 through a bounded queue (16 batches) to another that frees them: every free is remote; the producer can never run more than 512 blocks ahead. One op = one block handed over; the share of time each side waited on the queue is reported as blocked P/C.",
         "false-sharing" => "cache-scratch: the main thread allocates one 8-byte object per worker and hands them out; each worker frees it, then allocates 8-byte objects and increments them 1000 times each. One op = one write; a slow row means the allocator put two threads' objects on one cache line.",
@@ -380,6 +430,8 @@ pub fn describe(name: &str) -> &'static str {
         "mixed-lifetimes" => "larson/mstress-like: 2 lanes of short-lived threads (50 000 mallocs each, then the next thread of the lane takes over its table); of blocks of 16 B..4 KiB (log-uniform), 50% are freed at once, 10% swapped into a shared 1024-slot array (freeing what another thread left there), 40% replace a slot of a 1000-block table that outlives its thread. One op = one malloc.",
         "rounds" => "alloc-test-like: each thread, round after round, mallocs 2000 blocks of 16 B..4 KiB (log-uniform), then frees them all in a fixed scrambled order. One op = one malloc (with its free).",
         "cache-thrash" => "Hoard's cache-thrash: each thread mallocs one 8-byte object, increments it 10 times, frees it, again and again (no object comes from another thread, unlike false-sharing). One op = one write; a slow row means the allocator put two threads' objects on one cache line.",
+        "burst" => "300 MB of 512-byte and 128 KiB blocks interleaved, every byte written, all freed; then idle (no allocator call) with RSS sampled after the last free. With --threads N, N threads make the blocks and pass them around a ring to be freed, then exit. One op = one malloc.",
+        "fit" => "blocks of uniformly random size in [min-size, max-size], ~160 MB requested, every byte written; a random half freed and allocated again with new sizes; RSS over the live requested bytes. One op = one malloc.",
         _ => "",
     }
 }
@@ -387,7 +439,7 @@ pub fn describe(name: &str) -> &'static str {
 /// The default `--cycles` of a workload (the instruction-count mode runs a tenth of it).
 pub fn default_cycles(name: &str) -> Option<u64> {
     Some(match name {
-        "random-mixed" => random_mixed::RandomMixedParams::default().cycles,
+        "random-mixed" | "random-mixed-c" => random_mixed::RandomMixedParams::default().cycles,
         "server-churn" => server_churn::ServerChurnParams::default().cycles,
         "producer-consumer" => producer_consumer::ProducerConsumerParams::default().cycles,
         "false-sharing" => false_sharing::FalseSharingParams::default().cycles,
@@ -419,12 +471,32 @@ mod tests {
         assert!(e.to_string().contains("no option --threads"), "{e}");
         assert!(parse_overrides(&["--bogus".into(), "1".into()]).is_err());
         assert!(prepare("nope", &Overrides::default()).is_err());
-        for n in NAMES {
+        for n in NAMES.iter().chain(MEMORY_NAMES) {
             assert!(prepare(n, &Overrides::default()).is_ok(), "{n}");
-            assert!(default_cycles(n).is_some());
+            assert_eq!(default_cycles(n).is_some(), NAMES.contains(n), "{n}");
             let t = Overrides { threads: Some(2), ..Default::default() };
             assert_eq!(prepare(n, &t).is_ok(), takes_threads(n), "{n}");
         }
+    }
+
+    #[test]
+    fn memory_workload_options() {
+        let w = |a: &[&str]| parse_overrides(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        match prepare("fit", &w(&["--min-size", "1024", "--max-size", "1024", "--total-mb", "2"])).unwrap() {
+            Prepared::Fit(p) => assert_eq!((p.blocks, p.min_size, p.max_size), (2048, 1024, 1024)),
+            other => panic!("{other:?}"),
+        }
+        match prepare("fit", &w(&["--cycles", "77", "--total-mb", "2"])).unwrap() {
+            Prepared::Fit(p) => assert_eq!(p.blocks, 77, "--cycles counts blocks and wins"),
+            other => panic!("{other:?}"),
+        }
+        assert!(prepare("fit", &w(&["--min-size", "9", "--max-size", "8"])).is_err());
+        match prepare("burst", &w(&["--idle-ms", "0,250", "--threads", "32", "--total-mb", "1.5"])).unwrap() {
+            Prepared::Burst(p) => assert_eq!((p.idle_ms, p.threads, p.total_mb), (vec![0, 250], 32, 1.5)),
+            other => panic!("{other:?}"),
+        }
+        assert!(prepare("burst", &w(&["--min-size", "9"])).is_err());
+        assert!(prepare("random-mixed", &w(&["--idle-ms", "1"])).is_err());
     }
 
     #[test]

@@ -181,7 +181,7 @@ pub fn main(a: AbArgs) -> Result<i32> {
     let w = &w[0];
     let wargs = bench::workload_args(w, &bench::passthrough(a.cycles, &a.args)?, a.threads)?;
     let lib = paths::libhakmem()?;
-    let bin = paths::workload_bin()?;
+    let bin = paths::workload_bin_for(w)?;
     let side = |name: &str, e: &(String, String)| {
         let mut env = Vec::new();
         if let Some(p) = &a.profile {

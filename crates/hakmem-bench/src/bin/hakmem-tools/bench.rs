@@ -13,9 +13,22 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Workloads (repeatable or comma list; `all` for every one, `mt` for the multi-threaded ones).
+    /// Workloads (repeatable or comma list): random-mixed, random-mixed-c (random-mixed as a C
+    /// program, compiled with cc -O2 on first use), server-churn, producer-consumer,
+    /// false-sharing, realloc-growth, large-blocks, thread-churn, mpmc, mixed-lifetimes, rounds,
+    /// cache-thrash, and the memory workloads burst and fit; `all` for every one but burst and
+    /// fit, `mt` for the multi-threaded ones.
     #[arg(short, long, value_delimiter = ',', default_value = "random-mixed")]
     pub workload: Vec<String>,
+    /// Run the memory section instead of the throughput workloads: RSS held after a 300 MB
+    /// burst is freed (at each --idle time; one thread, then --threads threads that exit), RSS
+    /// over the requested bytes per size range (fit), and each one's peak RSS. --scale
+    /// multiplies the MB; --markdown writes a `## Memory` section.
+    #[arg(long, conflicts_with_all = ["workload", "cycles", "args", "instructions", "instr_cycles", "syscalls", "plot", "csv", "reference"])]
+    pub memory: bool,
+    /// With --memory: when to sample RSS after the burst's last free (comma list).
+    #[arg(long, value_delimiter = ',', value_name = "DURATIONS", default_value = "0s,1s,3s", requires = "memory")]
+    pub idle: Vec<String>,
     /// Runs per contestant (interleaved A B C A B C ...).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
@@ -34,7 +47,8 @@ pub struct BenchArgs {
     /// sets one count for all, which suits a single workload better (its unit differs per workload).
     #[arg(long, conflicts_with = "cycles")]
     pub scale: Option<f64>,
-    /// Threads for the multithreaded workloads (default 2).
+    /// Threads for the multithreaded workloads (default 2; with --memory, the threaded burst's,
+    /// default 32).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Any other workload option, as KEY=VALUE (e.g. `--arg ws=4096`); repeatable.
@@ -93,10 +107,11 @@ pub fn workload_names(ws: &[String]) -> Result<Vec<String>> {
         let w = w.trim();
         let names: Vec<&str> = if let Some(g) = workloads::group(w) {
             g.to_vec()
-        } else if workloads::NAMES.contains(&w) {
+        } else if workloads::NAMES.contains(&w) || workloads::MEMORY_NAMES.contains(&w) {
             vec![w]
         } else {
-            bail!("unknown workload '{w}' (known: {}; groups: all, mt)", workloads::NAMES.join(", "));
+            let known = workloads::NAMES.iter().chain(workloads::MEMORY_NAMES).copied().collect::<Vec<_>>();
+            bail!("unknown workload '{w}' (known: {}; groups: all, mt)", known.join(", "));
         };
         for n in names {
             if !out.iter().any(|o| o == n) {
@@ -123,24 +138,27 @@ pub fn workload_args(w: &str, base: &[String], threads: Option<usize>) -> Result
     Ok(a)
 }
 
-struct WorkloadResult {
-    workload: String,
-    args: Vec<String>,
-    cs: Vec<ContestantRuns>,
+pub struct WorkloadResult {
+    pub workload: String,
+    pub args: Vec<String>,
+    pub cs: Vec<ContestantRuns>,
 }
 
 pub fn main(a: BenchArgs) -> Result<i32> {
     if a.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let names = workload_names(&a.workload)?;
-    let base = passthrough(a.cycles, &a.args)?;
-    let mut plan: Vec<(String, Vec<String>)> = Vec::new();
     if let Some(f) = a.scale {
         if !(f > 0.0 && f.is_finite()) {
             bail!("--scale must be a positive number");
         }
     }
+    if a.memory {
+        return crate::memory::main(a);
+    }
+    let names = workload_names(&a.workload)?;
+    let base = passthrough(a.cycles, &a.args)?;
+    let mut plan: Vec<(String, Vec<String>)> = Vec::new();
     for w in &names {
         let mut wb = base.clone();
         if let Some(f) = a.scale {
@@ -154,6 +172,43 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         plot_ext(p)?;
         crate::plot_font::register()?;
     }
+    let contestants = resolve_contestants(&a)?;
+    let load_before = runner::loadavg();
+    let (results, any_failed) = run_plan(&a, &plan, &contestants)?;
+
+    let all_rows: Vec<Vec<Row>> = results.iter().map(|r| report::rows(&r.workload, &r.cs, &a.reference)).collect();
+    let table_to_stderr = a.json.as_deref() == Some(Path::new("-")) || a.csv.as_deref() == Some(Path::new("-"));
+    let mut text = String::new();
+    for (r, rows) in results.iter().zip(&all_rows) {
+        text.push_str(&format!("{} {}\n", r.workload, r.args.join(" ")));
+        text.push_str(&report::text_table(rows));
+        text.push('\n');
+    }
+    if table_to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    let flat: Vec<Row> = all_rows.iter().flatten().cloned().collect();
+    if let Some(p) = &a.json {
+        write_json(p, "rows", serde_json::to_value(&flat)?, &results)?;
+    }
+    if let Some(p) = &a.csv {
+        write_out(p, &report::csv(&flat)?)?;
+    }
+    if let Some(p) = &a.markdown {
+        write_out(p, &markdown(&a, &results, &all_rows, &contestants, &load_before))?;
+        eprintln!("hakmem bench: wrote {}", p.display());
+    }
+    if let Some(p) = &a.plot {
+        plot(p, &results)?;
+        eprintln!("hakmem bench: wrote {}", p.display());
+    }
+    Ok(if any_failed { 1 } else { 0 })
+}
+
+/// The contestants asked for, or by default hakmem, every installed peer and glibc.
+pub fn resolve_contestants(a: &BenchArgs) -> Result<Vec<Contestant>> {
     let contestants = if a.allocators.is_empty() {
         contestants::installed(a.profile.as_deref())?
     } else {
@@ -162,14 +217,23 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     if contestants.is_empty() {
         bail!("no allocator left to run");
     }
-    let bin = paths::workload_bin()?;
+    Ok(contestants)
+}
+
+/// Runs every workload of the plan for every contestant, `--runs` rounds interleaved, plus the
+/// callgrind and strace runs when asked for. A failed run is reported and counted, not fatal:
+/// returns the results and whether anything failed.
+pub fn run_plan(
+    a: &BenchArgs,
+    plan: &[(String, Vec<String>)],
+    contestants: &[Contestant],
+) -> Result<(Vec<WorkloadResult>, bool)> {
     let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
     let pb = util::progress(per_workload * plan.len());
-
-    let load_before = runner::loadavg();
     let mut results: Vec<WorkloadResult> = Vec::new();
     let mut any_failed = false;
-    for (w, args) in &plan {
+    for (w, args) in plan {
+        let bin = paths::workload_bin_for(w)?;
         let mut cs: Vec<ContestantRuns> =
             contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
         for (r, ci) in runner::schedule(contestants.len(), a.runs) {
@@ -215,54 +279,26 @@ pub fn main(a: BenchArgs) -> Result<i32> {
         results.push(WorkloadResult { workload: w.clone(), args: args.clone(), cs });
     }
     pb.finish_and_clear();
-
-    let all_rows: Vec<Vec<Row>> = results.iter().map(|r| report::rows(&r.workload, &r.cs, &a.reference)).collect();
-    let table_to_stderr = a.json.as_deref() == Some(Path::new("-")) || a.csv.as_deref() == Some(Path::new("-"));
-    let mut text = String::new();
-    for (r, rows) in results.iter().zip(&all_rows) {
-        text.push_str(&format!("{} {}\n", r.workload, r.args.join(" ")));
-        text.push_str(&report::text_table(rows));
-        text.push('\n');
-    }
-    if table_to_stderr {
-        eprint!("{text}");
-    } else {
-        print!("{text}");
-    }
-    let flat: Vec<Row> = all_rows.iter().flatten().cloned().collect();
-    if let Some(p) = &a.json {
-        let v = serde_json::json!({
-            "machine": runner::machine(),
-            "command": command_line(),
-            "rows": flat,
-            "runs": results.iter().map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs})).collect::<Vec<_>>(),
-        });
-        write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))?;
-    }
-    if let Some(p) = &a.csv {
-        write_out(p, &report::csv(&flat)?)?;
-    }
-    if let Some(p) = &a.markdown {
-        write_out(p, &markdown(&a, &results, &all_rows, &contestants, &load_before))?;
-        eprintln!("hakmem bench: wrote {}", p.display());
-    }
-    if let Some(p) = &a.plot {
-        plot(p, &results)?;
-        eprintln!("hakmem bench: wrote {}", p.display());
-    }
-    Ok(if any_failed { 1 } else { 0 })
+    Ok((results, any_failed))
 }
 
-fn markdown(
-    a: &BenchArgs,
-    results: &[WorkloadResult],
-    rows: &[Vec<Row>],
-    cs: &[Contestant],
-    load_before: &Option<[f64; 3]>,
-) -> String {
+/// The JSON report: the machine, the command line, the tables under `key`, and every run.
+pub fn write_json(p: &Path, key: &str, tables: serde_json::Value, results: &[WorkloadResult]) -> Result<()> {
+    let runs: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| serde_json::json!({"workload": r.workload, "args": r.args, "contestants": r.cs}))
+        .collect();
+    let mut v = serde_json::json!({"machine": runner::machine(), "command": command_line()});
+    v[key] = tables;
+    v["runs"] = serde_json::Value::Array(runs);
+    write_out(p, &(serde_json::to_string_pretty(&v)? + "\n"))
+}
+
+/// The bullet list that opens a Markdown report: command, date, machine, load, source,
+/// contestants.
+pub fn markdown_header(cs: &[Contestant], load_before: &Option<[f64; 3]>) -> String {
     let m = runner::machine();
-    let mut s = String::from("# Benchmarks\n\n");
-    s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
+    let mut s = String::new();
     s.push_str(&format!("- command: `{}`\n", command_line()));
     s.push_str(&format!("- date: {}\n", m.date_utc));
     s.push_str(&format!("- machine: `{}`\n", m.uname));
@@ -279,7 +315,11 @@ fn markdown(
         "- contestants: {}\n",
         cs.iter()
             .map(|c| {
-                let lib = c.preload.as_ref().map_or("no preload".to_string(), |p| p.display().to_string());
+                // Relative to the working directory when under it (the repository root, usually).
+                let lib = c.preload.as_ref().map_or("no preload".to_string(), |p| {
+                    let cwd = std::env::current_dir().unwrap_or_default();
+                    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+                });
                 let env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 if env.is_empty() {
                     format!("{} ({lib})", c.name)
@@ -290,6 +330,19 @@ fn markdown(
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    s
+}
+
+fn markdown(
+    a: &BenchArgs,
+    results: &[WorkloadResult],
+    rows: &[Vec<Row>],
+    cs: &[Contestant],
+    load_before: &Option<[f64; 3]>,
+) -> String {
+    let mut s = String::from("# Benchmarks\n\n");
+    s.push_str("Generated by `hakmem bench --markdown`; do not edit by hand, re-run the command below.\n\n");
+    s.push_str(&markdown_header(cs, load_before));
     s.push_str(&format!(
         "\nMethod: every contestant runs the same `hakmem-workload` binary as a whole process under `LD_PRELOAD` \
          (glibc: no preload), {} runs each, interleaved (A B C A B C ...). ops/s are median, mean and min over \

@@ -4,6 +4,7 @@
 mod ab;
 mod bench;
 mod compat;
+mod memory;
 mod plot_font;
 mod soak;
 mod util;
