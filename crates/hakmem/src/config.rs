@@ -61,6 +61,9 @@ pub enum Kind {
     },
     /// One of the listed words; the value is its index.
     Choice(&'static [&'static str]),
+    /// A file path (any non-empty value, at most `PATH_MAX - 1` bytes); the value is 1
+    /// when set. The acting code reads the text itself (`config::env_get`) at init.
+    Path,
 }
 
 /// One box's switch.
@@ -73,6 +76,12 @@ pub struct Switch {
 }
 
 pub const DECOMMIT_CHOICES: &[&str] = &["OFF", "DONTNEED", "FREE"];
+
+/// `HAKMEM_PROF_SIGNAL`: the signal that makes the prof box write its profile.
+pub const SIGNAL_CHOICES: &[&str] = &["OFF", "USR1", "USR2", "HUP", "URG", "WINCH"];
+
+/// Longest path a `Kind::Path` switch accepts (with its NUL).
+pub const PATH_MAX: usize = 4096;
 
 pub use crate::boxes::{sw, COUNT, SWITCHES};
 
@@ -114,6 +123,7 @@ impl core::fmt::Display for Accepted {
         match self.0 {
             Kind::Bool => f.write_str("0|1"),
             Kind::Uint { max } => write!(f, "an integer 0..={max}"),
+            Kind::Path => f.write_str("a file path"),
             Kind::Choice(words) => {
                 for (i, w) in words.iter().enumerate() {
                     if i > 0 {
@@ -134,6 +144,7 @@ impl core::fmt::Display for ShowValue {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
             Kind::Choice(words) => f.write_str(words.get(self.1 as usize).copied().unwrap_or("?")),
+            Kind::Path => f.write_str(if self.1 != 0 { "(set)" } else { "(unset)" }),
             _ => write!(f, "{}", self.1),
         }
     }
@@ -169,6 +180,7 @@ fn parse_value(kind: Kind, v: &[u8]) -> Option<u32> {
             (n <= max as u64).then_some(n as u32)
         }
         Kind::Choice(words) => words.iter().position(|w| w.as_bytes().eq_ignore_ascii_case(v)).map(|i| i as u32),
+        Kind::Path => (!v.is_empty() && v.len() < PATH_MAX).then_some(1),
     }
 }
 
