@@ -6,11 +6,14 @@
  *                     plus churn (allocated and freed: must not show), then dumps through
  *                     hakmem_prof_dump(argv[2]) and exits with the blocks live (the leak report)
  *   prof threads      the same three sites, one per thread, the blocks kept
+ *   prof signal PATH  site_five_mb, then raise(SIGUSR2): with HAKMEM_PROF_SIGNAL=USR2 and
+ *                     HAKMEM_PROF_DUMP=PATH the profile must be there when raise returns
  *   prof fork         sites in the parent; the child allocates its own 4 MB, dumps to argv[2]
  *                     (child), parent dumps to argv[3] after the child exited
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +23,14 @@
 static void *keep[1 << 20];
 static size_t nkeep;
 
-static const size_t sizes[] = {16, 48, 128, 256, 1024, 4096, 16384, 100000, 2 << 20};
+/* Class sizes (recorded exactly), a large span and a huge block. */
+static const size_t sizes[] = {16, 48, 128, 256, 1024, 4096, 16384, 100000, 1100000};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 /* Allocate `total` bytes in blocks cycling through the sizes (each size gets an equal
  * share of the bytes), touching each block. */
-static void fill(size_t total, void **out, size_t *n) {
+static size_t fill(size_t total, void **out, size_t *n) {
+    size_t all = 0;
     for (size_t k = 0; k < NSIZES; k++) {
         size_t share = total / NSIZES, got = 0;
         while (got + sizes[k] <= share) {
@@ -35,12 +40,15 @@ static void fill(size_t total, void **out, size_t *n) {
             out[(*n)++] = p;
             got += sizes[k];
         }
+        all += got;
     }
+    return all;
 }
 
-__attribute__((noinline)) void site_ten_mb(void **out, size_t *n) { fill(10u << 20, out, n); }
-__attribute__((noinline)) void site_five_mb(void **out, size_t *n) { fill(5u << 20, out, n); }
-__attribute__((noinline)) void site_one_mb(void **out, size_t *n) { fill(1u << 20, out, n); }
+/* Each prints the bytes it allocated: `site NAME BYTES` (the test's expected values). */
+__attribute__((noinline)) void site_ten_mb(void **out, size_t *n) { printf("site site_ten_mb %zu\n", fill(10u << 20, out, n)); }
+__attribute__((noinline)) void site_five_mb(void **out, size_t *n) { printf("site site_five_mb %zu\n", fill(5u << 20, out, n)); }
+__attribute__((noinline)) void site_one_mb(void **out, size_t *n) { printf("site site_one_mb %zu\n", fill(1u << 20, out, n)); }
 
 __attribute__((noinline)) void churn(void) {
     for (int i = 0; i < 200000; i++) {
@@ -75,6 +83,13 @@ static void *thread_site(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (!strcmp(argv[1], "signal")) {
+        /* HAKMEM_PROF_SIGNAL=USR2 HAKMEM_PROF_DUMP=argv[2]: the handler writes the file. */
+        site_five_mb(keep, &nkeep);
+        raise(SIGUSR2);
+        return access(argv[2], R_OK) == 0 ? 0 : 3;
+    }
     if (!strcmp(argv[1], "sites")) {
         site_ten_mb(keep, &nkeep);
         churn();
