@@ -217,7 +217,9 @@ fn by_site(p: &Profile, prog: &Path) -> (HashMap<String, u64>, u64) {
             // The program is PIE or not: its text's file offset equals its virtual address
             // (as ld lays it out), so the load bias is start - offset.
             let vaddr = addr - (start - off);
-            if let Some((f, _, _)) = funcs.iter().find(|(f, a, s)| f.starts_with("site_") && vaddr >= *a && vaddr < a + s) {
+            if let Some((f, _, _)) =
+                funcs.iter().find(|(f, a, s)| f.starts_with("site_") && vaddr >= *a && vaddr < a + s)
+            {
                 site = Some(f.clone());
                 break;
             }
@@ -233,7 +235,11 @@ fn by_site(p: &Profile, prog: &Path) -> (HashMap<String, u64>, u64) {
 fn within_error(name: &str, est: u64, want: u64) {
     let sd = ((MEAN_KB * 1024) as f64 * want as f64).sqrt();
     let diff = (est as f64 - want as f64).abs();
-    assert!(diff <= 4.5 * sd, "{name}: estimated {est} bytes, allocated {want} (|diff| {diff:.0} > 4.5 sd = {:.0})", 4.5 * sd);
+    assert!(
+        diff <= 4.5 * sd,
+        "{name}: estimated {est} bytes, allocated {want} (|diff| {diff:.0} > 4.5 sd = {:.0})",
+        4.5 * sd
+    );
 }
 
 fn check_sites(profile: &Path, r: &Run, sites: &[&str], absent: &[&str]) -> Profile {
@@ -310,7 +316,8 @@ fn dump_at_exit_and_on_the_signal() {
     let at_exit = d.join("exit-%p.pb");
     let api = d.join("api.pb");
     let r = run(&["sites", api.to_str().unwrap()], &[("HAKMEM_PROF_DUMP", at_exit.to_str().unwrap())]);
-    let written: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let written: Vec<_> =
+        std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     let exit_file = written.iter().find(|n| n.starts_with("exit-") && n.ends_with(".pb")).unwrap_or_else(|| {
         panic!("no exit dump among {written:?}: {}", r.describe());
     });
@@ -318,7 +325,10 @@ fn dump_at_exit_and_on_the_signal() {
     let p = check_sites(&d.join(exit_file), &r, &["site_ten_mb", "site_five_mb", "site_one_mb"], &["churn"]);
     assert!(!p.samples.is_empty());
     let sig = d.join("signal.pb");
-    let r = run(&["signal", sig.to_str().unwrap()], &[("HAKMEM_PROF_SIGNAL", "USR2"), ("HAKMEM_PROF_DUMP", sig.to_str().unwrap())]);
+    let r = run(
+        &["signal", sig.to_str().unwrap()],
+        &[("HAKMEM_PROF_SIGNAL", "USR2"), ("HAKMEM_PROF_DUMP", sig.to_str().unwrap())],
+    );
     check_sites(&sig, &r, &["site_five_mb"], &[]);
 }
 
@@ -327,7 +337,8 @@ fn the_api_says_when_profiling_is_off() {
     let d = scratch("off");
     let file = d.join("off.pb");
     let prog = c_prog_fp("prof");
-    let r = run_child(command(&prog, &["sites", file.to_str().unwrap()], &[], true), "prof off", Duration::from_secs(60));
+    let r =
+        run_child(command(&prog, &["sites", file.to_str().unwrap()], &[], true), "prof off", Duration::from_secs(60));
     // hakmem_prof_dump returns ENOSYS (38): the program reports it and exits 1.
     assert_eq!(r.status.code(), Some(1), "{}", r.describe());
     assert!(r.stderr.contains("hakmem_prof_dump: 38"), "{}", r.describe());
@@ -343,7 +354,11 @@ fn abi_checks_pass_while_sampling_densely() {
         for harden in ["0", "1"] {
             let env = [("HAKMEM_PROF", "1"), ("HAKMEM_PROF_SAMPLE_KB", "1"), ("HAKMEM_HARDEN", harden)];
             let r = run_child(command(&prog, &[check], &env, true), &format!("abi {check}"), Duration::from_secs(120));
-            assert!(r.status.success() && r.stdout.contains(&format!("ok {check}")), "harden={harden}: {}", r.describe());
+            assert!(
+                r.status.success() && r.stdout.contains(&format!("ok {check}")),
+                "harden={harden}: {}",
+                r.describe()
+            );
         }
     }
 }

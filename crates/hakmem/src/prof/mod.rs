@@ -166,7 +166,9 @@ pub fn seed(salt: usize) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let mut z = (salt as u64) ^ (ts.tv_nsec as u64).rotate_left(32) ^ (ts.tv_sec as u64)
+    let mut z = (salt as u64)
+        ^ (ts.tv_nsec as u64).rotate_left(32)
+        ^ (ts.tv_sec as u64)
         ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
     // splitmix64
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);

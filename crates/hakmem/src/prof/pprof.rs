@@ -646,7 +646,14 @@ fn leak_report(fd: i32) {
         }
         let Some(s) = best else { break };
         last = s.bytes;
-        let _ = writeln!(b, "hakmem: prof: leak #{}: ~{} bytes in ~{} objects ({} samples) at", rank + 1, s.bytes, s.objs, s.count);
+        let _ = writeln!(
+            b,
+            "hakmem: prof: leak #{}: ~{} bytes in ~{} objects ({} samples) at",
+            rank + 1,
+            s.bytes,
+            s.objs,
+            s.count
+        );
         b.flush_to(fd);
         let r = &recs[s.first];
         for (d, &ret) in r.stack[..r.depth.min(8)].iter().enumerate() {
@@ -656,7 +663,8 @@ fn leak_report(fd: i32) {
                     let map = m.get(j);
                     let path = m.path(&map);
                     let name = &path[path.iter().rposition(|&c| c == b'/').map_or(0, |x| x + 1)..];
-                    let _ = write!(b, " {}+{:#x}", core::str::from_utf8(name).unwrap_or("?"), ret - map.start + map.off);
+                    let _ =
+                        write!(b, " {}+{:#x}", core::str::from_utf8(name).unwrap_or("?"), ret - map.start + map.off);
                 }
             }
             let _ = writeln!(b);
