@@ -78,6 +78,7 @@ static void *thread_site(void *arg) {
     pthread_mutex_lock(&m);
     for (size_t i = 0; i < n; i++) keep[nkeep++] = local[i];
     pthread_mutex_unlock(&m);
+    free(local);
     return NULL;
 }
 
