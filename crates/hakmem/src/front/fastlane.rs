@@ -69,8 +69,8 @@ pub unsafe fn prof_start(tb: *mut ThreadBlock) {
     if s.rng == 0 {
         s.rng = prof::seed(tb as usize);
     }
-    for c in 0..NCLASS {
-        s.until[c] = prof::allocs_before(prof::draw_bytes(&mut s.rng), BLOCK_SIZE[c] as usize);
+    for (u, &bs) in s.until.iter_mut().zip(BLOCK_SIZE.iter()) {
+        *u = prof::allocs_before(prof::draw_bytes(&mut s.rng), bs as usize);
     }
     s.bytes_left = prof::draw_bytes(&mut s.rng) as i64;
 }

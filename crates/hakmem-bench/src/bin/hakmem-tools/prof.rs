@@ -463,7 +463,7 @@ impl Symbolized {
             by_stack.entry(key).or_insert((0, frames)).0 += v;
         }
         let mut by_stack: Vec<_> = by_stack.into_values().collect();
-        by_stack.sort_by(|a, b| b.0.cmp(&a.0));
+        by_stack.sort_by_key(|x| std::cmp::Reverse(x.0));
         for (i, (v, frames)) in by_stack.iter().take(nstacks).enumerate() {
             let _ = writeln!(s, "\nstack #{}: {} ({:.1}%)", i + 1, human(*v), pct(*v));
             for f in frames.iter() {
