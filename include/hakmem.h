@@ -145,6 +145,13 @@ void hakmem_os_calls(uint64_t out[3]);
  * every cached empty SuperSlab and huge mapping is unmapped. Returns the bytes unmapped. */
 size_t hakmem_trim(void);
 
+/* Sampled heap profiling (HAKMEM_PROF=1, docs/profiling.md): write the live sampled
+ * allocations to `path` now, as a pprof heap profile (protobuf, uncompressed; read it
+ * with `hakmem prof report`, pprof or go tool pprof). Returns 0, or an errno value:
+ * ENOSYS profiling is off, EBUSY a dump is being written, EINVAL null or empty path,
+ * else what open(2)/write(2) said. Never allocates through malloc. */
+int hakmem_prof_dump(const char *path);
+
 /* hakmem's version: a static NUL-terminated string such as "0.1.0". */
 const char *hakmem_version(void);
 

@@ -1,5 +1,5 @@
 //! `hakmem`: the command users run. It does two things itself (`run`, `config`) and hands
-//! the measuring commands (`bench`, `ab`, `soak`, `compat`) to the `hakmem-tools` binary
+//! the measuring commands (`bench`, `ab`, `soak`, `compat`) and `prof` to the `hakmem-tools` binary
 //! that sits beside it, git-style: arguments, standard streams and the exit status pass
 //! through unchanged (the tools binary replaces this process).
 
@@ -44,6 +44,9 @@ enum Cmd {
     /// Real programs (python3, sqlite3, git, gcc, redis) under hakmem vs glibc (runs hakmem-tools).
     #[command(disable_help_flag = true)]
     Compat(Passthrough),
+    /// Heap profiles (HAKMEM_PROF=1): `prof report FILE`, `prof flamegraph FILE -o out.svg` (runs hakmem-tools).
+    #[command(disable_help_flag = true)]
+    Prof(Passthrough),
 }
 
 fn main() {
@@ -55,6 +58,7 @@ fn main() {
         Cmd::Ab(p) => tools::exec("ab", p.args),
         Cmd::Soak(p) => tools::exec("soak", p.args),
         Cmd::Compat(p) => tools::exec("compat", p.args),
+        Cmd::Prof(p) => tools::exec("prof", p.args),
     };
     match result {
         Ok(code) => std::process::exit(code),

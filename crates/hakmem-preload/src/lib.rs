@@ -211,6 +211,14 @@ pub extern "C" fn hakmem_trim() -> usize {
     unsafe { hakmem::preload::trim_for::<Tls>() }
 }
 
+/// Write the sampled heap profile (`HAKMEM_PROF=1`) to `path` now, in pprof's protobuf
+/// format. Returns 0, or an errno value: ENOSYS (profiling off), EBUSY (a dump is being
+/// written), EINVAL (null or empty path), or what open/write said.
+#[no_mangle]
+pub unsafe extern "C" fn hakmem_prof_dump(path: *const core::ffi::c_char) -> i32 {
+    hakmem::preload::prof_dump_c(path)
+}
+
 /// NUL-terminated version string. Both crates take the workspace version, so this is
 /// also `hakmem::version()`.
 static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

@@ -31,7 +31,7 @@ pub unsafe fn calloc<T: ThreadAccess>(count: usize, size: usize) -> *mut u8 {
     };
     if n > LARGE_MAX {
         // Fresh huge mappings are already zero: only recycled ones are cleared.
-        return alloc_huge(n, 0, true);
+        return alloc_huge::<T>(n, 0, true);
     }
     let p = malloc::<T>(n);
     if !p.is_null() {
@@ -58,7 +58,7 @@ pub unsafe fn memalign<T: ThreadAccess>(align: usize, n: usize) -> *mut u8 {
     if align <= UNIT_SIZE && n <= LARGE_MAX {
         return alloc_large::<T>(n.max(SMALL_MAX + 1), align);
     }
-    alloc_huge(n, align, false)
+    alloc_huge::<T>(n, align, false)
 }
 
 /// malloc_usable_size; 0 for null and for pointers hakmem does not know.
@@ -94,6 +94,10 @@ pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
         }
     } else if !bootstrap::contains(p) && n > LARGE_MAX {
         if let Some(q) = huge::realloc(p as usize, n) {
+            // The old block is gone (resized or moved): so is its sample, if it had one.
+            if crate::prof::on() {
+                crate::prof::forget(p as usize);
+            }
             return q;
         }
     }

@@ -61,6 +61,9 @@ pub enum Kind {
     },
     /// One of the listed words; the value is its index.
     Choice(&'static [&'static str]),
+    /// A file path (any non-empty value, at most `PATH_MAX - 1` bytes); the value is 1
+    /// when set. The acting code reads the text itself (`config::env_get`) at init.
+    Path,
 }
 
 /// One box's switch.
@@ -75,6 +78,12 @@ pub struct Switch {
 pub const DECOMMIT_CHOICES: &[&str] = &["OFF", "DONTNEED", "FREE"];
 /// Values of `HAKMEM_CLASS_DENSITY` (classes per doubling), by index.
 pub const DENSITY_CHOICES: &[&str] = &["4", "8"];
+
+/// `HAKMEM_PROF_SIGNAL`: the signal that makes the prof box write its profile.
+pub const SIGNAL_CHOICES: &[&str] = &["OFF", "USR1", "USR2", "HUP", "URG", "WINCH"];
+
+/// Longest path a `Kind::Path` switch accepts (with its NUL).
+pub const PATH_MAX: usize = 4096;
 
 pub use crate::boxes::{sw, COUNT, SWITCHES};
 
@@ -116,6 +125,7 @@ impl core::fmt::Display for Accepted {
         match self.0 {
             Kind::Bool => f.write_str("0|1"),
             Kind::Uint { max } => write!(f, "an integer 0..={max}"),
+            Kind::Path => f.write_str("a file path"),
             Kind::Choice(words) => {
                 for (i, w) in words.iter().enumerate() {
                     if i > 0 {
@@ -136,6 +146,7 @@ impl core::fmt::Display for ShowValue {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
             Kind::Choice(words) => f.write_str(words.get(self.1 as usize).copied().unwrap_or("?")),
+            Kind::Path => f.write_str(if self.1 != 0 { "(set)" } else { "(unset)" }),
             _ => write!(f, "{}", self.1),
         }
     }
@@ -171,6 +182,7 @@ fn parse_value(kind: Kind, v: &[u8]) -> Option<u32> {
             (n <= max as u64).then_some(n as u32)
         }
         Kind::Choice(words) => words.iter().position(|w| w.as_bytes().eq_ignore_ascii_case(v)).map(|i| i as u32),
+        Kind::Path => (!v.is_empty() && v.len() < PATH_MAX).then_some(1),
     }
 }
 

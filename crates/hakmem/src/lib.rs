@@ -47,6 +47,7 @@ pub mod config;
 mod front;
 mod heap;
 mod lifecycle;
+mod prof;
 mod size_class;
 mod stats;
 mod sync;
@@ -61,6 +62,23 @@ pub use stats::{ClassStats, Stats, ThreadStats};
 #[doc(hidden)]
 pub mod preload {
     pub use crate::types::ThreadBlock;
+
+    /// `hakmem_prof_dump`: write the heap profile to the NUL-terminated `path`; 0 or an
+    /// errno value (see [`crate::prof_dump`]).
+    ///
+    /// # Safety
+    /// `path` is null or a NUL-terminated string.
+    pub unsafe fn prof_dump_c(path: *const core::ffi::c_char) -> i32 {
+        if path.is_null() {
+            return libc::EINVAL;
+        }
+        // SAFETY: the caller passes a NUL-terminated string.
+        let bytes = unsafe { core::ffi::CStr::from_ptr(path) }.to_bytes();
+        match crate::prof::pprof::dump(bytes) {
+            Ok(()) => 0,
+            Err(e) => e,
+        }
+    }
 
     /// The allocator's own mmap, munmap and madvise calls since start.
     pub fn os_calls() -> [u64; 3] {
@@ -193,6 +211,20 @@ pub fn trim() -> usize {
 /// `p` is null or a block returned by this allocator that has not been freed.
 pub unsafe fn usable_size(p: *const u8) -> usize {
     api::usable_size(p as *mut u8)
+}
+
+/// Write the sampled heap profile (prof box, `HAKMEM_PROF=1`) to `path` now: the live
+/// sampled allocations in pprof's protobuf format (uncompressed; `hakmem prof report`,
+/// `pprof` and `go tool pprof` read it). Errors: the box is off (`ENOSYS`), a dump is
+/// already being written (`EBUSY`), the path is empty or holds a NUL (`EINVAL`), or what
+/// `open`/`write` said. See docs/profiling.md.
+///
+/// ```no_run
+/// // HAKMEM_PROF=1 in the environment, hakmem the global allocator
+/// hakmem::prof_dump("/tmp/heap.pb").expect("profile written");
+/// ```
+pub fn prof_dump(path: &str) -> Result<(), std::io::Error> {
+    prof::pprof::dump(path.as_bytes()).map_err(std::io::Error::from_raw_os_error)
 }
 
 /// hakmem's version (the crate version).

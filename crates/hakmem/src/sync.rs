@@ -64,6 +64,15 @@ impl<T> SpinLock<T> {
         Guard { lock: self, release: true }
     }
 
+    /// Take the lock if it is free now (a signal handler's way: never waits).
+    pub fn try_lock(&self) -> Option<Guard<'_, T>> {
+        if self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            Some(Guard { lock: self, release: true })
+        } else {
+            None
+        }
+    }
+
     /// Take the lock without a guard (atfork prepare); pair with `raw_unlock`.
     pub fn raw_lock(&self) {
         let mut spins = 0u32;

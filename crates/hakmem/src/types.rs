@@ -133,6 +133,26 @@ pub struct ThreadBlock {
     pub rq: RemoteQueue,
     /// The thread-exit destructor is registered for this thread.
     pub key_set: bool,
+    /// The prof box's countdowns (untouched while the box is off).
+    pub prof: ProfThread,
+}
+
+/// The prof box's per-thread sampling state (`front::fastlane`, box on only).
+///
+/// Invariant while a heap is attached and the box is on: `until[c]` = (class-`c`
+/// allocations before the next sampled one) − (length of lane `c`), and `until[c] >= 0`.
+/// A malloc hit pops one block and brings the next sample one allocation closer, so it
+/// leaves `until` alone: the hit path never reads it. Every other change of a lane's
+/// length is on a slow path that adjusts it (push: −1, refusing the push at 0; flush of
+/// k: +k; refill of k: −k). At a miss the lane is empty, so `until[c]` is the number of
+/// allocations left: 0 means this one is sampled.
+#[repr(C)]
+pub struct ProfThread {
+    pub until: [i64; NCLASS],
+    /// Bytes of large and huge allocations left before the next sampled one.
+    pub bytes_left: i64,
+    /// xorshift state; 0 = not seeded yet.
+    pub rng: u64,
 }
 
 impl ThreadBlock {
@@ -142,6 +162,7 @@ impl ThreadBlock {
         fast_heap: ptr::null_mut(),
         rq: RemoteQueue { owner: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), len: 0, cap: 0 },
         key_set: false,
+        prof: ProfThread { until: [0; NCLASS], bytes_left: 0, rng: 0 },
     };
 }
 
@@ -291,6 +312,8 @@ pub struct SlabMeta {
     pub units: u8,
     pub head: u8,
     pub in_partial: bool,
+    /// A large span holding a sampled allocation (prof box): its free drops the sample.
+    pub sampled: bool,
     /// Links in the owner heap's partial list for this class.
     pub next: *mut SlabMeta,
     pub prev: *mut SlabMeta,
@@ -310,6 +333,7 @@ impl SlabMeta {
         units: 0,
         head: 0,
         in_partial: false,
+        sampled: false,
         next: ptr::null_mut(),
         prev: ptr::null_mut(),
     };

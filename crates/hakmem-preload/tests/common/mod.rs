@@ -35,6 +35,12 @@ pub fn c_prog_wall(name: &str) -> PathBuf {
     compile(name, &["-Wall", "-Wextra", "-pthread"])
 }
 
+/// As [`c_prog`], with frame pointers and no inlining (the prof box walks the frame
+/// chain: the test's allocation sites must keep their frames).
+pub fn c_prog_fp(name: &str) -> PathBuf {
+    compile(name, &["-w", "-fno-omit-frame-pointer", "-fno-inline", "-fno-optimize-sibling-calls"])
+}
+
 /// Compile tests/c/<name>.cc with g++ (C++17, -O0 so no new/delete pair is elided),
 /// once per test run.
 pub fn cxx_prog(name: &str) -> PathBuf {

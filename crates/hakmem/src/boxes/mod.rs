@@ -14,7 +14,7 @@ pub mod mem_lean;
 pub mod purge;
 pub mod release_policy;
 
-use crate::config::{Kind, Switch, DECOMMIT_CHOICES, DENSITY_CHOICES};
+use crate::config::{Kind, Switch, DECOMMIT_CHOICES, DENSITY_CHOICES, SIGNAL_CHOICES};
 use crate::sync::{AtomicU64, Ordering::Relaxed};
 
 macro_rules! switches {
@@ -79,6 +79,14 @@ switches! {
         "back fresh SuperSlabs with transparent huge pages (madvise MADV_HUGEPAGE on each 2 MiB chunk)";
     LANE_GUARD = "HAKMEM_LANE_GUARD", Kind::Bool, speed 0, balanced 0,
         "check every FastLane pop: a link overwritten after free that points outside hakmem's SuperSlabs aborts instead of being handed out";
+    PROF = "HAKMEM_PROF", Kind::Bool, speed 0, balanced 0,
+        "sampled heap profiling: record the call stack of about one allocation per HAKMEM_PROF_SAMPLE_KB allocated; leak report at exit; pprof dumps";
+    PROF_SAMPLE_KB = "HAKMEM_PROF_SAMPLE_KB", Kind::Uint { max: 1 << 20 }, speed 512, balanced 512,
+        "prof: mean KiB allocated between two samples (byte-based Poisson process; 0 counts as 1)";
+    PROF_DUMP = "HAKMEM_PROF_DUMP", Kind::Path, speed 0, balanced 0,
+        "prof: write the heap profile (pprof protobuf) to this file at exit and on the signal (%p = pid)";
+    PROF_SIGNAL = "HAKMEM_PROF_SIGNAL", Kind::Choice(SIGNAL_CHOICES), speed 0, balanced 0,
+        "prof: signal that writes the profile now (OFF, USR1, USR2, HUP, URG, WINCH)";
 }
 
 /// Hit counters, one per switch (`STATS` counts nothing).

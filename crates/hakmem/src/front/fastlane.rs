@@ -11,6 +11,7 @@ use crate::config::tuning;
 use crate::heap::{self, large, slab, superslab};
 use crate::lifecycle::{self, bootstrap};
 use crate::msg;
+use crate::prof;
 use crate::size_class::{class_of, ClassIdx, BLOCK_SIZE, NCLASS, SMALL_MAX};
 use crate::sync::Ordering;
 use crate::types::{
@@ -50,7 +51,80 @@ unsafe fn malloc_miss(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     }
     // Blocks queued for other heaps should not wait longer than our own next miss.
     remote::flush(tb);
+    if tuning().on(sw::PROF) {
+        return prof_miss(tb, &*h, c);
+    }
     refill::refill(tb, &*h, c)
+}
+
+// ---- the prof box's sampling (see `types::ProfThread` for the countdown's invariant) ----
+
+/// Start a thread's countdowns (attach: its lanes are empty; or a thread without a heap
+/// making its first large or huge allocation).
+///
+/// # Safety
+/// `tb` is the calling thread's block; its lanes are empty.
+pub unsafe fn prof_start(tb: *mut ThreadBlock) {
+    let s = &mut (*tb).prof;
+    if s.rng == 0 {
+        s.rng = prof::seed(tb as usize);
+    }
+    for (u, &bs) in s.until.iter_mut().zip(BLOCK_SIZE.iter()) {
+        *u = prof::allocs_before(prof::draw_bytes(&mut s.rng), bs as usize);
+    }
+    s.bytes_left = prof::draw_bytes(&mut s.rng) as i64;
+}
+
+/// A lane miss with the prof box on: sample this allocation if the countdown says so,
+/// else refill no more blocks than the allocations left before the next sample.
+///
+/// # Safety
+/// `tb` is the calling thread's block, `h` its heap; lane `c` is empty.
+#[cold]
+#[inline(never)]
+unsafe fn prof_miss(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
+    let s = &mut (*tb).prof;
+    if s.until[c] <= 0 {
+        // This allocation is sampled. The lane is empty: the countdown starts afresh.
+        s.until[c] = prof::allocs_before(prof::draw_bytes(&mut s.rng), BLOCK_SIZE[c] as usize);
+        let bs = BLOCK_SIZE[c] as usize;
+        return prof_span(h, bs, bs);
+    }
+    let max = s.until[c].min(u32::MAX as i64) as u32;
+    refill::refill_upto(tb, h, c, max)
+}
+
+/// A sampled allocation of `n` bytes served as a large span (its free never takes the
+/// hit path: spans have no owner in their unit record), recorded with probability size `prob`.
+///
+/// # Safety
+/// The caller owns `h`; `n <= LARGE_MAX`.
+unsafe fn prof_span(h: &Heap, n: usize, prob: usize) -> *mut u8 {
+    let p = large::alloc(h, n);
+    if !p.is_null() {
+        (*superslab::meta_of(ss_of(p as usize), p as usize)).sampled = true;
+        prof::record(p, n, prob);
+    }
+    p
+}
+
+/// Count `n` bytes of a large or huge allocation against the calling thread's byte
+/// countdown; true when this allocation is sampled.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+unsafe fn prof_take_bytes(tb: *mut ThreadBlock, n: usize) -> bool {
+    if (*tb).prof.rng == 0 {
+        // No heap yet (lanes empty): start the countdowns now.
+        prof_start(tb);
+    }
+    let s = &mut (*tb).prof;
+    s.bytes_left -= n.min(i64::MAX as usize / 2) as i64;
+    if s.bytes_left > 0 {
+        return false;
+    }
+    s.bytes_left = prof::draw_bytes(&mut s.rng) as i64;
+    true
 }
 
 /// Allocate from class `c` directly (aligned allocations pick their class themselves).
@@ -75,21 +149,32 @@ pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx) -> *mut u8 {
 #[inline(never)]
 pub unsafe fn alloc_large<T: ThreadAccess>(n: usize, align: usize) -> *mut u8 {
     if n <= LARGE_MAX && align <= UNIT_SIZE {
-        let h = thread::heap_for(T::block());
+        let tb = T::block();
+        let h = thread::heap_for(tb);
         if h.is_null() {
             return bootstrap::alloc(n);
         }
+        if tuning().on(sw::PROF) && prof_take_bytes(tb, n) {
+            return prof_span(&*h, n, n);
+        }
         return large::alloc(&*h, n);
     }
-    alloc_huge(n, align, false)
+    alloc_huge::<T>(n, align, false)
 }
 
 /// A huge mapping (reading the configuration first: it may be the process's first call).
-pub fn alloc_huge(n: usize, align: usize, zero: bool) -> *mut u8 {
+///
+/// # Safety
+/// As `malloc`.
+pub unsafe fn alloc_huge<T: ThreadAccess>(n: usize, align: usize, zero: bool) -> *mut u8 {
     if !lifecycle::ensure_init() {
         return bootstrap::alloc(n);
     }
-    backend::huge_alloc(n, align, zero)
+    let p = backend::huge_alloc(n, align, zero);
+    if tuning().on(sw::PROF) && !p.is_null() && prof_take_bytes(T::block(), n) {
+        prof::record(p, n, n);
+    }
+    p
 }
 
 // ---- free --------------------------------------------------------------------------------
@@ -121,7 +206,10 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     // this thread's lane mark is probably free already. Every block on a lane carries the
     // mark (`lane` module docs), so this also catches freeing the lane's top twice.
     if !rec.starts_block(a) {
-        return free_bad(a, BAD_START);
+        // A call that does not return (not a tail jump): with frame pointers on
+        // (.cargo/config.toml, for the prof box's stack walk) it gives the compiler a block
+        // to sink the frame set-up into, so the hit path keeps no frame.
+        not_a_block_start(a);
     }
     let c = rec.class as usize;
     if lane::is_marked(tb, p) {
@@ -160,6 +248,13 @@ fn free_bad(a: usize, what: u8) {
         let why = if what == BAD_START { "invalid pointer (not the start of a block)" } else { "double free detected" };
         msg::fatal("free", why, a);
     }
+}
+
+/// The pointer freed is inside a class slab but not at a block start.
+#[cold]
+#[inline(never)]
+fn not_a_block_start(a: usize) -> ! {
+    msg::fatal("free", "invalid pointer (not the start of a block)", a)
 }
 
 /// A local block carries the lane mark: a double free unless the program stored that
@@ -210,7 +305,44 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
     if owner == (*tb).rq.owner {
         return remote::push_same_owner(tb, p as *mut Block);
     }
+    // The prof box diverts every local free here (fast_heap is null): a small block of
+    // this thread's heap, unless hardened (whose frees go to the slabs in free_slow).
+    if owner == (*tb).heap && tuning().on(sw::PROF) && !tuning().on(sw::HARDEN) {
+        return prof_free_local(tb, rec.class as usize, p);
+    }
     free_slow(tb, ss, p)
+}
+
+/// A local small free with the prof box on: the hit path's checks, then a push that keeps
+/// the countdown (`until[c] -= 1`); at 0 the next allocation of the class must miss, so
+/// the block goes to its slab instead of the lane.
+///
+/// # Safety
+/// `tb` is the calling thread's block with a heap; `p` is a block start (checked by the
+/// caller when the free checks are on) of class `c` of that heap.
+#[inline(never)]
+unsafe fn prof_free_local(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+    let check = tuning().on(sw::FREE_CHECK);
+    if check {
+        if lane::is_marked(tb, p) && is_free_here(tb, c, p) {
+            msg::fatal("free", "double free detected", p as usize);
+        }
+        lane::mark(tb, p);
+    }
+    if lane::is_top(tb, c, p) {
+        return free_bad(p as usize, BAD_DOUBLE);
+    }
+    let h = &*(*tb).heap;
+    let s = &mut (*tb).prof;
+    if s.until[c] <= 0 {
+        (*p.cast::<Block>()).next = core::ptr::null_mut();
+        heap::give_chain(h, c, p as *mut Block);
+        return;
+    }
+    s.until[c] -= 1;
+    if lane::push_unchecked(tb, c, p) {
+        refill::flush(tb, h, c);
+    }
 }
 
 /// A SuperSlab pointer that is not a local small block: remote, large, hardened,
@@ -237,6 +369,9 @@ unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
     if uc == UC_LARGE {
         if (*m).kind != UnitKind::Large || (*m).start != a {
             msg::fatal("free", "invalid pointer (not the start of a large block)", a);
+        }
+        if (*m).sampled {
+            prof::forget(a);
         }
         if mine {
             large::release(&*owner, ss, m);
@@ -268,6 +403,9 @@ unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
 unsafe fn free_not_superslab(p: *mut u8) {
     if p.is_null() || bootstrap::contains(p) {
         return;
+    }
+    if tuning().on(sw::PROF) {
+        prof::forget(p as usize);
     }
     if !huge::free(p as usize) {
         if region::state(p as usize) == region::POOLED {

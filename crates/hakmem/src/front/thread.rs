@@ -41,8 +41,13 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     }
     lane::reset(tb);
     let hardened = tuning().on(sw::HARDEN);
+    let prof = tuning().on(sw::PROF);
+    if prof {
+        super::fastlane::prof_start(tb);
+    }
     (*tb).heap = h;
-    (*tb).fast_heap = if hardened { ptr::null_mut() } else { h };
+    // Hardened and prof modes divert every local free off the hit path (free_other).
+    (*tb).fast_heap = if hardened || prof { ptr::null_mut() } else { h };
     // Hardened mode checks every remote free in free_slow: no queue to bypass it.
     (*tb).rq.cap = if hardened { 0 } else { tuning().get(sw::REMOTE_BATCH) };
     let key = exit_key();

@@ -26,6 +26,7 @@ pub unsafe fn alloc(h: &Heap, n: usize) -> *mut u8 {
     (*m).block_size = (k * UNIT_SIZE) as u32;
     (*m).capacity = 1;
     (*m).carved = 1;
+    (*m).sampled = false;
     bump(&h.shared.stats.large_allocs, 1);
     (*m).start as *mut u8
 }

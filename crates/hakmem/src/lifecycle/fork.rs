@@ -20,17 +20,20 @@ pub fn register() {
 extern "C" fn prepare() {
     heaps::HEAPS.raw_lock();
     backend::lock_for_fork();
+    crate::prof::lock_for_fork();
     sync::set_fork_holder(true);
 }
 
 extern "C" fn parent() {
     sync::set_fork_holder(false);
+    crate::prof::unlock_after_fork();
     backend::unlock_after_fork();
     heaps::HEAPS.raw_unlock();
 }
 
 extern "C" fn child() {
     sync::set_fork_holder(false);
+    crate::prof::unlock_after_fork();
     backend::unlock_after_fork();
     heaps::HEAPS.raw_unlock();
     heaps::orphan_other_threads();

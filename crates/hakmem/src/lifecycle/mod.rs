@@ -70,5 +70,6 @@ unsafe fn global_init() {
         // The one call into the statistics observer: arm its exit report.
         crate::stats::arm_exit_report();
     }
+    crate::prof::init();
     crate::backend::warm_pool::prewarm(crate::boxes::mem_lean::prewarm_count());
 }

@@ -1,4 +1,5 @@
-//! `hakmem-tools`: the measuring commands of `hakmem` (`bench`, `ab`, `soak`, `compat`).
+//! `hakmem-tools`: the measuring commands of `hakmem` (`bench`, `ab`, `soak`, `compat`) and the heap profile
+//! reader (`prof`).
 //! Users run them as `hakmem bench ...`; the `hakmem` binary hands its arguments here.
 
 mod ab;
@@ -6,13 +7,19 @@ mod bench;
 mod compat;
 mod memory;
 mod plot_font;
+mod prof;
 mod soak;
 mod util;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "hakmem", bin_name = "hakmem", version, about = "hakmem's measuring tools: bench, ab, soak, compat")]
+#[command(
+    name = "hakmem",
+    bin_name = "hakmem",
+    version,
+    about = "hakmem's measuring tools: bench, ab, soak, compat, prof"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -28,6 +35,8 @@ enum Cmd {
     Soak(soak::SoakArgs),
     /// Run real programs (python3, sqlite3, git, gcc, redis) under hakmem and compare with glibc.
     Compat(compat::CompatArgs),
+    /// Heap profiles of the prof box (HAKMEM_PROF=1): report, flamegraph.
+    Prof(prof::ProfArgs),
 }
 
 fn main() {
@@ -41,6 +50,7 @@ fn main() {
         Cmd::Ab(a) => ab::main(a),
         Cmd::Soak(a) => soak::main(a),
         Cmd::Compat(a) => compat::main(a),
+        Cmd::Prof(a) => prof::main(a),
     };
     match result {
         Ok(code) => std::process::exit(code),
