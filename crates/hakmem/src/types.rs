@@ -71,8 +71,9 @@ pub struct Block {
 ///
 /// Invariants (`Lanes::check`): `room[c] == limit(c) - length(head[c])`,
 /// `0 <= length <= limit` except transiently inside `lane::push_unchecked` (it may reach
-/// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` of the
-/// thread's own heap, counted `used` by its slab.
+/// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` counted
+/// `used` by its slab, of the thread's own heap or, with the remote-keep box, of another
+/// heap (a block this thread freed and kept; `refill::give_back` sends it home).
 #[repr(C)]
 pub struct Lanes {
     pub head: [*mut Block; NCLASS],

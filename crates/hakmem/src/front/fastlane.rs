@@ -301,6 +301,25 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
     if (rec.class as usize) < NCLASS && tuning().on(sw::FREE_CHECK) && !rec.starts_block(a) {
         return free_bad(a, BAD_START);
     }
+    if tuning().on(sw::REMOTE_KEEP) && (rec.class as usize) < NCLASS && owner != (*tb).heap && !(*tb).heap.is_null() {
+        // Remote-keep box: another heap's small block stays on this thread's lane, to be
+        // handed out here again, while the lane is less than half full: a thread that
+        // frees what it does not allocate (a consumer) stops keeping at half a lane and
+        // sends the rest home at once; the flush that takes kept blocks off a lane sends
+        // them home too.
+        let c = rec.class as usize;
+        if !lane::is_marked(tb, p) {
+            if lane::under_half(tb, c) {
+                lane::mark(tb, p);
+                lane::push_unchecked(tb, c, p);
+                return;
+            }
+        } else if lane::contains(tb, c, p) {
+            msg::fatal("free", "double free detected", a);
+        }
+        // Marked but not on the lane: it left it for its owner (or the program stored our
+        // mark there). Its owner's side decides, as without the box.
+    }
     // rq.owner is a real heap only while a queue is open (never NO_OWNER).
     if owner == (*tb).rq.owner {
         return remote::push_same_owner(tb, p as *mut Block);

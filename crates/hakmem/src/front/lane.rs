@@ -114,6 +114,15 @@ pub unsafe fn is_top(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     *(*tb).lanes.head.as_ptr().add(c) as *mut u8 == p
 }
 
+/// Does class `c`'s lane hold less than half its limit?
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn under_half(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
+    (*tb).lanes.room[c] > (limit(c) / 2) as i32
+}
+
 /// Push block `p` of class `c`, which the caller checked is not on the lane already (the
 /// lane mark, or `is_top` without the free checks).
 /// Returns true when the lane went over its limit: the caller flushes.

@@ -8,7 +8,7 @@ use crate::boxes::{self, harden, sw};
 use crate::config::tuning;
 use crate::heap;
 use crate::size_class::{ClassIdx, NCLASS};
-use crate::types::{bump, ss_of, unit_of, Heap, ThreadBlock};
+use crate::types::{bump, ss_of, unit_of, Block, Heap, ThreadBlock};
 use core::ptr;
 
 /// Blocks moved per refill.
@@ -87,11 +87,43 @@ pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
     if tuning().on(sw::FREE_CHECK) {
         boxes::hit(sw::FREE_CHECK);
     }
-    let n = heap::give_chain(h, c, rest);
+    let n = give_back(tb, h, c, rest);
     if tuning().on(sw::PROF) {
         (*tb).prof.until[c] += n as i64;
     }
     debug_check(tb, h);
+}
+
+/// Give a chain taken off lane `c` back: to the heap's slabs, and, with the remote-keep
+/// box, the blocks of other heaps to their owners (through the remote queue). Returns how
+/// many blocks left the lane.
+///
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap; `b` is a null-terminated chain of
+/// class-`c` blocks that were on the lane.
+unsafe fn give_back(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, mut b: *mut Block) -> u64 {
+    if !tuning().on(sw::REMOTE_KEEP) {
+        return heap::give_chain(h, c, b);
+    }
+    let me = h as *const Heap as *mut Heap;
+    let mut own: *mut Block = ptr::null_mut();
+    let mut sent = 0;
+    while !b.is_null() {
+        let next = (*b).next;
+        let owner = (*ss_of(b as usize)).units[unit_of(b as usize)].owner;
+        if owner == me {
+            (*b).next = own;
+            own = b;
+        } else {
+            super::remote::enqueue(tb, owner, b);
+            sent += 1;
+        }
+        b = next;
+    }
+    if sent > 0 {
+        boxes::hit(sw::REMOTE_KEEP); // per flush that sent kept blocks home, never per free
+    }
+    sent + heap::give_chain(h, c, own)
 }
 
 /// Debug builds verify the lanes' and the heap's invariants after every batch move.
@@ -145,6 +177,6 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
 pub unsafe fn flush_all(tb: *mut ThreadBlock, h: &Heap) {
     for c in 0..NCLASS {
         let b = lane::take_all(tb, c);
-        heap::give_chain(h, c, b);
+        give_back(tb, h, c, b);
     }
 }

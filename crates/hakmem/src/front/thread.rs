@@ -95,8 +95,10 @@ pub unsafe fn detach(tb: *mut ThreadBlock) {
     if h.is_null() {
         return;
     }
-    remote::flush(tb);
+    // Lanes first: with the remote-keep box they hold other heaps' blocks, which go home
+    // through the remote queue, flushed next.
     refill::flush_all(tb, &*h);
+    remote::flush(tb);
     (*tb).heap = ptr::null_mut();
     (*tb).fast_heap = ptr::null_mut();
     heaps::abandon(h);
