@@ -341,3 +341,23 @@ fn profile_precedence_default_profile_env() {
     assert!(pool(&speed) > pool(&speed_lean));
     assert!(speed.0.contains("profile speed"));
 }
+
+#[test]
+fn remote_keep_box_keeps_blocks_and_sends_them_home() {
+    // Off by default (NO-GO in its A/B), but it must stay correct: main frees 100 000 blocks
+    // of a thread that exited, keeps up to half a lane of them per class and sends the rest
+    // (and, at its lanes' flushes, the kept ones) to the owner.
+    let on = stats("remote", &[("HAKMEM_REMOTE_KEEP", "1")]);
+    let off = stats("remote", &[]);
+    assert!(on.box_hits("HAKMEM_REMOTE_KEEP") > 0, "{}", on.0);
+    assert_eq!(off.box_hits("HAKMEM_REMOTE_KEEP"), 0);
+    // The checks of the C ABI hold with blocks of other heaps on the lanes, threads
+    // exiting with kept blocks, and fork.
+    for check in ["threads", "fork", "realloc"] {
+        let o = run("abi", check, &[("HAKMEM_REMOTE_KEEP", "1")]);
+        assert!(o.status.success(), "{check} with the remote-keep box: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    // Forced off where it cannot work: hardened mode checks every free against its slab.
+    let hardened = stats("remote", &[("HAKMEM_REMOTE_KEEP", "1"), ("HAKMEM_HARDEN", "1")]);
+    assert_eq!(hardened.box_hits("HAKMEM_REMOTE_KEEP"), 0);
+}

@@ -310,6 +310,9 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
         let c = rec.class as usize;
         if !lane::is_marked(tb, p) {
             if lane::under_half(tb, c) {
+                if lane::top(tb, c).is_null() {
+                    boxes::hit(sw::REMOTE_KEEP); // per kept block that starts a lane, not per free
+                }
                 lane::mark(tb, p);
                 lane::push_unchecked(tb, c, p);
                 return;

@@ -120,9 +120,6 @@ unsafe fn give_back(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, mut b: *mut Blo
         }
         b = next;
     }
-    if sent > 0 {
-        boxes::hit(sw::REMOTE_KEEP); // per flush that sent kept blocks home, never per free
-    }
     sent + heap::give_chain(h, c, own)
 }
 
