@@ -299,8 +299,11 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 #[inline(never)]
 unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     // A local small block (large spans and free units carry NO_OWNER, never a heap),
-    // unless hardened (whose frees go to the slabs in free_slow).
-    if owner == (*tb).heap && tuning().on(sw::PROF) && !tuning().on(sw::HARDEN) {
+    // unless hardened (whose frees go to the slabs in free_slow). A local block reaches
+    // here only while `fast_heap` is null with a heap attached: hardened or prof mode, so
+    // "not hardened" is "prof on".
+    if owner == (*tb).heap && !tuning().on(sw::HARDEN) {
+        debug_assert!(tuning().on(sw::PROF));
         return prof_free_local(tb, ss, p);
     }
     free_other_slow(tb, ss, owner, p)
@@ -328,7 +331,8 @@ unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut 
 /// A local small free with the prof box on: the hit path's checks, then a push that keeps
 /// the countdown (`until[c] -= 1`); at 0 the next allocation of the class must miss, so
 /// the block goes to its slab instead of the lane (`prof_free_to_slab`). Written like the
-/// hit path (tail calls only on the common way) so that it needs no stack frame.
+/// hit path (tail calls only on the common way; the frame set-up sinks into the
+/// non-returning bad-start call) so that its common way needs no stack frame.
 ///
 /// # Safety
 /// `tb` is the calling thread's block with a heap; `p` lies in a class slab of that heap
@@ -340,7 +344,9 @@ unsafe fn prof_free_local(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) 
     let c = rec.class as usize;
     if tuning().on(sw::FREE_CHECK) {
         if !rec.starts_block(a) {
-            return free_bad(a, BAD_START);
+            // A call that does not return, as on the hit path: the frame set-up sinks
+            // into this block.
+            not_a_block_start(a);
         }
         // Every lane block carries the mark, so this also covers the lane's top.
         if lane::is_marked(tb, p) {
