@@ -288,14 +288,34 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     slab::on_free_list(&*m, p as usize)
 }
 
-/// Not a block of this thread's heap. The common case, another small block for the
-/// owner whose queue is open, is a push; everything else goes to `free_slow`.
+/// Not a block of this thread's heap as the hit path sees it (`fast_heap`). With the prof
+/// box on, `fast_heap` is null and every local small free lands here first: that case is
+/// tested first and kept frame-less (`prof_free_local`, inlined); everything else goes to
+/// `free_other_slow`.
 ///
 /// # Safety
 /// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`, whose unit
 /// record names `owner`.
 #[inline(never)]
 unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
+    // A local small block (large spans and free units carry NO_OWNER, never a heap),
+    // unless hardened (whose frees go to the slabs in free_slow). A local block reaches
+    // here only while `fast_heap` is null with a heap attached: hardened or prof mode, so
+    // "not hardened" is "prof on".
+    if owner == (*tb).heap && !tuning().on(sw::HARDEN) {
+        debug_assert!(tuning().on(sw::PROF));
+        return prof_free_local(tb, ss, p);
+    }
+    free_other_slow(tb, ss, owner, p)
+}
+
+/// The rest of `free_other`: a small block for the owner whose queue is open is a push;
+/// everything else goes to `free_slow`.
+///
+/// # Safety
+/// As `free_other`.
+#[inline(never)]
+unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     let a = p as usize;
     let rec = (*ss).units[unit_of(a)];
     if (rec.class as usize) < NCLASS && tuning().on(sw::FREE_CHECK) && !rec.starts_block(a) {
@@ -327,44 +347,79 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
     if owner == (*tb).rq.owner {
         return remote::push_same_owner(tb, p as *mut Block);
     }
-    // The prof box diverts every local free here (fast_heap is null): a small block of
-    // this thread's heap, unless hardened (whose frees go to the slabs in free_slow).
-    if owner == (*tb).heap && tuning().on(sw::PROF) && !tuning().on(sw::HARDEN) {
-        return prof_free_local(tb, rec.class as usize, p);
-    }
     free_slow(tb, ss, p)
 }
 
 /// A local small free with the prof box on: the hit path's checks, then a push that keeps
 /// the countdown (`until[c] -= 1`); at 0 the next allocation of the class must miss, so
-/// the block goes to its slab instead of the lane.
+/// the block goes to its slab instead of the lane (`prof_free_to_slab`). Written like the
+/// hit path (tail calls only on the common way; the frame set-up sinks into the
+/// non-returning bad-start call) so that its common way needs no stack frame.
 ///
 /// # Safety
-/// `tb` is the calling thread's block with a heap; `p` is a block start (checked by the
-/// caller when the free checks are on) of class `c` of that heap.
-#[inline(never)]
-unsafe fn prof_free_local(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
-    let check = tuning().on(sw::FREE_CHECK);
-    if check {
-        if lane::is_marked(tb, p) && is_free_here(tb, c, p) {
-            msg::fatal("free", "double free detected", p as usize);
+/// `tb` is the calling thread's block with a heap; `p` lies in a class slab of that heap
+/// in the live SuperSlab `ss`.
+#[inline(always)]
+unsafe fn prof_free_local(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
+    let a = p as usize;
+    let rec = *(*ss).units.as_ptr().add(unit_of(a));
+    let c = rec.class as usize;
+    if tuning().on(sw::FREE_CHECK) {
+        if !rec.starts_block(a) {
+            // A call that does not return, as on the hit path: the frame set-up sinks
+            // into this block.
+            not_a_block_start(a);
+        }
+        // Every lane block carries the mark, so this also covers the lane's top.
+        if lane::is_marked(tb, p) {
+            return prof_free_suspect(tb, c, p);
         }
         lane::mark(tb, p);
+    } else if lane::is_top(tb, c, p) {
+        return free_bad(a, BAD_DOUBLE);
     }
-    if lane::is_top(tb, c, p) {
-        return free_bad(p as usize, BAD_DOUBLE);
+    let u = (*tb).prof.until.as_mut_ptr().add(c);
+    if *u <= 0 {
+        return prof_free_to_slab(tb, c, p);
     }
-    let h = &*(*tb).heap;
-    let s = &mut (*tb).prof;
-    if s.until[c] <= 0 {
-        (*p.cast::<Block>()).next = core::ptr::null_mut();
-        heap::give_chain(h, c, p as *mut Block);
-        return;
-    }
-    s.until[c] -= 1;
+    *u -= 1;
     if lane::push_unchecked(tb, c, p) {
-        refill::flush(tb, h, c);
+        refill::flush(tb, &*(*tb).heap, c);
     }
+}
+
+/// `prof_free_local` found the lane mark on its block: a double free unless the program
+/// stored that value there (walk the lane and the slab to decide), else the push.
+///
+/// # Safety
+/// As `prof_free_local`; `p` is a block start of class `c`.
+#[cold]
+#[inline(never)]
+unsafe fn prof_free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+    if is_free_here(tb, c, p) {
+        msg::fatal("free", "double free detected", p as usize);
+    }
+    lane::mark(tb, p);
+    let u = &mut (*tb).prof.until[c];
+    if *u <= 0 {
+        return prof_free_to_slab(tb, c, p);
+    }
+    *u -= 1;
+    if lane::push_unchecked(tb, c, p) {
+        refill::flush(tb, &*(*tb).heap, c);
+    }
+}
+
+/// The countdown is at 0 (the next allocation of class `c` is the sample and must miss):
+/// the block goes to its slab, not the lane.
+///
+/// # Safety
+/// `tb` is the calling thread's block with a heap; `p` a free block of class `c` of it.
+#[cold]
+#[inline(never)]
+unsafe fn prof_free_to_slab(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+    (*p.cast::<Block>()).next = core::ptr::null_mut();
+    heap::give_chain(&*(*tb).heap, c, p as *mut Block);
 }
 
 /// A SuperSlab pointer that is not a local small block: remote, large, hardened,
