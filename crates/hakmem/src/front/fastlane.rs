@@ -288,16 +288,26 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     slab::on_free_list(&*m, p as usize)
 }
 
-/// Not a block of this thread's heap as the hit path sees it (`fast_heap`). With the prof
-/// box on, `fast_heap` is null and every local small free lands here first: that case is
-/// tested first and kept frame-less (`prof_free_local`, inlined); everything else goes to
-/// `free_other_slow`.
+/// Not a block of this thread's heap as the hit path sees it (`fast_heap`). The common
+/// remote free (a block for the owner whose queue is open) is tested first; then, with the
+/// prof box on (`fast_heap` null), a local small free (`prof_free_local`, inlined, kept
+/// frame-less); everything else goes to `free_other_slow`.
 ///
 /// # Safety
 /// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`, whose unit
 /// record names `owner`.
 #[inline(never)]
 unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
+    // The common remote free first: another heap's small block for the queue that is open
+    // (`rq.owner` is a heap only while a queue is open, never this thread's heap; a unit
+    // record naming a heap is a class slab's, so the block-start test applies).
+    if owner == (*tb).rq.owner {
+        let a = p as usize;
+        if tuning().on(sw::FREE_CHECK) && !(*ss).units[unit_of(a)].starts_block(a) {
+            return free_bad(a, BAD_START);
+        }
+        return remote::push_same_owner(tb, p as *mut Block);
+    }
     // A local small block (large spans and free units carry NO_OWNER, never a heap),
     // unless hardened (whose frees go to the slabs in free_slow). A local block reaches
     // here only while `fast_heap` is null with a heap attached: hardened or prof mode, so
@@ -309,8 +319,8 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
     free_other_slow(tb, ss, owner, p)
 }
 
-/// The rest of `free_other`: a small block for the owner whose queue is open is a push;
-/// everything else goes to `free_slow`.
+/// The rest of `free_other`: a small block of another owner (kept by the remote-keep box,
+/// or queued), large spans, hardened mode and bad input (`free_slow`).
 ///
 /// # Safety
 /// As `free_other`.
