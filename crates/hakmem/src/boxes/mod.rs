@@ -55,7 +55,7 @@ switches! {
         "release policy: the pool may exceed its cap by this much before it is trimmed back to the cap";
     WARM_POOL_MB = "HAKMEM_WARM_POOL_MB", Kind::Uint { max: 1 << 20 }, speed 64, balanced 64,
         "MB of empty SuperSlabs kept for reuse when lean mode is off";
-    SS_PREWARM = "HAKMEM_SS_PREWARM", Kind::Uint { max: 64 }, speed 2, balanced 0,
+    SS_PREWARM = "HAKMEM_SS_PREWARM", Kind::Uint { max: 64 }, speed 4, balanced 0,
         "SuperSlabs mapped into the warm pool at start-up (lean mode suppresses it)";
     C7_ULTRA = "HAKMEM_C7_ULTRA", Kind::Bool, speed 0, balanced 0,
         "C7 (1 KiB class) deep lane: 4x the FastLane limit and refill batch for C7";
