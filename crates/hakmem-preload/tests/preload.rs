@@ -264,7 +264,7 @@ fn prewarm_maps_superslabs_at_start_only_without_lean() {
     assert_eq!(mapped(&balanced), 4);
     assert_eq!(reused(&balanced), 0, "the first SuperSlab is fresh, not from the pool");
     assert_eq!(balanced.num("hakmem: syscalls", "mmap"), 1);
-    // speed prewarms (2 by default, here 4) into the pool; the first allocation reuses one.
+    // speed prewarms (4, here set explicitly) into the pool; the first allocation reuses one.
     let speed = stats("idle", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_SS_PREWARM", "4")]);
     assert_eq!(mapped(&speed), 4);
     assert_eq!(reused(&speed), 1);
