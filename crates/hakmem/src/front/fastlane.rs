@@ -388,6 +388,17 @@ unsafe fn prof_free_local(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) 
     } else if lane::is_top(tb, c, p) {
         return free_bad(a, BAD_DOUBLE);
     }
+    prof_push(tb, c, p);
+}
+
+/// The push of a checked local free with the prof box on: onto the lane while the class's
+/// countdown allows one more block there (see `types::ProfThread`), else to its slab.
+///
+/// # Safety
+/// `tb` is the calling thread's block with a heap; `p` a checked free block of class `c`
+/// of it, on no lane.
+#[inline(always)]
+unsafe fn prof_push(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
     let u = (*tb).prof.until.as_mut_ptr().add(c);
     if *u <= 0 {
         return prof_free_to_slab(tb, c, p);
@@ -410,14 +421,7 @@ unsafe fn prof_free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
         msg::fatal("free", "double free detected", p as usize);
     }
     lane::mark(tb, p);
-    let u = &mut (*tb).prof.until[c];
-    if *u <= 0 {
-        return prof_free_to_slab(tb, c, p);
-    }
-    *u -= 1;
-    if lane::push_unchecked(tb, c, p) {
-        refill::flush(tb, &*(*tb).heap, c);
-    }
+    prof_push(tb, c, p);
 }
 
 /// The countdown is at 0 (the next allocation of class `c` is the sample and must miss):
