@@ -5,10 +5,10 @@
 //!
 //! Checked: no block pushed is lost or received twice, whatever the interleaving of chain
 //! pushes and the owner's takes; and the abandonment hand-off (an owner that drains, marks
-//! its heap abandoned and leaves, racing a remote free that pushes and then reclaims if it
-//! sees the heap abandoned) never strands a block: every block ends up drained exactly once
-//! by the owner or the reclaimer, or stays in the inbox of the abandoned heap for the next
-//! adopter, which the final take collects.
+//! its heap abandoned and drains once more with an unconditional swap, racing a remote free
+//! that pushes and then reclaims if it sees the heap abandoned) never strands a block: every
+//! block is drained exactly once by the owner or the reclaimer, and the abandoned heap's
+//! inbox is empty when both are done, with no adopter needed.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicU8, Ordering};
@@ -98,12 +98,15 @@ fn a_block_freed_while_the_owner_leaves_is_never_stranded() {
     const ABANDONED: u8 = 1;
     loom::model(|| {
         let inbox = Arc::new(sync::AtomicPtr::new(std::ptr::null_mut()));
+        // The heap's state, with the orderings of `types::Heap::{set_state, state}`
+        // (a release store, an acquire load).
         let state = Arc::new(AtomicU8::new(ACTIVE));
         let pool = Arc::new(Mutex::new(())); // the heap-pool lock: its holder owns abandoned heaps
         let drained = Arc::new(Mutex::new(Vec::new()));
         let b = blocks(1)[0];
 
-        // The owner exits: drain, then mark abandoned under the pool lock.
+        // The owner exits (`lifecycle::heaps::abandon`): a drain, then under the pool lock
+        // the mark and a last drain with an unconditional swap.
         let owner = {
             let (inbox, state, pool, drained) = (inbox.clone(), state.clone(), pool.clone(), drained.clone());
             thread::spawn(move || {
@@ -111,10 +114,12 @@ fn a_block_freed_while_the_owner_leaves_is_never_stranded() {
                 collect(inbox::take_all(&inbox), &mut d);
                 let _g = pool.lock().unwrap();
                 state.store(ABANDONED, Ordering::Release);
+                collect(inbox::take_all_now(&inbox), &mut d);
                 drained.lock().unwrap().extend(d);
             })
         };
-        // A remote free: push, then reclaim if the owner is gone (`heap::remote_push`).
+        // A remote free (`heap::remote_push`, then `heaps::reclaim_one` when the owner is
+        // gone): push, read the state, drain under the pool lock if abandoned.
         let remote = {
             let (inbox, state, pool, drained) = (inbox.clone(), state.clone(), pool.clone(), drained.clone());
             thread::spawn(move || {
@@ -130,10 +135,10 @@ fn a_block_freed_while_the_owner_leaves_is_never_stranded() {
         };
         owner.join().unwrap();
         remote.join().unwrap();
-        // The next thread to adopt the heap drains what is left.
-        let mut d = drained.lock().unwrap().clone();
-        collect(inbox::take_all(&inbox), &mut d);
-        assert_eq!(d, vec![b.0 as usize], "the block is drained exactly once");
+        // Nobody adopts the heap: the block must already be drained, exactly once, and the
+        // abandoned heap's inbox empty.
+        assert!(inbox.load(Ordering::Relaxed).is_null(), "a block was stranded in an abandoned heap's inbox");
+        assert_eq!(*drained.lock().unwrap(), vec![b.0 as usize], "the block is drained exactly once");
     });
 }
 
