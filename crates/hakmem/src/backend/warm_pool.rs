@@ -51,8 +51,6 @@ pub static SS_REUSED: AtomicU64 = AtomicU64::new(0);
 pub static SS_IN_POOL: AtomicU64 = AtomicU64::new(0);
 /// Cold (decommitted, still mapped) chunks in the pool now.
 pub static SS_COLD: AtomicU64 = AtomicU64::new(0);
-/// Chunks decommitted by the purge box (each one `madvise`).
-pub static SS_DECOMMITTED: AtomicU64 = AtomicU64::new(0);
 
 /// Chunks mapped per mmap when the pool is empty: the spare ones wait in the pool.
 /// Untouched, they cost address space, not memory, and a program that needs a few
@@ -225,7 +223,6 @@ unsafe fn release_purging(chunk: usize) -> bool {
     }
     // Outside the lock: nobody else can reach the chunk until it is pushed.
     os::decommit(chunk as *mut u8, SS_SIZE, Decommit::DontNeed);
-    SS_DECOMMITTED.fetch_add(1, Relaxed);
     purge::decommitted();
     let mut pool = POOL.lock();
     pool.streak += 1;
@@ -236,9 +233,7 @@ unsafe fn release_purging(chunk: usize) -> bool {
         return flowing;
     }
     drop(pool);
-    super::region::mark(chunk, super::region::NONE);
-    os::unmap(chunk as *mut u8, SS_SIZE);
-    SS_UNMAPPED.fetch_add(1, Relaxed);
+    unmap_chunk(chunk);
     flowing
 }
 
@@ -256,9 +251,7 @@ pub fn release_all() -> usize {
     // SAFETY: the pool owned these and nobody else can reach them now.
     unsafe { unmap_list(victims) };
     for &c in &cold[..ncold] {
-        super::region::mark(c, super::region::NONE);
-        os::unmap(c as *mut u8, SS_SIZE);
-        SS_UNMAPPED.fetch_add(1, Relaxed);
+        unmap_chunk(c);
     }
     (n + ncold) * SS_SIZE
 }
@@ -268,11 +261,17 @@ pub fn release_all() -> usize {
 unsafe fn unmap_list(mut list: usize) {
     while list != 0 {
         let next = *link(list);
-        super::region::mark(list, super::region::NONE);
-        os::unmap(list as *mut u8, SS_SIZE);
-        SS_UNMAPPED.fetch_add(1, Relaxed);
+        unmap_chunk(list);
         list = next;
     }
+}
+
+/// Give a pooled chunk back to the OS: its region byte back to `NONE` first (the address
+/// range may come back as anything), then the munmap, counted.
+fn unmap_chunk(c: usize) {
+    super::region::mark(c, super::region::NONE);
+    os::unmap(c as *mut u8, SS_SIZE);
+    SS_UNMAPPED.fetch_add(1, Relaxed);
 }
 
 /// Map `n` chunks into the pool ahead of need (the prewarm box), in one call.

@@ -111,16 +111,16 @@ pub unsafe fn contains(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 /// `tb` is the calling thread's block.
 #[inline(always)]
 pub unsafe fn is_top(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
-    *(*tb).lanes.head.as_ptr().add(c) as *mut u8 == p
+    top(tb, c) as *mut u8 == p
 }
 
 /// The top of class `c`'s lane (null when it is empty).
 ///
 /// # Safety
 /// `tb` is the calling thread's block.
-#[inline]
+#[inline(always)]
 pub unsafe fn top(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
-    (*tb).lanes.head[c]
+    *(*tb).lanes.head.as_ptr().add(c)
 }
 
 /// Does class `c`'s lane hold less than half its limit?

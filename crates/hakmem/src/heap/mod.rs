@@ -156,6 +156,14 @@ pub(crate) unsafe fn release_units(l: &mut HeapLocal, ss: *mut SuperSlab, m: *mu
 /// The caller owns `l`'s heap.
 unsafe fn enter_purging(l: &mut HeapLocal) {
     l.purging = true;
+    retire_spare(l);
+}
+
+/// Hand the heap's spare SuperSlab (if any) back to the backend.
+///
+/// # Safety
+/// The caller owns `l`'s heap.
+unsafe fn retire_spare(l: &mut HeapLocal) {
     if !l.spare.is_null() {
         let s = core::mem::replace(&mut l.spare, ptr::null_mut());
         superslab::retire(s);
@@ -345,10 +353,7 @@ pub unsafe fn trim(h: &Heap) {
             m = next;
         }
     }
-    if !l.spare.is_null() {
-        let s = core::mem::replace(&mut l.spare, ptr::null_mut());
-        superslab::retire(s);
-    }
+    retire_spare(l);
 }
 
 /// Verify the heap's invariants (lists ⇔ flags, slab counts); abort with a `hakmem:` line
