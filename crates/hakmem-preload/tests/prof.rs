@@ -292,6 +292,16 @@ fn sites_are_ranked_and_estimated_within_sampling_error() {
     assert!(lines.iter().any(|l| l.contains("#0 0x") && l.contains("prof+0x")), "module offsets: {}", r.describe());
 }
 
+/// With the lane guard every malloc is checked, and the prof countdown is kept in the
+/// checked path instead of the hit path's countdown: the same estimates must come out.
+#[test]
+fn sites_are_estimated_with_the_lane_guard_on() {
+    let d = scratch("guard");
+    let file = d.join("guard.pb");
+    let r = run(&["sites", file.to_str().unwrap()], &[("HAKMEM_LANE_GUARD", "1")]);
+    check_sites(&file, &r, &["site_ten_mb", "site_five_mb", "site_one_mb"], &["churn"]);
+}
+
 #[test]
 fn threads_each_site_on_its_own_thread() {
     let d = scratch("threads");

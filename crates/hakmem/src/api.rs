@@ -51,7 +51,7 @@ pub unsafe fn memalign<T: ThreadAccess>(align: usize, n: usize) -> *mut u8 {
     }
     if n <= SMALL_MAX {
         if let Some(c) = class_for_aligned(n, align) {
-            return fastlane::malloc_class::<T>(c);
+            return fastlane::malloc_class::<T>(c, n);
         }
     }
     // Large spans start on 64 KiB boundaries; beyond that, a huge mapping.

@@ -468,9 +468,8 @@ impl Tuning {
             values[sw::FREE_CHECK] = 1;
         }
         // Kept blocks need the lane mark (double frees of a kept block) and the plain free
-        // paths: hardened mode checks every free against the owner's slab, and the prof
-        // box counts every push of a local free.
-        if values[sw::HARDEN] != 0 || values[sw::PROF] != 0 || values[sw::FREE_CHECK] == 0 {
+        // paths: hardened mode checks every free against the owner's slab.
+        if values[sw::HARDEN] != 0 || values[sw::FREE_CHECK] == 0 {
             values[sw::REMOTE_KEEP] = 0;
         }
         Tuning {

@@ -62,26 +62,42 @@ pub struct Block {
 
 // ---- front: the thread block ----------------------------------------------------------------
 
-/// The FastLanes of a thread: per class, a LIFO of free blocks (`head`) and the room
-/// left (`room = limit - length`). Counting down lets the free path test "over the
-/// limit" with the flags of one decrement. Two arrays rather than one array of
-/// (head, room) pairs: an 8- and a 4-byte stride fit x86 addressing modes, so the class
-/// index needs no extra scaling on the hit paths (16 and 31 instructions, see
-/// docs/architecture.md).
+/// The FastLanes of a thread: per class, a LIFO of free blocks (`head`), the room left
+/// (`room = limit - length`) and the checked-malloc countdown (`check`). Counting down
+/// lets the free path test "over the limit", and the malloc hit "time for a checked
+/// allocation", with the flags of one decrement. Two arrays rather than one array of
+/// (head, room, check) triples: an 8-byte stride fits x86 addressing modes, so the class
+/// index needs no extra scaling on the hit paths; room and check share an 8-byte pair, so
+/// the malloc hit's two counter updates touch one line.
 ///
-/// Invariants (`Lanes::check`): `room[c] == limit(c) - length(head[c])`,
+/// Invariants (`Lanes::check`): `room == limit(c) - length(head[c])`,
 /// `0 <= length <= limit` except transiently inside `lane::push_unchecked` (it may reach
 /// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` counted
 /// `used` by its slab, of the thread's own heap or, with the remote-keep box, of another
 /// heap (a block this thread freed and kept; `refill::give_back` sends it home).
+///
+/// `check` (`front::fastlane`, "checked mallocs"): how many more class-`c` mallocs may take
+/// the hit path; the malloc after them (the decrement that goes below 0) takes
+/// `malloc_checked`, which sets it again: `i32::MAX` normally, 0 with the lane guard (every
+/// pop checked), the allocations that pass before the next sample with the prof box. 0 in
+/// a thread that has no heap yet, so its first malloc of each class is checked.
 #[repr(C)]
 pub struct Lanes {
     pub head: [*mut Block; NCLASS],
-    pub room: [i32; NCLASS],
+    pub count: [LaneCount; NCLASS],
+}
+
+/// A lane's two counters (see `Lanes`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LaneCount {
+    pub room: i32,
+    pub check: i32,
 }
 
 impl Lanes {
-    pub const EMPTY: Lanes = Lanes { head: [ptr::null_mut(); NCLASS], room: [0; NCLASS] };
+    pub const EMPTY: Lanes =
+        Lanes { head: [ptr::null_mut(); NCLASS], count: [LaneCount { room: 0, check: 0 }; NCLASS] };
 
     /// Verify lane `c`'s invariant; abort with a `hakmem:` line if it fails.
     ///
@@ -97,7 +113,7 @@ impl Lanes {
             }
             b = (*b).next;
         }
-        if self.room[c] as i64 != limit as i64 - n {
+        if self.count[c].room as i64 != limit as i64 - n {
             crate::msg::fatal("check", "FastLane room does not match its length", self.head[c] as usize);
         }
     }
@@ -140,16 +156,15 @@ pub struct ThreadBlock {
 
 /// The prof box's per-thread sampling state (`front::fastlane`, box on only).
 ///
-/// Invariant while a heap is attached and the box is on: `until[c]` = (class-`c`
-/// allocations before the next sampled one) − (length of lane `c`), and `until[c] >= 0`.
-/// A malloc hit pops one block and brings the next sample one allocation closer, so it
-/// leaves `until` alone: the hit path never reads it. Every other change of a lane's
-/// length is on a slow path that adjusts it (push: −1, refusing the push at 0; flush of
-/// k: +k; refill of k: −k). At a miss the lane is empty, so `until[c]` is the number of
-/// allocations left: 0 means this one is sampled.
+/// Class sizes are counted in allocations on the checked-malloc countdown
+/// (`Lanes::check`), which then needs no state here: it is set to the allocations that
+/// pass before the next sampled one, so the checked malloc it leads to *is* the sample.
+/// With the lane guard, whose countdown is always 0 (every malloc checked), `until[c]`
+/// counts instead: the class-`c` allocations that pass before the next sampled one.
+/// Attach draws every countdown (`prof_start`).
 #[repr(C)]
 pub struct ProfThread {
-    pub until: [i64; NCLASS],
+    pub until: [i32; NCLASS],
     /// Bytes of large and huge allocations left before the next sampled one.
     pub bytes_left: i64,
     /// xorshift state; 0 = not seeded yet.
@@ -470,7 +485,7 @@ mod tests {
         blocks[0].next = second;
         let mut lanes = Lanes::EMPTY;
         lanes.head[3] = &mut blocks[0];
-        lanes.room[3] = 30;
+        lanes.count[3].room = 30;
         // SAFETY: the blocks are local and readable.
         unsafe { lanes.check(3, 32) };
     }

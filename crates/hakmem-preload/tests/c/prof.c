@@ -23,8 +23,9 @@
 static void *keep[1 << 20];
 static size_t nkeep;
 
-/* Class sizes (recorded exactly), a large span and a huge block. */
-static const size_t sizes[] = {16, 48, 128, 256, 1024, 4096, 16384, 100000, 1100000};
+/* Class sizes, sizes between classes (a sample is recorded at its requested size, so the
+   estimate is of requested bytes), a large span and a huge block. */
+static const size_t sizes[] = {16, 40, 100, 256, 1000, 4096, 15000, 100000, 1100000};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 /* Allocate `total` bytes in blocks cycling through the sizes (each size gets an equal

@@ -68,7 +68,7 @@ switches! {
     REMOTE_BATCH = "HAKMEM_REMOTE_BATCH", Kind::Uint { max: 4096 }, speed 32, balanced 32,
         "blocks a thread queues per owner before sending them with one CAS (0/1: send each)";
     REMOTE_KEEP = "HAKMEM_REMOTE_KEEP", Kind::Bool, speed 0, balanced 0,
-        "a thread keeps small blocks of other heaps that it frees on its own FastLane and reuses them (tcmalloc's way); they go back to their owners only when the lane flushes (off in hardened mode and with the prof box)";
+        "a thread keeps small blocks of other heaps that it frees on its own FastLane and reuses them (tcmalloc's way); they go back to their owners only when the lane flushes (off in hardened mode)";
     FASTLANE_KB = "HAKMEM_FASTLANE_KB", Kind::Uint { max: 1024 }, speed 64, balanced 32,
         "KiB each class's FastLane may hold before flushing half (16..512 blocks)";
     FREE_CHECK = "HAKMEM_FREE_CHECK", Kind::Bool, speed 1, balanced 1,

@@ -27,15 +27,33 @@ use crate::types::{
 #[inline(always)]
 pub unsafe fn malloc<T: ThreadAccess>(n: usize) -> *mut u8 {
     if n <= SMALL_MAX {
-        let c = class_of(n);
-        let tb = T::block();
-        let b = lane::pop(tb, c);
-        if !b.is_null() {
-            return b;
-        }
-        return malloc_miss(tb, c);
+        return malloc_class::<T>(class_of(n), n);
     }
     alloc_large::<T>(n, 0)
+}
+
+/// Allocate `n` requested bytes from class `c` (malloc, and aligned allocations that
+/// picked their class): the hit is the checked-malloc countdown (see `types::Lanes`) and a
+/// pop. `n` is only for the prof box's sample.
+///
+/// # Safety
+/// As `malloc`; `n <= BLOCK_SIZE[c]`.
+#[inline(always)]
+pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx, n: usize) -> *mut u8 {
+    let tb = T::block();
+    if !lane::take_turn(tb, c) {
+        // A call, not a tail jump (the result comes back through memory): with frame
+        // pointers on (.cargo/config.toml, for the prof box's stack walk) it gives the
+        // compiler a block to sink the frame set-up into, so the hit path keeps no frame.
+        let mut p = core::ptr::null_mut();
+        malloc_checked(n, c, tb, &mut p);
+        return p;
+    }
+    let b = lane::pop_hit(tb, c);
+    if !b.is_null() {
+        return b;
+    }
+    malloc_miss(tb, c)
 }
 
 /// The FastLane for class `c` is empty: refill it from the heap in a batch.
@@ -51,47 +69,110 @@ unsafe fn malloc_miss(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     }
     // Blocks queued for other heaps should not wait longer than our own next miss.
     remote::flush(tb);
-    if tuning().on(sw::PROF) {
-        return prof_miss(tb, &*h, c);
-    }
     refill::refill(tb, &*h, c)
+}
+
+/// A malloc whose class's checked-malloc countdown ran out (see `types::Lanes`): the
+/// first mallocs of a thread without a heap, every malloc with the lane guard, the prof
+/// box's sampled allocation, or once per 2^31 mallocs otherwise. Sets the countdown
+/// again, then allocates as the hit would (with the lane guard's test on the pop) or
+/// serves the sample. Takes its arguments in the order that leaves the hit path's
+/// registers alone (`n` arrives in the first one).
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[cold]
+#[inline(never)]
+unsafe fn malloc_checked(n: usize, c: ClassIdx, tb: *mut ThreadBlock, out: &mut *mut u8) {
+    *out = malloc_checked_inner(tb, c, n);
+}
+
+/// `malloc_checked`'s body.
+///
+/// # Safety
+/// As `malloc_checked`.
+#[inline(always)]
+unsafe fn malloc_checked_inner(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *mut u8 {
+    let attaching = (*tb).heap.is_null();
+    let h = thread::heap_for(tb);
+    if h.is_null() {
+        // No heap yet: check the next malloc too (attach sets every countdown).
+        lane::set_check(tb, c, 0);
+        return bootstrap::alloc(BLOCK_SIZE[c] as usize);
+    }
+    // Attach just set every countdown: this malloc counts against the new one as a hit
+    // would, and is checked only if that runs out too.
+    if !attaching || !lane::take_turn(tb, c) {
+        if tuning().on(sw::PROF) {
+            if prof_count(tb, c) {
+                // Sampled with the class size's probability (the countdown counts blocks
+                // of the class), recorded at the requested size: the estimate is of
+                // requested bytes.
+                let p = prof_span(&*h, n.max(1), BLOCK_SIZE[c] as usize);
+                if !p.is_null() {
+                    return p;
+                }
+            }
+        } else {
+            lane::set_check(tb, c, lane::unsampled_check());
+        }
+    }
+    let b = lane::pop(tb, c);
+    if !b.is_null() {
+        return b;
+    }
+    malloc_miss(tb, c)
 }
 
 // ---- the prof box's sampling (see `types::ProfThread` for the countdown's invariant) ----
 
-/// Start a thread's countdowns (attach: its lanes are empty; or a thread without a heap
+/// Allocations of class `c` that pass before the next sampled one (a fresh draw).
+fn prof_draw(rng: &mut u64, c: ClassIdx) -> i32 {
+    prof::allocs_before(prof::draw_bytes(rng), BLOCK_SIZE[c] as usize).min(i32::MAX as i64) as i32
+}
+
+/// Start a thread's countdowns (attach, after `lane::reset`; or a thread without a heap
 /// making its first large or huge allocation).
 ///
 /// # Safety
-/// `tb` is the calling thread's block; its lanes are empty.
+/// `tb` is the calling thread's block.
 pub unsafe fn prof_start(tb: *mut ThreadBlock) {
     let s = &mut (*tb).prof;
     if s.rng == 0 {
         s.rng = prof::seed(tb as usize);
     }
-    for (u, &bs) in s.until.iter_mut().zip(BLOCK_SIZE.iter()) {
-        *u = prof::allocs_before(prof::draw_bytes(&mut s.rng), bs as usize);
+    let guard = tuning().on(sw::LANE_GUARD);
+    for c in 0..NCLASS {
+        let k = prof_draw(&mut s.rng, c);
+        if guard {
+            s.until[c] = k;
+        } else {
+            lane::set_check(tb, c, k);
+        }
     }
     s.bytes_left = prof::draw_bytes(&mut s.rng) as i64;
 }
 
-/// A lane miss with the prof box on: sample this allocation if the countdown says so,
-/// else refill no more blocks than the allocations left before the next sample.
+/// Count a checked class-`c` malloc with the prof box on: true when it is the sampled
+/// allocation. Without the lane guard it always is (the countdown that ran out was the
+/// sampling countdown); with it, `until[c]` decides. Sets the countdown again.
 ///
 /// # Safety
-/// `tb` is the calling thread's block, `h` its heap; lane `c` is empty.
-#[cold]
-#[inline(never)]
-unsafe fn prof_miss(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
+/// `tb` is the calling thread's block, with a heap.
+unsafe fn prof_count(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
     let s = &mut (*tb).prof;
-    if s.until[c] <= 0 {
-        // This allocation is sampled. The lane is empty: the countdown starts afresh.
-        s.until[c] = prof::allocs_before(prof::draw_bytes(&mut s.rng), BLOCK_SIZE[c] as usize);
-        let bs = BLOCK_SIZE[c] as usize;
-        return prof_span(h, bs, bs);
+    if !tuning().on(sw::LANE_GUARD) {
+        let k = prof_draw(&mut s.rng, c);
+        lane::set_check(tb, c, k);
+        return true;
     }
-    let max = s.until[c].min(u32::MAX as i64) as u32;
-    refill::refill_upto(tb, h, c, max)
+    lane::set_check(tb, c, 0);
+    if s.until[c] > 0 {
+        s.until[c] -= 1; // this one passes
+        return false;
+    }
+    s.until[c] = prof_draw(&mut s.rng, c);
+    true
 }
 
 /// A sampled allocation of `n` bytes served as a large span (its free never takes the
@@ -125,19 +206,6 @@ unsafe fn prof_take_bytes(tb: *mut ThreadBlock, n: usize) -> bool {
     }
     s.bytes_left = prof::draw_bytes(&mut s.rng) as i64;
     true
-}
-
-/// Allocate from class `c` directly (aligned allocations pick their class themselves).
-///
-/// # Safety
-/// As `malloc`.
-pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx) -> *mut u8 {
-    let tb = T::block();
-    let b = lane::pop(tb, c);
-    if !b.is_null() {
-        return b;
-    }
-    malloc_miss(tb, c)
 }
 
 /// A block above the class sizes: a large span of the thread's heap when it fits
@@ -289,9 +357,8 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 }
 
 /// Not a block of this thread's heap as the hit path sees it (`fast_heap`). The common
-/// remote free (a block for the owner whose queue is open) is tested first; then, with the
-/// prof box on (`fast_heap` null), a local small free (`prof_free_local`, inlined, kept
-/// frame-less); everything else goes to `free_other_slow`.
+/// remote free (a block for the owner whose queue is open) is tested first; everything
+/// else goes to `free_other_slow`.
 ///
 /// # Safety
 /// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`, whose unit
@@ -307,14 +374,6 @@ unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap,
             return free_bad(a, BAD_START);
         }
         return remote::push_same_owner(tb, p as *mut Block);
-    }
-    // A local small block (large spans and free units carry NO_OWNER, never a heap),
-    // unless hardened (whose frees go to the slabs in free_slow). A local block reaches
-    // here only while `fast_heap` is null with a heap attached: hardened or prof mode, so
-    // "not hardened" is "prof on".
-    if owner == (*tb).heap && !tuning().on(sw::HARDEN) {
-        debug_assert!(tuning().on(sw::PROF));
-        return prof_free_local(tb, ss, p);
     }
     free_other_slow(tb, ss, owner, p)
 }
@@ -358,82 +417,6 @@ unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut 
         return remote::push_same_owner(tb, p as *mut Block);
     }
     free_slow(tb, ss, p)
-}
-
-/// A local small free with the prof box on: the hit path's checks, then a push that keeps
-/// the countdown (`until[c] -= 1`); at 0 the next allocation of the class must miss, so
-/// the block goes to its slab instead of the lane (`prof_free_to_slab`). Written like the
-/// hit path (tail calls only on the common way; the frame set-up sinks into the
-/// non-returning bad-start call) so that its common way needs no stack frame.
-///
-/// # Safety
-/// `tb` is the calling thread's block with a heap; `p` lies in a class slab of that heap
-/// in the live SuperSlab `ss`.
-#[inline(always)]
-unsafe fn prof_free_local(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
-    let a = p as usize;
-    let rec = *(*ss).units.as_ptr().add(unit_of(a));
-    let c = rec.class as usize;
-    if tuning().on(sw::FREE_CHECK) {
-        if !rec.starts_block(a) {
-            // A call that does not return, as on the hit path: the frame set-up sinks
-            // into this block.
-            not_a_block_start(a);
-        }
-        // Every lane block carries the mark, so this also covers the lane's top.
-        if lane::is_marked(tb, p) {
-            return prof_free_suspect(tb, c, p);
-        }
-        lane::mark(tb, p);
-    } else if lane::is_top(tb, c, p) {
-        return free_bad(a, BAD_DOUBLE);
-    }
-    prof_push(tb, c, p);
-}
-
-/// The push of a checked local free with the prof box on: onto the lane while the class's
-/// countdown allows one more block there (see `types::ProfThread`), else to its slab.
-///
-/// # Safety
-/// `tb` is the calling thread's block with a heap; `p` a checked free block of class `c`
-/// of it, on no lane.
-#[inline(always)]
-unsafe fn prof_push(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
-    let u = (*tb).prof.until.as_mut_ptr().add(c);
-    if *u <= 0 {
-        return prof_free_to_slab(tb, c, p);
-    }
-    *u -= 1;
-    if lane::push_unchecked(tb, c, p) {
-        refill::flush(tb, &*(*tb).heap, c);
-    }
-}
-
-/// `prof_free_local` found the lane mark on its block: a double free unless the program
-/// stored that value there (walk the lane and the slab to decide), else the push.
-///
-/// # Safety
-/// As `prof_free_local`; `p` is a block start of class `c`.
-#[cold]
-#[inline(never)]
-unsafe fn prof_free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
-    if is_free_here(tb, c, p) {
-        msg::fatal("free", "double free detected", p as usize);
-    }
-    lane::mark(tb, p);
-    prof_push(tb, c, p);
-}
-
-/// The countdown is at 0 (the next allocation of class `c` is the sample and must miss):
-/// the block goes to its slab, not the lane.
-///
-/// # Safety
-/// `tb` is the calling thread's block with a heap; `p` a free block of class `c` of it.
-#[cold]
-#[inline(never)]
-unsafe fn prof_free_to_slab(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
-    (*p.cast::<Block>()).next = core::ptr::null_mut();
-    heap::give_chain(&*(*tb).heap, c, p as *mut Block);
 }
 
 /// A SuperSlab pointer that is not a local small block: remote, large, hardened,

@@ -2,7 +2,7 @@
 //! invariants). A lane is a LIFO of free blocks of one class owned by the thread; `room`
 //! counts down from the class's limit, so the free path tests "over the limit" with the
 //! flags of one decrement. Everything that changes a lane's length goes through here:
-//! pop (malloc hit), push_unchecked after the mark or top test (free hit), install (refill), split (flush), put (a drained
+//! pop_hit (malloc hit), pop (checked mallocs, refill), push_unchecked after the mark or top test (free hit), install (refill), split (flush), put (a drained
 //! remote block), reset (attach) and take_all (thread exit).
 //!
 //! **The lane mark** (free-check box). Every block on a lane carries its thread's mark in
@@ -16,7 +16,7 @@
 
 use crate::config::tuning;
 use crate::size_class::{ClassIdx, NCLASS};
-use crate::types::{Block, ThreadBlock};
+use crate::types::{Block, LaneCount, ThreadBlock};
 use core::ptr;
 
 /// FastLane limit of class `c` (blocks), frozen at start-up.
@@ -25,24 +25,68 @@ pub fn limit(c: ClassIdx) -> u32 {
     tuning().lane_limits[c]
 }
 
-/// Pop a block from class `c`'s lane (the malloc hit); null when the lane is empty.
+/// Count one class-`c` malloc against the checked-malloc countdown (`Lanes::check`):
+/// false when it ran out, and this malloc must take `malloc_checked`.
 ///
 /// # Safety
 /// `tb` is the calling thread's block.
 #[inline(always)]
-pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
+pub unsafe fn take_turn(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
+    let k = &mut (*(*tb).lanes.count.as_mut_ptr().add(c)).check;
+    *k -= 1;
+    *k >= 0
+}
+
+/// Set class `c`'s checked-malloc countdown: the next `n` mallocs may take the hit path.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn set_check(tb: *mut ThreadBlock, c: ClassIdx, n: i32) {
+    (*tb).lanes.count[c].check = n;
+}
+
+/// The countdown without the prof box: every malloc checked with the lane guard, none
+/// otherwise (for 2^31 mallocs; then one checked malloc sets it again).
+#[inline]
+pub fn unsampled_check() -> i32 {
+    if tuning().on(crate::boxes::sw::LANE_GUARD) {
+        0
+    } else {
+        i32::MAX
+    }
+}
+
+/// Pop a block from class `c`'s lane on the malloc hit path; null when the lane is empty.
+/// Never runs with the lane guard on (its countdown sends every malloc to the checked path).
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline(always)]
+pub unsafe fn pop_hit(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     let slot = (*tb).lanes.head.as_mut_ptr().add(c);
     let b = *slot;
     if !b.is_null() {
-        if tuning().on(crate::boxes::sw::LANE_GUARD) && !guard_ok(tb, b) {
-            guard_failed(b as usize);
-            return ptr::null_mut();
-        }
         *slot = (*b).next;
         *mark_of(b as *mut u8) = 0;
-        *(*tb).lanes.room.as_mut_ptr().add(c) += 1;
+        (*(*tb).lanes.count.as_mut_ptr().add(c)).room += 1;
     }
     b as *mut u8
+}
+
+/// Pop a block from class `c`'s lane off the hit path (checked mallocs, refill), with the
+/// lane guard's test when it is on; null when the lane is empty.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
+    let b = (*tb).lanes.head[c];
+    if !b.is_null() && tuning().on(crate::boxes::sw::LANE_GUARD) && !guard_ok(tb, b) {
+        guard_failed(b as usize);
+        return ptr::null_mut();
+    }
+    pop_hit(tb, c)
 }
 
 /// The lane-guard box's test of a block about to be popped: inside a live SuperSlab
@@ -129,7 +173,7 @@ pub unsafe fn top(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn under_half(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
-    (*tb).lanes.room[c] > (limit(c) / 2) as i32
+    (*tb).lanes.count[c].room > (limit(c) / 2) as i32
 }
 
 /// Push block `p` of class `c`, which the caller checked is not on the lane already (the
@@ -144,7 +188,7 @@ pub unsafe fn push_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> b
     let b = p as *mut Block;
     (*b).next = *slot;
     *slot = b;
-    let room = (*tb).lanes.room.as_mut_ptr().add(c);
+    let room = &mut (*(*tb).lanes.count.as_mut_ptr().add(c)).room;
     *room -= 1;
     *room < 0
 }
@@ -157,7 +201,7 @@ pub unsafe fn push_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> b
 #[inline]
 pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> bool {
     let l = &mut (*tb).lanes;
-    if l.room[c] <= 0 {
+    if l.count[c].room <= 0 {
         return false;
     }
     if l.head[c] == b {
@@ -165,7 +209,7 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
     }
     (*b).next = l.head[c];
     l.head[c] = b;
-    l.room[c] -= 1;
+    l.count[c].room -= 1;
     mark(tb, b as *mut u8);
     true
 }
@@ -186,7 +230,7 @@ pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u3
         }
     }
     l.head[c] = (*head).next;
-    l.room[c] = limit(c) as i32 - (n as i32 - 1);
+    l.count[c].room = limit(c) as i32 - (n as i32 - 1);
     *mark_of(head as *mut u8) = 0;
     head as *mut u8
 }
@@ -206,18 +250,20 @@ pub unsafe fn split(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     }
     let rest = (*last).next;
     (*last).next = ptr::null_mut();
-    l.room[c] = (lim - keep) as i32;
+    l.count[c].room = (lim - keep) as i32;
     rest
 }
 
-/// A thread attaching a heap starts with empty lanes: full room in each.
+/// A thread attaching a heap starts with empty lanes (full room in each) and the
+/// checked-malloc countdown of a thread without the prof box (`prof_start` sets its own).
 ///
 /// # Safety
 /// `tb` is the calling thread's block and its lanes are empty.
 pub unsafe fn reset(tb: *mut ThreadBlock) {
+    let check = unsampled_check();
     for c in 0..NCLASS {
         (*tb).lanes.head[c] = ptr::null_mut();
-        (*tb).lanes.room[c] = limit(c) as i32;
+        (*tb).lanes.count[c] = LaneCount { room: limit(c) as i32, check };
     }
 }
 
@@ -227,7 +273,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
 /// `tb` is the calling thread's block.
 pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     let l = &mut (*tb).lanes;
-    l.room[c] = limit(c) as i32;
+    l.count[c].room = limit(c) as i32;
     core::mem::replace(&mut l.head[c], ptr::null_mut())
 }
 

@@ -26,25 +26,14 @@ fn batch(c: ClassIdx) -> u32 {
 /// # Safety
 /// `tb` is the calling thread's block and `h` its heap.
 pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
-    refill_upto(tb, h, c, u32::MAX)
-}
-
-/// `refill`, taking at most `max >= 1` blocks from the heap (the prof box's countdown:
-/// `until[c]` goes down by the blocks taken).
-///
-/// # Safety
-/// As `refill`.
-#[inline]
-pub unsafe fn refill_upto(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, max: u32) -> *mut u8 {
     if !h.shared.inbox.load(crate::sync::Ordering::Relaxed).is_null() {
         drain_inbox_to_lanes(tb, h);
-        // A hit: one allocation closer to the next sample, one block fewer on the lane.
         let b = lane::pop(tb, c);
         if !b.is_null() {
             return b;
         }
     }
-    let (head, n) = heap::take_batch(h, c, batch(c).min(max));
+    let (head, n) = heap::take_batch(h, c, batch(c));
     if head.is_null() {
         return ptr::null_mut();
     }
@@ -63,10 +52,6 @@ pub unsafe fn refill_upto(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, max: u32)
     }
     if tuning().on(sw::LANE_GUARD) {
         boxes::hit(sw::LANE_GUARD);
-    }
-    if tuning().on(sw::PROF) {
-        // One block handed out, n - 1 on the lane.
-        (*tb).prof.until[c] -= n as i64;
     }
     let b = lane::install(tb, c, head, n);
     debug_check(tb, h);
@@ -87,10 +72,7 @@ pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
     if tuning().on(sw::FREE_CHECK) {
         boxes::hit(sw::FREE_CHECK);
     }
-    let n = give_back(tb, h, c, rest);
-    if tuning().on(sw::PROF) {
-        (*tb).prof.until[c] += n as i64;
-    }
+    give_back(tb, h, c, rest);
     debug_check(tb, h);
 }
 
@@ -148,15 +130,10 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
     }
     let mut b = heap::take_inbox(h);
     let mut to_lanes = 0;
-    let prof = tuning().on(sw::PROF);
     while !b.is_null() {
         let next = (*b).next;
         let c = (*ss_of(b as usize)).units[unit_of(b as usize)].class as usize;
-        // Prof box: a put is a push (until -1), refused at 0 (see `types::ProfThread`).
-        if c < NCLASS && (!prof || (*tb).prof.until[c] > 0) && lane::put_if_room(tb, c, b) {
-            if prof {
-                (*tb).prof.until[c] -= 1;
-            }
+        if c < NCLASS && lane::put_if_room(tb, c, b) {
             to_lanes += 1;
         } else {
             heap::return_drained(h, b);

@@ -41,14 +41,12 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     }
     lane::reset(tb);
     let hardened = tuning().on(sw::HARDEN);
-    let prof = tuning().on(sw::PROF);
-    if prof {
+    if tuning().on(sw::PROF) {
         super::fastlane::prof_start(tb);
     }
     (*tb).heap = h;
-    // Hardened and prof modes divert every local free off the hit path (free_other, whose
-    // first test is the prof box's local free).
-    (*tb).fast_heap = if hardened || prof { ptr::null_mut() } else { h };
+    // Hardened mode diverts every local free off the hit path (to free_slow's checks).
+    (*tb).fast_heap = if hardened { ptr::null_mut() } else { h };
     // Hardened mode checks every remote free in free_slow: no queue to bypass it.
     (*tb).rq.cap = if hardened { 0 } else { tuning().get(sw::REMOTE_BATCH) };
     let key = exit_key();
