@@ -42,12 +42,10 @@ pub unsafe fn malloc<T: ThreadAccess>(n: usize) -> *mut u8 {
 pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx, n: usize) -> *mut u8 {
     let tb = T::block();
     if !lane::take_turn(tb, c) {
-        // A call, not a tail jump (the result comes back through memory): with frame
-        // pointers on (.cargo/config.toml, for the prof box's stack walk) it gives the
-        // compiler a block to sink the frame set-up into, so the hit path keeps no frame.
-        let mut p = core::ptr::null_mut();
-        malloc_checked(n, c, tb, &mut p);
-        return p;
+        // A call, not a tail jump: with frame pointers on (.cargo/config.toml, for the prof
+        // box's stack walk) it gives the compiler a block to sink the frame set-up into, so
+        // the hit path keeps no frame.
+        return not_tail(malloc_checked(n, c, tb));
     }
     let b = lane::pop_hit(tb, c);
     if !b.is_null() {
@@ -83,16 +81,28 @@ unsafe fn malloc_miss(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
 /// `tb` is the calling thread's block.
 #[cold]
 #[inline(never)]
-unsafe fn malloc_checked(n: usize, c: ClassIdx, tb: *mut ThreadBlock, out: &mut *mut u8) {
-    *out = malloc_checked_inner(tb, c, n);
+unsafe fn malloc_checked(n: usize, c: ClassIdx, tb: *mut ThreadBlock) -> *mut u8 {
+    let t = tuning();
+    if t.on(sw::LANE_GUARD) && !t.on(sw::PROF) && !(*tb).heap.is_null() {
+        // The lane guard's every malloc: the guarded pop, the countdown kept at 0.
+        lane::set_check(tb, c, 0);
+        let b = lane::pop(tb, c);
+        if !b.is_null() {
+            return b;
+        }
+        return malloc_miss(tb, c);
+    }
+    malloc_checked_slow(tb, c, n)
 }
 
-/// `malloc_checked`'s body.
+/// The rest of `malloc_checked`: a thread without a heap, the prof box, the countdown's
+/// wrap-around.
 ///
 /// # Safety
 /// As `malloc_checked`.
-#[inline(always)]
-unsafe fn malloc_checked_inner(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *mut u8 {
+#[cold]
+#[inline(never)]
+unsafe fn malloc_checked_slow(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *mut u8 {
     let attaching = (*tb).heap.is_null();
     let h = thread::heap_for(tb);
     if h.is_null() {
@@ -122,6 +132,15 @@ unsafe fn malloc_checked_inner(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *
         return b;
     }
     malloc_miss(tb, c)
+}
+
+/// Return `v` after an empty `asm!` statement: a call whose result goes through it is not
+/// in tail position, so the compiler keeps it a call (and the frame set-up with it).
+#[inline(always)]
+fn not_tail<V>(v: V) -> V {
+    // SAFETY: an empty statement: no instructions, no memory, no registers.
+    unsafe { core::arch::asm!("", options(nomem, nostack, preserves_flags)) };
+    v
 }
 
 // ---- the prof box's sampling (see `types::ProfThread` for the countdown's invariant) ----
