@@ -194,7 +194,7 @@ pub unsafe fn thread_snapshot<T: crate::ThreadAccess>() -> ThreadStats {
     let st = &(*h).shared.stats;
     for c in 0..NCLASS {
         t.classes[c] = class_counters(st, c);
-        let limit = crate::config::tuning().lane_limits[c] as i64;
+        let limit = (*tb).lanes.limit[c] as i64;
         t.lane_blocks[c] = (limit - (*tb).lanes.count[c].room as i64).max(0) as u32;
     }
     t.remote_queued = (*tb).rq.len;

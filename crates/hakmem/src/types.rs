@@ -81,10 +81,19 @@ pub struct Block {
 /// `malloc_checked`, which sets it again: `i32::MAX` normally, 0 with the lane guard (every
 /// pop checked), the allocations that pass before the next sample with the prof box. 0 in
 /// a thread that has no heap yet, so its first malloc of each class is checked.
+///
+/// `limit[c]` (lane-grow box, `lane::grow`): the thread's limit for class `c`, from the
+/// class's base limit (`tuning().lane_limits`) up to 8 times it; `grow_left` the growth
+/// budget left in bytes (sum over classes of (limit − base) × block size ≤ the box's
+/// budget); bit `c` of `missed` is set by a refill of class `c` and cleared by its next
+/// overflow, which grows the lane only if it was set.
 #[repr(C)]
 pub struct Lanes {
     pub head: [*mut Block; NCLASS],
     pub count: [LaneCount; NCLASS],
+    pub limit: [u16; NCLASS],
+    pub missed: [u64; 2],
+    pub grow_left: i64,
 }
 
 /// A lane's two counters (see `Lanes`).
@@ -96,14 +105,20 @@ pub struct LaneCount {
 }
 
 impl Lanes {
-    pub const EMPTY: Lanes =
-        Lanes { head: [ptr::null_mut(); NCLASS], count: [LaneCount { room: 0, check: 0 }; NCLASS] };
+    pub const EMPTY: Lanes = Lanes {
+        head: [ptr::null_mut(); NCLASS],
+        count: [LaneCount { room: 0, check: 0 }; NCLASS],
+        limit: [0; NCLASS],
+        missed: [0; 2],
+        grow_left: 0,
+    };
 
     /// Verify lane `c`'s invariant; abort with a `hakmem:` line if it fails.
     ///
     /// # Safety
     /// The lanes belong to the calling thread and their blocks are readable.
-    pub unsafe fn check(&self, c: usize, limit: u32) {
+    pub unsafe fn check(&self, c: usize) {
+        let limit = self.limit[c] as u32;
         let mut n = 0i64;
         let mut b = self.head[c];
         while !b.is_null() {
@@ -159,13 +174,12 @@ pub struct ThreadBlock {
 /// Class sizes are counted in allocations on the checked-malloc countdown
 /// (`Lanes::check`), which then needs no state here: it is set to the allocations that
 /// pass before the next sampled one, so the checked malloc it leads to *is* the sample.
-/// With the lane guard, whose countdown is always 0 (every malloc checked), `until[c]`
-/// counts instead: the class-`c` allocations that pass before the next sampled one.
-/// Attach draws every countdown (`prof_start`).
+/// With the lane guard, whose countdown is always 0 (every malloc checked), class sizes
+/// count their block size against `bytes_left` instead, as large and huge blocks always do.
 #[repr(C)]
 pub struct ProfThread {
-    pub until: [i32; NCLASS],
-    /// Bytes of large and huge allocations left before the next sampled one.
+    /// Bytes of large and huge allocations (and, with the lane guard, class blocks) left
+    /// before the next sampled one.
     pub bytes_left: i64,
     /// xorshift state; 0 = not seeded yet.
     pub rng: u64,
@@ -178,7 +192,7 @@ impl ThreadBlock {
         fast_heap: ptr::null_mut(),
         rq: RemoteQueue { owner: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), len: 0, cap: 0 },
         key_set: false,
-        prof: ProfThread { until: [0; NCLASS], bytes_left: 0, rng: 0 },
+        prof: ProfThread { bytes_left: 0, rng: 0 },
     };
 }
 
@@ -486,7 +500,8 @@ mod tests {
         let mut lanes = Lanes::EMPTY;
         lanes.head[3] = &mut blocks[0];
         lanes.count[3].room = 30;
+        lanes.limit[3] = 32;
         // SAFETY: the blocks are local and readable.
-        unsafe { lanes.check(3, 32) };
+        unsafe { lanes.check(3) };
     }
 }

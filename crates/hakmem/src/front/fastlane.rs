@@ -160,13 +160,9 @@ pub unsafe fn prof_start(tb: *mut ThreadBlock) {
     if s.rng == 0 {
         s.rng = prof::seed(tb as usize);
     }
-    let guard = tuning().on(sw::LANE_GUARD);
-    for c in 0..NCLASS {
-        let k = prof_draw(&mut s.rng, c);
-        if guard {
-            s.until[c] = k;
-        } else {
-            lane::set_check(tb, c, k);
+    if !tuning().on(sw::LANE_GUARD) {
+        for c in 0..NCLASS {
+            lane::set_check(tb, c, prof_draw(&mut s.rng, c));
         }
     }
     s.bytes_left = prof::draw_bytes(&mut s.rng) as i64;
@@ -174,7 +170,8 @@ pub unsafe fn prof_start(tb: *mut ThreadBlock) {
 
 /// Count a checked class-`c` malloc with the prof box on: true when it is the sampled
 /// allocation. Without the lane guard it always is (the countdown that ran out was the
-/// sampling countdown); with it, `until[c]` decides. Sets the countdown again.
+/// sampling countdown), and it sets the countdown again; with the guard (countdown kept
+/// at 0) the block size counts against the byte countdown.
 ///
 /// # Safety
 /// `tb` is the calling thread's block, with a heap.
@@ -186,12 +183,7 @@ unsafe fn prof_count(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
         return true;
     }
     lane::set_check(tb, c, 0);
-    if s.until[c] > 0 {
-        s.until[c] -= 1; // this one passes
-        return false;
-    }
-    s.until[c] = prof_draw(&mut s.rng, c);
-    true
+    prof_take_bytes(tb, BLOCK_SIZE[c] as usize)
 }
 
 /// A sampled allocation of `n` bytes served as a large span (its free never takes the

@@ -19,10 +19,77 @@ use crate::size_class::{ClassIdx, NCLASS};
 use crate::types::{Block, LaneCount, ThreadBlock};
 use core::ptr;
 
-/// FastLane limit of class `c` (blocks), frozen at start-up.
+/// The base FastLane limit of class `c` (blocks), frozen at start-up.
 #[inline(always)]
-pub fn limit(c: ClassIdx) -> u32 {
+pub fn base_limit(c: ClassIdx) -> u32 {
     tuning().lane_limits[c]
+}
+
+/// The calling thread's FastLane limit of class `c` (blocks): the base limit, grown by
+/// the lane-grow box.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline(always)]
+pub unsafe fn limit(tb: *mut ThreadBlock, c: ClassIdx) -> u32 {
+    (*tb).lanes.limit[c] as u32
+}
+
+/// A lane grows to at most this many times its base limit.
+const GROW_MAX: u32 = 8;
+
+/// A refill of class `c`: its lane ran empty (see `grow`).
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn note_miss(tb: *mut ThreadBlock, c: ClassIdx) {
+    (*tb).lanes.missed[c / 64] |= 1 << (c % 64);
+}
+
+/// Lane-grow box: lane `c` went over its limit. If it also ran empty since its last
+/// overflow (a class going back and forth between the lane's two ends: a flush now means a
+/// refill soon), take the base limit again, up to `GROW_MAX` times it and within the
+/// thread's growth budget, instead of flushing. True when it grew (the caller does not
+/// flush).
+///
+/// # Safety
+/// `tb` is the calling thread's block; lane `c` is over its limit.
+pub unsafe fn grow(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
+    let l = &mut (*tb).lanes;
+    let bit = 1u64 << (c % 64);
+    let missed = l.missed[c / 64] & bit != 0;
+    l.missed[c / 64] &= !bit;
+    if !missed {
+        return false;
+    }
+    let base = base_limit(c);
+    let lim = l.limit[c] as u32;
+    let bytes = base as i64 * crate::size_class::BLOCK_SIZE[c] as i64;
+    if lim + base > GROW_MAX * base || lim + base > u16::MAX as u32 || l.grow_left < bytes {
+        return false;
+    }
+    l.limit[c] = (lim + base) as u16;
+    l.count[c].room += base as i32;
+    l.grow_left -= bytes;
+    true
+}
+
+/// Give class `c`'s growth back (its lane keeps its blocks up to the base limit's worth
+/// of room: the caller flushes what is over).
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+pub unsafe fn shrink(tb: *mut ThreadBlock, c: ClassIdx) {
+    let l = &mut (*tb).lanes;
+    let base = base_limit(c);
+    let extra = l.limit[c] as u32 - base;
+    if extra == 0 {
+        return;
+    }
+    l.grow_left += extra as i64 * crate::size_class::BLOCK_SIZE[c] as i64;
+    l.limit[c] = base as u16;
+    l.count[c].room -= extra as i32;
 }
 
 /// Count one class-`c` malloc against the checked-malloc countdown (`Lanes::check`):
@@ -139,7 +206,7 @@ pub unsafe fn mark(tb: *mut ThreadBlock, p: *mut u8) {
 pub unsafe fn contains(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     let mut b = (*tb).lanes.head[c];
     let mut n = 0;
-    while !b.is_null() && n <= limit(c) + 1 {
+    while !b.is_null() && n <= limit(tb, c) + 1 {
         if b as *mut u8 == p {
             return true;
         }
@@ -173,7 +240,7 @@ pub unsafe fn top(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn under_half(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
-    (*tb).lanes.count[c].room > (limit(c) / 2) as i32
+    (*tb).lanes.count[c].room > (limit(tb, c) / 2) as i32
 }
 
 /// Push block `p` of class `c`, which the caller checked is not on the lane already (the
@@ -230,7 +297,7 @@ pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u3
         }
     }
     l.head[c] = (*head).next;
-    l.count[c].room = limit(c) as i32 - (n as i32 - 1);
+    l.count[c].room = l.limit[c] as i32 - (n as i32 - 1);
     *mark_of(head as *mut u8) = 0;
     head as *mut u8
 }
@@ -241,7 +308,7 @@ pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u3
 /// # Safety
 /// The lane holds more than `limit(c) / 2` blocks.
 pub unsafe fn split(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
-    let lim = limit(c);
+    let lim = limit(tb, c);
     let keep = lim / 2;
     let l = &mut (*tb).lanes;
     let mut last = l.head[c];
@@ -261,10 +328,14 @@ pub unsafe fn split(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 /// `tb` is the calling thread's block and its lanes are empty.
 pub unsafe fn reset(tb: *mut ThreadBlock) {
     let check = unsampled_check();
+    let l = &mut (*tb).lanes;
     for c in 0..NCLASS {
-        (*tb).lanes.head[c] = ptr::null_mut();
-        (*tb).lanes.count[c] = LaneCount { room: limit(c) as i32, check };
+        l.head[c] = ptr::null_mut();
+        l.count[c] = LaneCount { room: base_limit(c) as i32, check };
+        l.limit[c] = base_limit(c) as u16;
     }
+    l.missed = [0; 2];
+    l.grow_left = tuning().get(crate::boxes::sw::LANE_GROW_KB) as i64 * 1024;
 }
 
 /// Empty class `c`'s lane and return its chain (thread exit).
@@ -273,7 +344,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
 /// `tb` is the calling thread's block.
 pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     let l = &mut (*tb).lanes;
-    l.count[c].room = limit(c) as i32;
+    l.count[c].room = l.limit[c] as i32;
     core::mem::replace(&mut l.head[c], ptr::null_mut())
 }
 
@@ -283,6 +354,50 @@ pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 /// `tb` is the calling thread's block with a heap attached.
 pub unsafe fn check_all(tb: *mut ThreadBlock) {
     for c in 0..NCLASS {
-        (*tb).lanes.check(c, limit(c));
+        (*tb).lanes.check(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size_class::BLOCK_SIZE;
+    use crate::types::ThreadBlock;
+
+    /// A lane over its limit grows only after a miss, by its base limit, up to 8 times it
+    /// and within the budget; shrink gives the growth back.
+    #[test]
+    fn grow_needs_a_miss_and_stops_at_eight_times_the_base() {
+        let mut tb = ThreadBlock::ZERO;
+        let tb = &mut tb as *mut ThreadBlock;
+        let c = 40;
+        // SAFETY: a thread block of this test's own; the lanes hold no blocks (grow and
+        // shrink read and write only the counters).
+        unsafe {
+            reset(tb);
+            let base = base_limit(c);
+            let budget = (*tb).lanes.grow_left;
+            assert!(budget > 0, "the box is on in the default tuning");
+            assert!(!grow(tb, c), "no miss since the last overflow: flush");
+            let mut grown = 0;
+            for _ in 0..20 {
+                note_miss(tb, c);
+                if !grow(tb, c) {
+                    break;
+                }
+                grown += 1;
+                assert!(!grow(tb, c), "one growth per miss");
+            }
+            let bytes = base as i64 * BLOCK_SIZE[c] as i64;
+            let want = (GROW_MAX as i64 - 1).min(budget / bytes);
+            assert_eq!(grown, want, "grew {grown} times (base {base} blocks of {} B)", BLOCK_SIZE[c]);
+            assert_eq!(limit(tb, c) as i64, base as i64 * (1 + want));
+            assert_eq!((*tb).lanes.count[c].room as i64, base as i64 * (1 + want));
+            assert_eq!((*tb).lanes.grow_left, budget - want * bytes);
+            shrink(tb, c);
+            assert_eq!(limit(tb, c), base);
+            assert_eq!((*tb).lanes.count[c].room, base as i32);
+            assert_eq!((*tb).lanes.grow_left, budget);
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! a full one, and route the blocks other threads sent back (the inbox) straight onto
 //! lanes with room.
 
-use super::lane::{self, limit};
+use super::lane::{self, base_limit};
 use crate::boxes::{self, harden, sw};
 use crate::config::tuning;
 use crate::heap;
@@ -17,7 +17,7 @@ fn batch(c: ClassIdx) -> u32 {
     if harden::on() {
         return 1; // hardened: free blocks stay in the (protected) slab lists
     }
-    (limit(c) / 2).max(8)
+    (base_limit(c) / 2).max(8)
 }
 
 /// The FastLane of class `c` is empty: fetch a batch, return one block, keep the rest.
@@ -53,6 +53,7 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     if tuning().on(sw::LANE_GUARD) {
         boxes::hit(sw::LANE_GUARD);
     }
+    lane::note_miss(tb, c);
     let b = lane::install(tb, c, head, n);
     debug_check(tb, h);
     b
@@ -65,6 +66,13 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
 #[cold]
 #[inline(never)]
 pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
+    if h.local().purging {
+        // Memory is flowing back that nobody asks for: no lane keeps grown room.
+        lane::shrink(tb, c);
+    } else if lane::grow(tb, c) {
+        boxes::hit(sw::LANE_GROW_KB);
+        return;
+    }
     let rest = lane::split(tb, c);
     bump(&h.shared.stats.flushes[c], 1);
     // The free-check box's hit: counted per flush (every block flushed went through the
