@@ -276,10 +276,10 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     // constant offsets).
     let rec = *(*ss).units.as_ptr().add(unit_of(a));
     if rec.owner != (*tb).fast_heap {
-        return free_other(tb, ss, rec.owner, p);
+        return free_other(p, tb, ss, rec.owner);
     }
     if !tuning().on(sw::FREE_CHECK) {
-        return free_unchecked(tb, rec.class as usize, p);
+        return free_unchecked(p, tb, rec.class as usize);
     }
     // Free-check box: the pointer must start a block (one multiply), and a block carrying
     // this thread's lane mark is probably free already. Every block on a lane carries the
@@ -292,7 +292,7 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     }
     let c = rec.class as usize;
     if lane::is_marked(tb, p) {
-        return free_suspect(tb, c, p);
+        return free_suspect(p, tb, c);
     }
     lane::mark(tb, p);
     if lane::push_unchecked(tb, c, p) {
@@ -306,7 +306,7 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
 /// # Safety
 /// `tb` is the calling thread's block; `p` is a block of class `c` of its heap.
 #[inline(never)]
-unsafe fn free_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+unsafe fn free_unchecked(p: *mut u8, tb: *mut ThreadBlock, c: ClassIdx) {
     if lane::is_top(tb, c, p) {
         return free_bad(p as usize, BAD_DOUBLE);
     }
@@ -343,7 +343,7 @@ fn not_a_block_start(a: usize) -> ! {
 /// `tb` is the calling thread's block; `p` is a block start of class `c` of its heap.
 #[cold]
 #[inline(never)]
-unsafe fn free_suspect(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) {
+unsafe fn free_suspect(p: *mut u8, tb: *mut ThreadBlock, c: ClassIdx) {
     if is_free_here(tb, c, p) {
         msg::fatal("free", "double free detected", p as usize);
     }
@@ -375,7 +375,7 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 /// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`, whose unit
 /// record names `owner`.
 #[inline(never)]
-unsafe fn free_other(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
+unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap) {
     // The common remote free first: another heap's small block for the queue that is open
     // (`rq.owner` is a heap only while a queue is open, never this thread's heap; a unit
     // record naming a heap is a class slab's, so the block-start test applies).
