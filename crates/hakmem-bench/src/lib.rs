@@ -7,6 +7,7 @@ pub mod contestants;
 pub mod cprog;
 pub mod memory;
 pub mod paths;
+pub mod pprof;
 pub mod probe;
 pub mod report;
 pub mod runner;

@@ -4,6 +4,7 @@
 //! (`addr2line`: DWARF line tables and inlined functions, else the symbol table).
 
 use anyhow::{bail, Context, Result};
+use hakmem_bench::pprof::{Mapping, Profile};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -63,209 +64,6 @@ pub fn main(a: ProfArgs) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-// ---- the pprof message, decoded by hand (the fields hakmem writes and Go's profiles use) --
-
-struct Reader<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-enum Field<'a> {
-    Int(u64),
-    Bytes(&'a [u8]),
-}
-
-impl<'a> Reader<'a> {
-    fn new(b: &'a [u8]) -> Self {
-        Reader { b, i: 0 }
-    }
-    fn varint(&mut self) -> Result<u64> {
-        let mut v = 0u64;
-        for shift in (0..70).step_by(7) {
-            let Some(&byte) = self.b.get(self.i) else { bail!("truncated varint") };
-            self.i += 1;
-            v |= ((byte & 0x7f) as u64).checked_shl(shift).unwrap_or(0);
-            if byte & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        bail!("varint longer than 10 bytes")
-    }
-    fn next(&mut self) -> Result<Option<(u64, Field<'a>)>> {
-        if self.i >= self.b.len() {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        let f = match key & 7 {
-            0 => Field::Int(self.varint()?),
-            1 => {
-                self.i += 8;
-                Field::Int(0)
-            }
-            5 => {
-                self.i += 4;
-                Field::Int(0)
-            }
-            2 => {
-                let n = self.varint()? as usize;
-                let end = self.i.checked_add(n).filter(|&e| e <= self.b.len()).context("truncated field")?;
-                let s = &self.b[self.i..end];
-                self.i = end;
-                Field::Bytes(s)
-            }
-            w => bail!("unsupported wire type {w}"),
-        };
-        Ok(Some((key >> 3, f)))
-    }
-}
-
-/// A repeated integer field: packed (bytes) or one value.
-fn ints(f: Field<'_>, out: &mut Vec<u64>) -> Result<()> {
-    match f {
-        Field::Int(x) => out.push(x),
-        Field::Bytes(b) => {
-            let mut r = Reader::new(b);
-            while r.i < b.len() {
-                out.push(r.varint()?);
-            }
-        }
-    }
-    Ok(())
-}
-
-#[derive(Default)]
-struct Mapping {
-    start: u64,
-    #[allow(dead_code)] // decoded for completeness; addresses are placed by start and offset
-    limit: u64,
-    offset: u64,
-    file: String,
-}
-
-#[derive(Default)]
-struct Location {
-    mapping: u64,
-    address: u64,
-    /// Function ids from the profile's own `line` entries (Go profiles), innermost first.
-    functions: Vec<u64>,
-}
-
-#[derive(Default)]
-struct Profile {
-    strings: Vec<String>,
-    sample_types: Vec<(u64, u64)>,
-    samples: Vec<(Vec<u64>, Vec<u64>)>,
-    locations: HashMap<u64, Location>,
-    mappings: HashMap<u64, Mapping>,
-    functions: HashMap<u64, u64>,
-    period: u64,
-}
-
-impl Profile {
-    fn read(path: &Path) -> Result<Profile> {
-        let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        if b.starts_with(&[0x1f, 0x8b]) {
-            bail!("{} is gzip-compressed: gunzip it first (hakmem writes uncompressed profiles)", path.display());
-        }
-        Self::decode(&b).with_context(|| format!("{} is not a pprof profile", path.display()))
-    }
-
-    fn decode(b: &[u8]) -> Result<Profile> {
-        let mut p = Profile::default();
-        let mut mapping_files = Vec::new();
-        let mut r = Reader::new(b);
-        while let Some((f, v)) = r.next()? {
-            match (f, v) {
-                (1, Field::Bytes(m)) => {
-                    let (mut t, mut u) = (0, 0);
-                    let mut r = Reader::new(m);
-                    while let Some((f, v)) = r.next()? {
-                        match (f, v) {
-                            (1, Field::Int(x)) => t = x,
-                            (2, Field::Int(x)) => u = x,
-                            _ => {}
-                        }
-                    }
-                    p.sample_types.push((t, u));
-                }
-                (2, Field::Bytes(m)) => {
-                    let (mut locs, mut vals) = (Vec::new(), Vec::new());
-                    let mut r = Reader::new(m);
-                    while let Some((f, v)) = r.next()? {
-                        match f {
-                            1 => ints(v, &mut locs)?,
-                            2 => ints(v, &mut vals)?,
-                            _ => {}
-                        }
-                    }
-                    p.samples.push((locs, vals));
-                }
-                (3, Field::Bytes(m)) => {
-                    let mut x = [0u64; 6];
-                    let mut r = Reader::new(m);
-                    while let Some((f, v)) = r.next()? {
-                        if let (1..=5, Field::Int(n)) = (f, v) {
-                            x[f as usize] = n;
-                        }
-                    }
-                    p.mappings.insert(x[1], Mapping { start: x[2], limit: x[3], offset: x[4], file: String::new() });
-                    mapping_files.push((x[1], x[5]));
-                }
-                (4, Field::Bytes(m)) => {
-                    let mut l = Location::default();
-                    let mut id = 0;
-                    let mut r = Reader::new(m);
-                    while let Some((f, v)) = r.next()? {
-                        match (f, v) {
-                            (1, Field::Int(x)) => id = x,
-                            (2, Field::Int(x)) => l.mapping = x,
-                            (3, Field::Int(x)) => l.address = x,
-                            (4, Field::Bytes(line)) => {
-                                let mut r = Reader::new(line);
-                                while let Some((f, v)) = r.next()? {
-                                    if let (1, Field::Int(fid)) = (f, v) {
-                                        l.functions.push(fid);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    p.locations.insert(id, l);
-                }
-                (5, Field::Bytes(m)) => {
-                    let (mut id, mut name) = (0, 0);
-                    let mut r = Reader::new(m);
-                    while let Some((f, v)) = r.next()? {
-                        match (f, v) {
-                            (1, Field::Int(x)) => id = x,
-                            (2, Field::Int(x)) => name = x,
-                            _ => {}
-                        }
-                    }
-                    p.functions.insert(id, name);
-                }
-                (6, Field::Bytes(s)) => p.strings.push(String::from_utf8_lossy(s).into_owned()),
-                (12, Field::Int(x)) => p.period = x,
-                _ => {}
-            }
-        }
-        for (id, s) in mapping_files {
-            if let (Some(m), Some(name)) = (p.mappings.get_mut(&id), p.strings.get(s as usize)) {
-                m.file = name.clone();
-            }
-        }
-        if p.strings.first().map(String::as_str) != Some("") {
-            bail!("string table does not start with the empty string");
-        }
-        Ok(p)
-    }
-
-    fn string(&self, i: u64) -> &str {
-        self.strings.get(i as usize).map_or("?", String::as_str)
-    }
 }
 
 // ---- symbolization -------------------------------------------------------------------
@@ -378,7 +176,7 @@ fn is_allocator_frame(f: &Frame) -> bool {
 
 impl Symbolized {
     fn new(p: &Profile, value: &str) -> Result<Symbolized> {
-        let Some(vi) = p.sample_types.iter().position(|&(t, _)| p.string(t) == value) else {
+        let Some(vi) = p.value_index(value) else {
             let have: Vec<&str> = p.sample_types.iter().map(|&(t, _)| p.string(t)).collect();
             bail!("the profile has no sample type {value:?} (it has {have:?})");
         };
