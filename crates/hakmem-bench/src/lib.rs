@@ -5,6 +5,7 @@
 
 pub mod contestants;
 pub mod cprog;
+pub mod heapcount;
 pub mod memory;
 pub mod paths;
 pub mod pprof;

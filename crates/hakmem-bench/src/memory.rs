@@ -197,6 +197,7 @@ mod tests {
             params,
             checks: BTreeMap::new(),
             memory: mem.iter().map(|&(k, v)| (k.to_string(), v)).collect(),
+            prof: None,
         }
     }
 

@@ -262,6 +262,7 @@ mod tests {
             params: serde_json::Value::Null,
             checks: Default::default(),
             memory: Default::default(),
+            prof: None,
         }
     }
 

@@ -28,6 +28,9 @@ pub struct RunOutput {
     /// The memory workloads' samples (RSS in KiB, bytes), by name.
     #[serde(default)]
     pub memory: BTreeMap<String, u64>,
+    /// The heap profile a workload wrote (`--prof-dump`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prof: Option<crate::workloads::profdump::ProfPoint>,
 }
 
 impl RunOutput {

@@ -3,10 +3,17 @@
 //! Every allocation goes through libc::malloc/free/realloc, so running this binary under
 //! `LD_PRELOAD=libX.so` measures allocator X. The CLI (`hakmem bench`, `hakmem ab`) runs it as
 //! a child process once per contestant and run.
+//!
+//! Rust's own allocations go to libc `malloc` too, counted (`heapcount`) so that a workload
+//! writing a heap profile (`--prof-dump`) can say what the process holds besides its blocks.
 
 use clap::Parser;
+use hakmem_bench::heapcount::Counting;
 use hakmem_bench::probe;
 use hakmem_bench::workloads::{self, Overrides};
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
 
 #[derive(Parser)]
 #[command(name = "hakmem-workload", about = "Run one allocator workload and print one JSON line")]
@@ -20,6 +27,7 @@ struct Cli {
 }
 
 fn main() {
+    Counting::installed();
     let cli = Cli::parse();
     if let Some(c) = hakmem_bench::cprog::find(&cli.workload) {
         // A workload written in C: the same command line goes to its own binary.
@@ -52,5 +60,9 @@ fn main() {
         "checks": outcome.checks,
         "memory": outcome.memory,
     });
+    let mut line = line;
+    if let Some(p) = &outcome.prof {
+        line["prof"] = serde_json::to_value(p).unwrap_or_default();
+    }
     println!("{line}");
 }

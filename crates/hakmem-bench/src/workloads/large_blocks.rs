@@ -1,6 +1,7 @@
 //! large blocks: 64 KiB to 8 MiB, allocated, touched on every page, checked and freed; a few
 //! stay live at a time. This exercises the allocator's mmap/munmap/madvise policy.
 
+use super::profdump::Dumper;
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
 use std::time::Instant;
@@ -14,11 +15,21 @@ pub struct LargeBlocksParams {
     /// Blocks live at a time.
     pub ws: usize,
     pub seed: u32,
+    /// Write the heap profile here after the last allocation, before the live blocks are freed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prof_dump: Option<String>,
 }
 
 impl Default for LargeBlocksParams {
     fn default() -> Self {
-        LargeBlocksParams { cycles: 5_000, min_size: 64 << 10, max_size: 8 << 20, ws: 4, seed: 1234567 }
+        LargeBlocksParams {
+            cycles: 5_000,
+            min_size: 64 << 10,
+            max_size: 8 << 20,
+            ws: 4,
+            seed: 1234567,
+            prof_dump: None,
+        }
     }
 }
 
@@ -29,6 +40,7 @@ pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
         p.min_size >= 1 && p.max_size >= p.min_size && p.ws >= 1,
         "large-blocks needs 1 <= min-size <= max-size and ws >= 1"
     );
+    let dumper = Dumper::for_param(&p.prof_dump)?;
     let mut rng = Xorshift32::new(p.seed);
     let mut slots: Vec<(usize, usize)> = vec![(0, 0); p.ws];
     let lo = usize::BITS - 1 - p.min_size.leading_zeros();
@@ -36,7 +48,7 @@ pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
     let (mut bad, mut bytes) = (0u64, 0u64);
     let t0 = Instant::now();
     // SAFETY: a slot holds 0 or a live block of the recorded size, touched by `touch`.
-    unsafe {
+    let prof = unsafe {
         for _ in 0..p.cycles {
             let i = rng.next() as usize % p.ws;
             if slots[i].0 != 0 {
@@ -54,16 +66,21 @@ pub fn run(p: &LargeBlocksParams) -> Result<Outcome> {
             bytes += size as u64;
             slots[i] = (b as usize, size);
         }
+        let prof = dumper.as_ref().map(|d| {
+            let live = slots.iter().filter(|s| s.0 != 0);
+            d.dump(live.clone().map(|s| s.1 as u64).sum(), live.count() as u64)
+        });
         for s in slots.iter_mut() {
             if s.0 != 0 {
                 bad += untouch(*s);
                 *s = (0, 0);
             }
         }
-    }
+        prof
+    };
     let seconds = t0.elapsed().as_secs_f64();
     ensure!(bad == 0, "large-blocks: {bad} blocks had damaged pages");
-    Ok(Outcome::new(p.cycles, seconds).check("bytes", bytes))
+    Ok(Outcome::new(p.cycles, seconds).check("bytes", bytes).with_prof(prof, true))
 }
 
 unsafe fn touch(b: *mut u8, size: usize) {

@@ -12,6 +12,7 @@
 
 use super::block::{alloc_stamped, free_checked, log_size};
 use super::mt::{run_threads, share};
+use super::profdump::Dumper;
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +36,10 @@ pub struct MixedLifetimesParams {
     /// Percent of mallocs passed on through the shared array.
     pub transfer_pct: u32,
     pub seed: u32,
+    /// Write the heap profile here once every lane's last thread has exited, before what they
+    /// left (the tables, the shared array) is freed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prof_dump: Option<String>,
 }
 
 impl Default for MixedLifetimesParams {
@@ -50,6 +55,7 @@ impl Default for MixedLifetimesParams {
             short_pct: 50,
             transfer_pct: 10,
             seed: 1234567,
+            prof_dump: None,
         }
     }
 }
@@ -113,6 +119,7 @@ pub fn run(p: &MixedLifetimesParams) -> Result<Outcome> {
     ensure!(p.allocs_per_thread >= 1, "mixed-lifetimes needs allocs-per-thread >= 1");
     ensure!(p.min_size >= 8 && p.max_size >= p.min_size, "mixed-lifetimes needs 8 <= min-size <= max-size");
     ensure!(p.short_pct + p.transfer_pct <= 100, "short and transfer percentages add up to more than 100");
+    let dumper = Dumper::for_param(&p.prof_dump)?;
     let shared: Vec<AtomicUsize> = (0..p.shared_slots).map(|_| AtomicUsize::new(0)).collect();
     let (lanes, seconds) = run_threads(p.threads, "mixed-lifetimes", |lane, start| {
         let mut total = Counts::default();
@@ -149,6 +156,24 @@ pub fn run(p: &MixedLifetimesParams) -> Result<Outcome> {
         }
         (total, table, setup)
     });
+    // Every worker has exited: the live set is the tables and the shared array's blocks (each
+    // stamped with its size in its first 8 bytes: min-size >= 8).
+    let prof = dumper.as_ref().map(|d| {
+        let (mut bytes, mut blocks) = (0u64, 0u64);
+        for (_, table, _) in &lanes {
+            bytes += table.iter().map(|&(_, size)| size as u64).sum::<u64>();
+            blocks += table.len() as u64;
+        }
+        for s in &shared {
+            let b = s.load(Ordering::Acquire);
+            if b != 0 {
+                // SAFETY: a live stamped block of at least 8 bytes, owned by the array.
+                bytes += unsafe { (b as *const u64).read_unaligned() };
+                blocks += 1;
+            }
+        }
+        d.dump(bytes, blocks)
+    });
     // Untimed: free what the last threads left in their tables and in the shared array.
     let mut sum = Counts::default();
     let (mut setup, mut end_frees) = (0u64, 0u64);
@@ -178,7 +203,8 @@ pub fn run(p: &MixedLifetimesParams) -> Result<Outcome> {
         .check("frees", frees)
         .check("transfers", sum.transfers)
         .check("transfer_frees", sum.transfer_frees)
-        .check("threads", sum.threads))
+        .check("threads", sum.threads)
+        .with_prof(prof, false))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod large_blocks;
 pub mod mixed_lifetimes;
 pub mod mt;
 pub mod producer_consumer;
+pub mod profdump;
 pub mod random_mixed;
 pub mod realloc_growth;
 pub mod rounds;
@@ -60,18 +61,29 @@ pub fn group(name: &str) -> Option<&'static [&'static str]> {
 pub const MEMORY_NAMES: &[&str] = &["burst", "fit"];
 
 /// What a workload reports: ops done in the timed part, its duration, the counters its
-/// invariant checks were computed from, and the memory workloads' samples (RSS in KiB, bytes).
+/// invariant checks were computed from, the memory workloads' samples (RSS in KiB, bytes),
+/// and the heap profile it wrote when asked to (`--prof-dump`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Outcome {
     pub ops: u64,
     pub seconds: f64,
     pub checks: BTreeMap<String, u64>,
     pub memory: BTreeMap<String, u64>,
+    pub prof: Option<profdump::ProfPoint>,
 }
 
 impl Outcome {
     pub fn new(ops: u64, seconds: f64) -> Self {
-        Outcome { ops, seconds, checks: BTreeMap::new(), memory: BTreeMap::new() }
+        Outcome { ops, seconds, checks: BTreeMap::new(), memory: BTreeMap::new(), prof: None }
+    }
+    /// Attaches the dump's report; when it was written inside the timed part (`timed`), its
+    /// duration is taken off `seconds`.
+    pub fn with_prof(mut self, prof: Option<profdump::ProfPoint>, timed: bool) -> Self {
+        if let (Some(p), true) = (&prof, timed) {
+            self.seconds = (self.seconds - p.seconds).max(0.0);
+        }
+        self.prof = prof;
+        self
     }
     pub fn check(mut self, k: &str, v: u64) -> Self {
         self.checks.insert(k.to_string(), v);
@@ -131,6 +143,11 @@ pub struct Overrides {
     /// burst: RSS samples after the last free, ms (comma list, ascending).
     #[arg(long, value_delimiter = ',')]
     pub idle_ms: Option<Vec<u64>>,
+    /// Write hakmem's heap profile here at the workload's largest live set, with the exact live
+    /// bytes in the JSON line (`prof`); needs libhakmem.so preloaded and HAKMEM_PROF=1.
+    /// random-mixed, realloc-growth, large-blocks, server-churn, mixed-lifetimes, rounds.
+    #[arg(long, value_name = "PATH")]
+    pub prof_dump: Option<String>,
 }
 
 fn parse_u32_maybe_hex(s: &str) -> Result<u32, String> {
@@ -148,6 +165,14 @@ macro_rules! take {
             $used.push(stringify!($field));
         }
     };
+}
+
+/// `--prof-dump`, for a workload that has it.
+fn take_dump(o: &Overrides, used: &mut Vec<&str>) -> Option<String> {
+    if o.prof_dump.is_some() {
+        used.push("prof_dump");
+    }
+    o.prof_dump.clone()
 }
 
 /// A workload with its effective parameters, validated and ready to run.
@@ -187,11 +212,13 @@ impl Prepared {
     pub fn run(&self) -> anyhow::Result<Outcome> {
         match self {
             Prepared::RandomMixed(p) => {
-                let r = random_mixed::run(p);
+                let dumper = profdump::Dumper::for_param(&p.prof_dump)?;
+                let r = random_mixed::run_with(p, dumper.as_ref());
                 Ok(Outcome::new(r.ops, r.seconds)
                     .check("mallocs", r.mallocs)
                     .check("frees", r.frees)
-                    .check("freed_at_end", r.freed_at_end))
+                    .check("freed_at_end", r.freed_at_end)
+                    .with_prof(r.prof, true))
             }
             Prepared::ServerChurn(p) => server_churn::run(p),
             Prepared::ProducerConsumer(p) => producer_consumer::run(p),
@@ -232,6 +259,10 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, seed => p.seed);
             take!(o, used, min_size => p.min_size);
             take!(o, used, max_extra_mask => p.max_extra_mask);
+            if name == "random-mixed" {
+                // The C program has no --prof-dump.
+                p.prof_dump = take_dump(o, &mut used);
+            }
             anyhow::ensure!(p.ws > 0, "random-mixed needs ws > 0");
             Prepared::RandomMixed(p)
         }
@@ -244,6 +275,7 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, min_size => p.min_size);
             take!(o, used, max_size => p.max_size);
             take!(o, used, remote_pct => p.remote_pct);
+            p.prof_dump = take_dump(o, &mut used);
             Prepared::ServerChurn(p)
         }
         "producer-consumer" | "mpmc" => {
@@ -281,6 +313,7 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, cycles => p.cycles);
             take!(o, used, live => p.live);
             take!(o, used, seed => p.seed);
+            p.prof_dump = take_dump(o, &mut used);
             Prepared::ReallocGrowth(p)
         }
         "large-blocks" => {
@@ -290,6 +323,7 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, seed => p.seed);
             take!(o, used, min_size => p.min_size);
             take!(o, used, max_size => p.max_size);
+            p.prof_dump = take_dump(o, &mut used);
             Prepared::LargeBlocks(p)
         }
         "thread-churn" => {
@@ -313,6 +347,7 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, max_size => p.max_size);
             take!(o, used, remote_pct => p.transfer_pct);
             take!(o, used, allocs_per_thread => p.allocs_per_thread);
+            p.prof_dump = take_dump(o, &mut used);
             Prepared::MixedLifetimes(p)
         }
         "rounds" => {
@@ -323,6 +358,7 @@ pub fn prepare(name: &str, o: &Overrides) -> anyhow::Result<Prepared> {
             take!(o, used, seed => p.seed);
             take!(o, used, min_size => p.min_size);
             take!(o, used, max_size => p.max_size);
+            p.prof_dump = take_dump(o, &mut used);
             Prepared::Rounds(p)
         }
         "burst" => {
@@ -359,6 +395,10 @@ pub fn run_named(name: &str, o: &Overrides) -> anyhow::Result<(Outcome, serde_js
     Ok((p.run()?, p.params_json()))
 }
 
+/// The workloads that take `--prof-dump` (`hakmem bench --prof-accuracy` runs them).
+pub const PROF_NAMES: &[&str] =
+    &["random-mixed", "realloc-growth", "large-blocks", "server-churn", "mixed-lifetimes", "rounds"];
+
 /// Whether a workload takes `--threads`.
 pub fn takes_threads(name: &str) -> bool {
     MT_NAMES.contains(&name) || name == "burst"
@@ -381,6 +421,7 @@ fn check_unused(name: &str, o: &Overrides, used: &[&str]) -> anyhow::Result<()> 
         ("queue_batches", o.queue_batches.is_some()),
         ("total_mb", o.total_mb.is_some()),
         ("idle_ms", o.idle_ms.is_some()),
+        ("prof_dump", o.prof_dump.is_some()),
     ]
     .into_iter()
     .filter(|&(k, g)| g && !used.contains(&k))

@@ -4,6 +4,7 @@
 //! full, otherwise mallocs `min_size + (r & mask)` bytes and writes the first byte.
 //! Every call goes to `libc::malloc`/`libc::free`, so LD_PRELOAD decides the allocator.
 
+use super::profdump::{Dumper, ProfPoint};
 use super::Xorshift32;
 
 /// Parameters; the defaults are the headline benchmark's.
@@ -15,11 +16,21 @@ pub struct RandomMixedParams {
     pub min_size: usize,
     /// size = min_size + (r & max_extra_mask)
     pub max_extra_mask: u32,
+    /// Write the heap profile here after the timed ops, before the final frees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prof_dump: Option<String>,
 }
 
 impl Default for RandomMixedParams {
     fn default() -> Self {
-        RandomMixedParams { ws: 8192, cycles: 10_000_000, seed: 1234567, min_size: 16, max_extra_mask: 0x3FF }
+        RandomMixedParams {
+            ws: 8192,
+            cycles: 10_000_000,
+            seed: 1234567,
+            min_size: 16,
+            max_extra_mask: 0x3FF,
+            prof_dump: None,
+        }
     }
 }
 
@@ -31,6 +42,9 @@ pub fn warmup_seed(seed: u32) -> u32 {
 /// The slot table and the generator. Owns every non-null pointer in `slots`.
 pub struct RandomMixed {
     slots: Vec<*mut u8>,
+    /// The requested size of each occupied slot, kept only by `run_ops_tracked` (empty
+    /// otherwise: the headline loop stores nothing more).
+    sizes: Vec<u32>,
     rng: Xorshift32,
     min_size: usize,
     mask: u32,
@@ -49,6 +63,7 @@ impl RandomMixed {
         assert!(p.ws > 0, "random-mixed needs ws > 0");
         RandomMixed {
             slots: vec![std::ptr::null_mut(); p.ws],
+            sizes: Vec::new(),
             rng: Xorshift32::new(p.seed),
             min_size: p.min_size,
             mask: p.max_extra_mask,
@@ -66,6 +81,27 @@ impl RandomMixed {
     /// Run `n` ops. Aborts the process if malloc returns null (a benchmark cannot go on).
     #[inline(never)]
     pub fn run_ops(&mut self, n: u64) {
+        self.ops::<false>(n)
+    }
+
+    /// `run_ops`, also keeping every occupied slot's requested size (for `live_bytes`). Every
+    /// op from the first must be tracked.
+    #[inline(never)]
+    pub fn run_ops_tracked(&mut self, n: u64) {
+        assert!(self.mallocs == 0 || !self.sizes.is_empty(), "random-mixed: tracking starts with the first op");
+        self.sizes.resize(self.slots.len(), 0);
+        self.ops::<true>(n)
+    }
+
+    /// The requested bytes and the count of the occupied slots (with `run_ops_tracked` only).
+    pub fn live_bytes(&self) -> (u64, u64) {
+        assert_eq!(self.sizes.len(), self.slots.len(), "random-mixed: sizes are kept by run_ops_tracked only");
+        let b = self.slots.iter().zip(&self.sizes).filter(|(p, _)| !p.is_null()).map(|(_, &s)| s as u64).sum();
+        (b, self.live as u64)
+    }
+
+    #[inline(always)]
+    fn ops<const TRACK: bool>(&mut self, n: u64) {
         let ws = self.slots.len();
         for _ in 0..n {
             let r = self.rng.next();
@@ -88,6 +124,9 @@ impl RandomMixed {
                         p.write_volatile(r as u8);
                     }
                     *slot = p;
+                    if TRACK {
+                        *self.sizes.get_unchecked_mut(idx) = size as u32;
+                    }
                     self.live += 1;
                     self.mallocs += 1;
                 }
@@ -141,19 +180,34 @@ pub struct RandomMixedResult {
     pub mallocs: u64,
     pub frees: u64,
     pub freed_at_end: u64,
+    /// The heap profile written before the final frees (`dumper` given).
+    pub prof: Option<ProfPoint>,
 }
 
 /// The full protocol: warm-up of cycles/10 with the warm-up seed (untimed), then `cycles`
 /// timed ops with `seed`, then free-all (timed).
 pub fn run(p: &RandomMixedParams) -> RandomMixedResult {
+    run_with(p, None)
+}
+
+/// `run`, and with a `dumper` the heap profile written between the timed ops and the final
+/// frees, with the sizes of the occupied slots tracked from the first op (the timed loop is
+/// then `run_ops_tracked`: one store more per malloc).
+pub fn run_with(p: &RandomMixedParams, dumper: Option<&Dumper>) -> RandomMixedResult {
     let mut rm = RandomMixed::new(p);
+    let ops = |rm: &mut RandomMixed, n| if dumper.is_some() { rm.run_ops_tracked(n) } else { rm.run_ops(n) };
     rm.reseed(warmup_seed(p.seed));
-    rm.run_ops(p.cycles / 10);
+    ops(&mut rm, p.cycles / 10);
     rm.reseed(p.seed);
     let (m0, f0) = (rm.mallocs, rm.frees);
     let t = std::time::Instant::now();
-    rm.run_ops(p.cycles);
+    ops(&mut rm, p.cycles);
+    let prof = dumper.map(|d| {
+        let (bytes, blocks) = rm.live_bytes();
+        d.dump(bytes, blocks)
+    });
     let freed = rm.free_all();
+    // With a dump, `Outcome::with_prof` takes its duration off.
     let seconds = t.elapsed().as_secs_f64();
     let res = RandomMixedResult {
         ops: p.cycles,
@@ -161,6 +215,7 @@ pub fn run(p: &RandomMixedParams) -> RandomMixedResult {
         mallocs: rm.mallocs - m0,
         frees: rm.frees - f0,
         freed_at_end: freed as u64,
+        prof,
     };
     // Invariant: every malloc of the whole run was matched by a free (in the loop or at the end).
     assert_eq!(rm.mallocs, rm.frees + freed as u64, "random-mixed: malloc/free count mismatch");
@@ -197,6 +252,27 @@ mod tests {
         let mut c = RandomMixed::new(&RandomMixedParams { seed: 99, ..p });
         c.run_ops(3_333);
         assert_ne!((a.mallocs, a.live()), (c.mallocs, c.live()));
+    }
+
+    #[test]
+    fn tracked_sizes_are_the_requested_ones() {
+        let p = RandomMixedParams { ws: 512, min_size: 16, max_extra_mask: 0xff, ..Default::default() };
+        let mut a = RandomMixed::new(&p);
+        let mut b = RandomMixed::new(&p);
+        a.run_ops(7_777);
+        b.run_ops_tracked(7_777);
+        assert_eq!((a.mallocs, a.frees, a.live()), (b.mallocs, b.frees, b.live()), "tracking changes no op");
+        let (bytes, blocks) = b.live_bytes();
+        assert_eq!(blocks, b.live() as u64);
+        assert!(bytes >= 16 * blocks && bytes <= (16 + 0xff) * blocks, "{bytes} {blocks}");
+        // The same, from the blocks themselves: glibc's usable size is at least the request.
+        let usable: u64 = b
+            .slots
+            .iter()
+            .filter(|p| !p.is_null())
+            .map(|&p| unsafe { libc::malloc_usable_size(p.cast()) as u64 })
+            .sum();
+        assert!(usable >= bytes && usable < bytes + 32 * blocks, "{usable} {bytes}");
     }
 
     #[test]

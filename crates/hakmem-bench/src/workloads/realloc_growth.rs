@@ -1,6 +1,7 @@
 //! realloc growth: strings grown by small steps and vectors grown by doubling, several at a
 //! time and interleaved, checking that realloc kept every byte written so far.
 
+use super::profdump::Dumper;
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
 use std::time::Instant;
@@ -17,6 +18,9 @@ pub struct ReallocGrowthParams {
     /// A vector doubles from 16 bytes up to vector_max.
     pub vector_max: usize,
     pub seed: u32,
+    /// Write the heap profile here after the last realloc, before the growing objects are freed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prof_dump: Option<String>,
 }
 
 impl Default for ReallocGrowthParams {
@@ -28,6 +32,7 @@ impl Default for ReallocGrowthParams {
             string_max: 16 << 10,
             vector_max: 256 << 10,
             seed: 1234567,
+            prof_dump: None,
         }
     }
 }
@@ -47,13 +52,14 @@ fn pattern(i: usize, salt: usize) -> u8 {
 pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
     ensure!(p.live >= 1 && p.max_step >= 1, "realloc-growth needs live >= 1 and max-step >= 1");
     ensure!(p.string_max >= 16 && p.vector_max >= 32, "realloc-growth needs string-max >= 16 and vector-max >= 32");
+    let dumper = Dumper::for_param(&p.prof_dump)?;
     let mut rng = Xorshift32::new(p.seed);
     let mut g: Vec<Grower> = vec![Grower { p: std::ptr::null_mut(), len: 0, doubling: false }; p.live];
     let (mut reallocs, mut finished, mut bad) = (0u64, 0u64, 0u64);
     let t0 = Instant::now();
     let mut k = 0usize;
     // SAFETY: each grower's `p` is null or a live block of `len` initialised bytes it owns.
-    unsafe {
+    let prof = unsafe {
         while reallocs < p.cycles {
             let i = k % p.live;
             k += 1;
@@ -96,6 +102,11 @@ pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
             gr.p = np;
             gr.len = new_len;
         }
+        // The objects' lengths are their requested sizes (the last malloc or realloc).
+        let prof = dumper.as_ref().map(|d| {
+            let live = g.iter().filter(|gr| !gr.p.is_null());
+            d.dump(live.clone().map(|gr| gr.len as u64).sum(), live.count() as u64)
+        });
         for (i, gr) in g.iter_mut().enumerate() {
             if !gr.p.is_null() {
                 bad += verify(gr.p, gr.len, i * 7 + 1);
@@ -104,10 +115,11 @@ pub fn run(p: &ReallocGrowthParams) -> Result<Outcome> {
                 finished += 1;
             }
         }
-    }
+        prof
+    };
     let seconds = t0.elapsed().as_secs_f64();
     ensure!(bad == 0, "realloc-growth: {bad} objects lost contents across realloc");
-    Ok(Outcome::new(reallocs, seconds).check("objects", finished))
+    Ok(Outcome::new(reallocs, seconds).check("objects", finished).with_prof(prof, true))
 }
 
 unsafe fn verify(p: *const u8, len: usize, salt: usize) -> u64 {

@@ -5,8 +5,11 @@
 
 use super::block::{alloc_stamped, free_checked, log_size};
 use super::mt::{run_threads, share};
+use super::profdump::Dumper;
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RoundsParams {
@@ -18,6 +21,11 @@ pub struct RoundsParams {
     pub min_size: usize,
     pub max_size: usize,
     pub seed: u32,
+    /// Write the heap profile here in the last round every thread makes in full, once all
+    /// threads have made its blocks and before they free them (all threads wait while it is
+    /// written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prof_dump: Option<String>,
 }
 
 impl Default for RoundsParams {
@@ -29,6 +37,7 @@ impl Default for RoundsParams {
             min_size: 16,
             max_size: 4096,
             seed: 1234567,
+            prof_dump: None,
         }
     }
 }
@@ -36,6 +45,17 @@ impl Default for RoundsParams {
 pub fn run(p: &RoundsParams) -> Result<Outcome> {
     ensure!(p.threads >= 1 && p.blocks_per_round >= 1, "rounds needs threads >= 1 and ws >= 1");
     ensure!(p.min_size >= 8 && p.max_size >= p.min_size, "rounds needs 8 <= min-size <= max-size");
+    let dumper = Dumper::for_param(&p.prof_dump)?;
+    // The round of the dump: the last one that is full for every thread (thread 0 takes the
+    // remainder of the split, so the others make the fewest full rounds).
+    let full_rounds = p.cycles / p.threads as u64 / p.blocks_per_round as u64;
+    ensure!(
+        dumper.is_none() || full_rounds >= 1,
+        "rounds: --prof-dump needs a full round per thread (cycles >= threads x ws)"
+    );
+    let dump_round = dumper.as_ref().map(|_| full_rounds - 1);
+    let (held, held_blocks, quiet) = (AtomicU64::new(0), AtomicU64::new(0), Barrier::new(p.threads));
+    let prof = Mutex::new(None);
     let (counts, seconds) = run_threads(p.threads, "rounds", |i, start| {
         let mut rng = Xorshift32::new(p.seed.wrapping_add(i as u32 * 7919));
         let ws = p.blocks_per_round;
@@ -53,6 +73,16 @@ pub fn run(p: &RoundsParams) -> Result<Outcome> {
             for _ in 0..n {
                 let size = log_size(rng.next(), p.min_size, p.max_size);
                 blocks.push((alloc_stamped(size), size));
+            }
+            if let (Some(d), true) = (&dumper, dump_round == Some(rounds)) {
+                held.fetch_add(blocks.iter().map(|&(_, size)| size as u64).sum(), Ordering::Relaxed);
+                held_blocks.fetch_add(blocks.len() as u64, Ordering::Relaxed);
+                quiet.wait();
+                if i == 0 {
+                    let pp = d.dump(held.load(Ordering::Relaxed), held_blocks.load(Ordering::Relaxed));
+                    *prof.lock().unwrap_or_else(|e| e.into_inner()) = Some(pp);
+                }
+                quiet.wait();
             }
             for &k in order.iter().filter(|&&k| (k as usize) < n) {
                 let (b, size) = blocks[k as usize];
@@ -73,7 +103,11 @@ pub fn run(p: &RoundsParams) -> Result<Outcome> {
     let corrupt: u64 = counts.iter().map(|c| c.3).sum();
     ensure!(corrupt == 0, "rounds: {corrupt} blocks had damaged contents");
     ensure!(mallocs == p.cycles && frees == mallocs, "rounds: {mallocs} mallocs, {frees} frees, expected {}", p.cycles);
-    Ok(Outcome::new(p.cycles, seconds).check("mallocs", mallocs).check("frees", frees).check("rounds", rounds))
+    Ok(Outcome::new(p.cycles, seconds)
+        .check("mallocs", mallocs)
+        .check("frees", frees)
+        .check("rounds", rounds)
+        .with_prof(prof.into_inner().unwrap_or_else(|e| e.into_inner()), true))
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 
 use super::block::{alloc_stamped, check, free_checked};
 use super::mt::{run_threads, share};
+use super::profdump::Dumper;
 use super::{Outcome, Xorshift32};
 use anyhow::{ensure, Result};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ServerChurnParams {
@@ -21,6 +22,10 @@ pub struct ServerChurnParams {
     /// Percent of replaced blocks handed to another thread to free.
     pub remote_pct: u32,
     pub seed: u32,
+    /// Write the heap profile here once every thread has sent and received everything, before
+    /// the tables are freed (all threads wait while it is written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prof_dump: Option<String>,
 }
 
 impl Default for ServerChurnParams {
@@ -33,6 +38,7 @@ impl Default for ServerChurnParams {
             max_size: 512,
             remote_pct: 10,
             seed: 1234567,
+            prof_dump: None,
         }
     }
 }
@@ -58,6 +64,10 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
     let inboxes: Vec<Mutex<Vec<usize>>> = (0..t).map(|_| Mutex::new(Vec::with_capacity(INBOX_CAP))).collect();
     // Threads that have sent everything; the others keep draining their inbox until all have.
     let done = AtomicUsize::new(0);
+    // The dump: the tables' bytes and blocks, and a barrier to hold every thread still.
+    let dumper = Dumper::for_param(&p.prof_dump)?;
+    let (held, held_blocks, quiet) = (AtomicU64::new(0), AtomicU64::new(0), Barrier::new(t));
+    let prof = Mutex::new(None);
     let span = (p.max_size - p.min_size + 1) as u32;
     let (counts, seconds) = run_threads(t, "server-churn", |i, start| {
         let n_ops = share(p.cycles, t, i);
@@ -109,6 +119,17 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
         }
         // Everyone has sent everything: each inbox holds its final share.
         drain(mine, &mut spare, &mut c);
+        if let Some(d) = &dumper {
+            // Nothing is in flight once every thread has drained: the tables are the live set.
+            held.fetch_add(table.iter().map(|&(_, size)| size as u64).sum(), Ordering::Relaxed);
+            held_blocks.fetch_add(table.len() as u64, Ordering::Relaxed);
+            quiet.wait();
+            if i == 0 {
+                let pp = d.dump(held.load(Ordering::Relaxed), held_blocks.load(Ordering::Relaxed));
+                *prof.lock().unwrap_or_else(|e| e.into_inner()) = Some(pp);
+            }
+            quiet.wait();
+        }
         for &(b, size) in &table {
             // SAFETY: b is a live block of `size` bytes that this thread owns.
             c.corrupt += !unsafe { free_checked(b, Some(size)) } as u64;
@@ -132,7 +153,10 @@ pub fn run(p: &ServerChurnParams) -> Result<Outcome> {
         sum.local_frees + sum.received
     );
     ensure!(sum.mallocs == p.cycles + (p.slots * t) as u64, "server-churn: op count mismatch");
-    Ok(Outcome::new(p.cycles, seconds).check("mallocs", sum.mallocs).check("remote_frees", sum.received))
+    Ok(Outcome::new(p.cycles, seconds)
+        .check("mallocs", sum.mallocs)
+        .check("remote_frees", sum.received)
+        .with_prof(prof.into_inner().unwrap_or_else(|e| e.into_inner()), true))
 }
 
 /// Hands blocks to the next thread. When its inbox is full, waits for it to drain, draining
