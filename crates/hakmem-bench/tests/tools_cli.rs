@@ -126,3 +126,47 @@ fn a_short_soak_picks_an_epoch_that_fits() {
     assert!(r["throughput"]["p99"].is_null(), "ten epochs make no p99");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn prof_accuracy_end_to_end() {
+    // A few processes of random-mixed at a dense rate (one sample per 4 KiB): each profile,
+    // decoded by the tool, must be near the live bytes its process reported (the bound on the
+    // standard deviation is sqrt(4096 x ~2.3 MB) = 4.2%: 25% is six of them).
+    let lib = release_dir().join("libhakmem.so");
+    assert!(lib.is_file(), "{} missing: run `cargo build --release --workspace` first", lib.display());
+    let o = tools()
+        .env("HAKMEM_LIB", &lib)
+        .args(["bench", "--prof-accuracy", "-w", "random-mixed", "--runs", "3", "--sample-kb", "4"])
+        .args(["--cycles", "200000", "--json", "-"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert_eq!(v["failures"].as_array().map(Vec::len), Some(0), "{v:#}");
+    let w = &v["workloads"][0];
+    assert_eq!(w["workload"], "random-mixed");
+    let dumps = w["dumps"].as_array().unwrap();
+    assert_eq!(dumps.len(), 3, "{v:#}");
+    let mut seeds = Vec::new();
+    let mut errors = Vec::new();
+    for d in dumps {
+        let n = |k: &str| d[k].as_u64().unwrap_or_else(|| panic!("{k}: {d}"));
+        assert_eq!(n("mean"), 4096);
+        // ~4096 blocks of 16..1039 bytes live in 8192 slots; the table and the sizes (96 KiB) besides.
+        let (live, other, est) = (n("live_bytes"), n("other_bytes"), n("estimate"));
+        assert!((1 << 20..4 << 20).contains(&live) && (64 << 10..1 << 20).contains(&other), "{d}");
+        assert!(n("samples") > 100, "{d}");
+        let e = (est as f64 - (live + other) as f64) / (live + other) as f64;
+        assert!(e.abs() < 0.25, "estimate {est} against {} live: {d}", live + other);
+        errors.push(e);
+        seeds.push(n("seed"));
+    }
+    seeds.dedup();
+    assert_eq!(seeds.len(), 3, "a different --seed per run");
+    assert!((errors.iter().sum::<f64>() / 3.0).abs() < 0.15, "{errors:?}");
+    let s = &v["summaries"][0];
+    assert_eq!(s["dumps"], 3);
+    assert!(s["mean_error"].is_f64() && (s["verdict"].is_string() || s["verdict"]["fail"].is_string()), "{s}");
+    // The table went to stderr (stdout holds the JSON).
+    assert!(String::from_utf8_lossy(&o.stderr).contains("heap profile accuracy: 3 dumps per workload"), "{}", text(&o));
+}

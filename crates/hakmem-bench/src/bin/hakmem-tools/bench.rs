@@ -17,8 +17,10 @@ pub struct BenchArgs {
     /// program, compiled with cc -O2 on first use), server-churn, producer-consumer,
     /// false-sharing, realloc-growth, large-blocks, thread-churn, mpmc, mixed-lifetimes, rounds,
     /// cache-thrash, and the memory workloads burst and fit; `all` for every one but burst and
-    /// fit, `mt` for the multi-threaded ones.
-    #[arg(short, long, value_delimiter = ',', default_value = "random-mixed")]
+    /// fit, `mt` for the multi-threaded ones. Default: random-mixed; with --prof-accuracy,
+    /// every workload that writes a profile (random-mixed, realloc-growth, large-blocks,
+    /// server-churn, mixed-lifetimes, rounds).
+    #[arg(short, long, value_delimiter = ',')]
     pub workload: Vec<String>,
     /// Run the memory section instead of the throughput workloads: RSS held after a 300 MB
     /// burst is freed (at each --idle time; one thread, then --threads threads that exit), RSS
@@ -29,9 +31,10 @@ pub struct BenchArgs {
     /// With --memory: when to sample RSS after the burst's last free (comma list).
     #[arg(long, value_delimiter = ',', value_name = "DURATIONS", default_value = "0s,1s,3s", requires = "memory")]
     pub idle: Vec<String>,
-    /// Runs per contestant (interleaved A B C A B C ...).
-    #[arg(long, default_value_t = 5)]
-    pub runs: usize,
+    /// Runs per contestant (interleaved A B C A B C ...). Default 5; with --prof-accuracy, dumps
+    /// per workload, default 400 (30 with --large).
+    #[arg(long)]
+    pub runs: Option<usize>,
     /// Contestants: hakmem, hakmem-speed, hakmem-balanced, mimalloc, mimalloc3, jemalloc,
     /// tcmalloc, snmalloc, glibc, or a path to a malloc library. Default: hakmem, every peer
     /// whose library is there, and glibc.
@@ -79,6 +82,32 @@ pub struct BenchArgs {
     /// The contestant ratios are taken against.
     #[arg(long, default_value = "mimalloc")]
     pub reference: String,
+    /// Measure the heap profiler instead: per workload, --runs processes under hakmem with
+    /// HAKMEM_PROF=1 (a different --seed each) write a profile at their largest live set; the
+    /// estimate (inuse_space) against the exact live bytes: mean error, its standard error,
+    /// per-dump errors against the bound sqrt(mean x B), and a verdict. Workloads run a tenth
+    /// of their default ops unless --scale or --cycles says otherwise.
+    #[arg(long, conflicts_with_all = ["memory", "instructions", "instr_cycles", "syscalls", "plot", "csv", "reference", "allocators"])]
+    pub prof_accuracy: bool,
+    /// With --prof-accuracy: HAKMEM_PROF_SAMPLE_KB, the mean KiB between samples (default:
+    /// hakmem's, 512; with --large, 16).
+    #[arg(long, value_name = "K", requires = "prof_accuracy")]
+    pub sample_kb: Option<u64>,
+    /// With --prof-accuracy: live sets of 20-100 MB (each workload's working set raised) at
+    /// 16 KiB unless --sample-kb says otherwise; every single dump must be within 10%.
+    #[arg(long, requires = "prof_accuracy")]
+    pub large: bool,
+}
+
+impl BenchArgs {
+    /// --runs, or the default of the mode (5, or `prof` for --prof-accuracy).
+    pub fn runs_or(&self, default: usize) -> usize {
+        self.runs.unwrap_or(default)
+    }
+    /// --runs for the throughput and memory sections.
+    pub fn runs(&self) -> usize {
+        self.runs_or(5)
+    }
 }
 
 /// `KEY=VALUE` options to `--key value` words.
@@ -98,6 +127,15 @@ pub fn passthrough(cycles: Option<u64>, args: &[String]) -> Result<Vec<String>> 
         v.push(val.to_string());
     }
     Ok(v)
+}
+
+/// `-w` as given, or `default` when it was not.
+pub fn default_workloads(given: &[String], default: &[&str]) -> Vec<String> {
+    if given.is_empty() {
+        default.iter().map(|s| s.to_string()).collect()
+    } else {
+        given.to_vec()
+    }
 }
 
 /// Expands the groups (`all`, `mt`) and checks names; a workload named twice runs once.
@@ -145,7 +183,7 @@ pub struct WorkloadResult {
 }
 
 pub fn main(a: BenchArgs) -> Result<i32> {
-    if a.runs == 0 {
+    if a.runs == Some(0) {
         bail!("--runs must be at least 1");
     }
     if let Some(f) = a.scale {
@@ -156,7 +194,10 @@ pub fn main(a: BenchArgs) -> Result<i32> {
     if a.memory {
         return crate::memory::main(a);
     }
-    let names = workload_names(&a.workload)?;
+    if a.prof_accuracy {
+        return crate::profacc::main(a);
+    }
+    let names = workload_names(&default_workloads(&a.workload, &["random-mixed"]))?;
     let base = passthrough(a.cycles, &a.args)?;
     let mut plan: Vec<(String, Vec<String>)> = Vec::new();
     for w in &names {
@@ -228,7 +269,8 @@ pub fn run_plan(
     plan: &[(String, Vec<String>)],
     contestants: &[Contestant],
 ) -> Result<(Vec<WorkloadResult>, bool)> {
-    let per_workload = a.runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
+    let runs = a.runs();
+    let per_workload = runs * contestants.len() + (a.instructions as usize + a.syscalls as usize) * contestants.len();
     let pb = util::progress(per_workload * plan.len());
     let mut results: Vec<WorkloadResult> = Vec::new();
     let mut any_failed = false;
@@ -236,9 +278,9 @@ pub fn run_plan(
         let bin = paths::workload_bin_for(w)?;
         let mut cs: Vec<ContestantRuns> =
             contestants.iter().map(|c| ContestantRuns { name: c.name.clone(), ..Default::default() }).collect();
-        for (r, ci) in runner::schedule(contestants.len(), a.runs) {
+        for (r, ci) in runner::schedule(contestants.len(), runs) {
             let c = &contestants[ci];
-            pb.set_message(format!("{w}: {} run {}/{}", c.name, r + 1, a.runs));
+            pb.set_message(format!("{w}: {} run {}/{}", c.name, r + 1, runs));
             match runner::run_once(&bin, c, w, args) {
                 Ok(o) => cs[ci].runs.push(o),
                 Err(e) => {
@@ -350,7 +392,8 @@ fn markdown(
          syscalls/op counts the allocator's own mmap+munmap+madvise (only hakmem reports them). \
          Throughput is never asserted in tests; these numbers come from a shared, noisy machine and are \
          meaningful as ratios within one run.\n",
-        a.runs, a.reference
+        a.runs(),
+        a.reference
     ));
     for (r, rows) in results.iter().zip(rows) {
         s.push_str(&format!("\n## {}\n\n{}\n\n", r.workload, workloads::describe(&r.workload)));

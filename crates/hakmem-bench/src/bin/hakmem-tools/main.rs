@@ -8,6 +8,7 @@ mod compat;
 mod memory;
 mod plot_font;
 mod prof;
+mod profacc;
 mod soak;
 mod util;
 

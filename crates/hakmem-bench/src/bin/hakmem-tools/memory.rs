@@ -82,7 +82,7 @@ pub fn main(a: BenchArgs) -> Result<i32> {
              `LD_PRELOAD` (glibc: no preload), {} runs each, interleaved (A B C A B C ...); every cell is the \
              median over the runs. RSS is VmRSS, peak RSS VmHWM, of /proc/self/status; MB = 2^20 bytes. \
              Memory is never asserted in tests; one run on a shared machine gives a picture, not a verdict.\n\n",
-            a.runs
+            a.runs()
         ));
         s.push_str(&format!("- **burst**: {}\n", hakmem_bench::workloads::describe("burst")));
         s.push_str("  Held after free = RSS at the time after the last free − RSS before the burst.\n");
