@@ -30,13 +30,15 @@ pub const SCALE: f64 = 0.1;
 pub const SEED: u32 = 1234567;
 
 /// The working sets of --large: 20-100 MB live per workload (MB = 2^20 bytes), so that at 16 KiB
-/// the bound sqrt(mean / B) is 3% or less and a single dump is within 10%.
+/// the bound sqrt(mean / B) is 3% or less and a single dump is within 10%. A `cycles` here
+/// replaces the tenth of the default (not a --cycles or --scale given).
 pub fn large_args(w: &str) -> &'static [(&'static str, &'static str)] {
     match w {
         // 65 536 blocks of 16..1039 bytes live: ~34 MB.
         "random-mixed" => &[("ws", "131072")],
-        // 1024 objects growing at once: strings up to 16 KiB, vectors up to 256 KiB.
-        "realloc-growth" => &[("live", "1024")],
+        // 2048 objects growing at once (strings up to 16 KiB, vectors up to 256 KiB): ~28 MB,
+        // with all of its default reallocs (a string grows by 32 bytes per realloc on average).
+        "realloc-growth" => &[("live", "2048"), ("cycles", "2000000")],
         // 32 blocks of 64 KiB..8 MiB (log-uniform): ~50 MB.
         "large-blocks" => &[("ws", "32")],
         // 2 x 64 000 blocks of 8..512 bytes: ~33 MB.
@@ -58,14 +60,21 @@ fn plan_args(a: &BenchArgs, w: &str) -> Result<Vec<String>> {
         bail!("--prof-accuracy sets --seed and --prof-dump of every run itself");
     }
     let mut args = Vec::new();
+    let mut preset_cycles = false;
     if a.large {
-        for (k, v) in large_args(w) {
+        for &(k, v) in large_args(w) {
+            if k == "cycles" {
+                if a.cycles.is_some() || a.scale.is_some() {
+                    continue;
+                }
+                preset_cycles = true;
+            }
             if !given(k) {
                 args.extend([format!("--{k}"), v.to_string()]);
             }
         }
     }
-    if a.cycles.is_none() {
+    if a.cycles.is_none() && !preset_cycles {
         let f = a.scale.unwrap_or(SCALE);
         let c = (default_cycles(w).unwrap_or(1) as f64 * f).round().max(1.0) as u64;
         args.extend(["--cycles".to_string(), c.to_string()]);
@@ -281,8 +290,11 @@ mod tests {
         assert_eq!(plan_args(&a, "server-churn").unwrap(), ["--cycles", "400000"]);
         let l = args(&["--prof-accuracy", "--large", "--arg", "ws=1000", "--scale", "1"]);
         assert_eq!(plan_args(&l, "random-mixed").unwrap(), ["--cycles", "10000000", "--ws", "1000"]);
-        let g = args(&["--prof-accuracy", "--large", "--scale", "1"]);
-        assert_eq!(plan_args(&g, "realloc-growth").unwrap(), ["--live", "1024", "--cycles", "2000000"]);
+        let g = args(&["--prof-accuracy", "--large", "--scale", "0.5"]);
+        assert_eq!(plan_args(&g, "realloc-growth").unwrap(), ["--live", "2048", "--cycles", "1000000"]);
+        let g = args(&["--prof-accuracy", "--large"]);
+        assert_eq!(plan_args(&g, "realloc-growth").unwrap(), ["--live", "2048", "--cycles", "2000000"]);
+        assert_eq!(plan_args(&g, "rounds").unwrap(), ["--ws", "32000", "--cycles", "800000"]);
         let t = args(&["--prof-accuracy", "--cycles", "5000", "--threads", "3"]);
         assert_eq!(plan_args(&t, "rounds").unwrap(), ["--cycles", "5000", "--threads", "3"]);
         assert!(names(&args(&["--prof-accuracy", "-w", "mpmc"])).is_err());
