@@ -87,11 +87,16 @@ pub struct Block {
 /// budget left in bytes (sum over classes of (limit − base) × block size ≤ the box's
 /// budget); bit `c` of `missed` is set by a refill of class `c` and cleared by its next
 /// overflow, which grows the lane only if it was set.
+///
+/// `refills[c]`: the thread's refills of class `c` so far, saturating at `u8::MAX`: the
+/// refill batch starts small and doubles with each (`refill::batch`), so a short-lived
+/// thread does not carve, and give back at exit, a long-lived thread's batches.
 #[repr(C)]
 pub struct Lanes {
     pub head: [*mut Block; NCLASS],
     pub count: [LaneCount; NCLASS],
     pub limit: [u16; NCLASS],
+    pub refills: [u8; NCLASS],
     pub missed: [u64; 2],
     pub grow_left: i64,
 }
@@ -109,6 +114,7 @@ impl Lanes {
         head: [ptr::null_mut(); NCLASS],
         count: [LaneCount { room: 0, check: 0 }; NCLASS],
         limit: [0; NCLASS],
+        refills: [0; NCLASS],
         missed: [0; 2],
         grow_left: 0,
     };

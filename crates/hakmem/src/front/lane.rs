@@ -38,13 +38,24 @@ pub unsafe fn limit(tb: *mut ThreadBlock, c: ClassIdx) -> u32 {
 /// A lane grows to at most this many times its base limit.
 const GROW_MAX: u32 = 8;
 
-/// A refill of class `c`: its lane ran empty (see `grow`).
+/// A refill of class `c`: its lane ran empty (see `grow`); one more refill counted.
 ///
 /// # Safety
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn note_miss(tb: *mut ThreadBlock, c: ClassIdx) {
-    (*tb).lanes.missed[c / 64] |= 1 << (c % 64);
+    let l = &mut (*tb).lanes;
+    l.missed[c / 64] |= 1 << (c % 64);
+    l.refills[c] = l.refills[c].saturating_add(1);
+}
+
+/// The thread's refills of class `c` so far (saturating at 255).
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn refills(tb: *mut ThreadBlock, c: ClassIdx) -> u32 {
+    (*tb).lanes.refills[c] as u32
 }
 
 /// Lane-grow box: lane `c` went over its limit. If it also ran empty since its last
@@ -335,6 +346,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
         l.limit[c] = base_limit(c) as u16;
     }
     l.missed = [0; 2];
+    l.refills = [0; NCLASS];
     l.grow_left = tuning().get(crate::boxes::sw::LANE_GROW_KB) as i64 * 1024;
 }
 

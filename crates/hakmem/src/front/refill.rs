@@ -11,13 +11,27 @@ use crate::size_class::{ClassIdx, NCLASS};
 use crate::types::{bump, ss_of, unit_of, Block, Heap, ThreadBlock};
 use core::ptr;
 
-/// Blocks moved per refill.
+/// The smallest refill batch: a thread's first refill of a class.
+const FIRST_BATCH: u32 = 4;
+
+/// Blocks moved per refill: half the base limit (at least 8), reached by slow start. The
+/// thread's first refill of a class takes `FIRST_BATCH` and each one after takes twice the
+/// last, so a thread that uses a class a little (a short-lived thread: thread-churn) does
+/// not carve a whole batch it gives back at exit.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
 #[inline]
-fn batch(c: ClassIdx) -> u32 {
+unsafe fn batch(tb: *mut ThreadBlock, c: ClassIdx) -> u32 {
     if harden::on() {
         return 1; // hardened: free blocks stay in the (protected) slab lists
     }
-    (base_limit(c) / 2).max(8)
+    let full = (base_limit(c) / 2).max(8);
+    let k = lane::refills(tb, c);
+    if k >= 8 {
+        return full;
+    }
+    full.min(FIRST_BATCH << k)
 }
 
 /// The FastLane of class `c` is empty: fetch a batch, return one block, keep the rest.
@@ -33,7 +47,7 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
             return b;
         }
     }
-    let (head, n) = heap::take_batch(h, c, batch(c));
+    let (head, n) = heap::take_batch(h, c, batch(tb, c));
     if head.is_null() {
         return ptr::null_mut();
     }
