@@ -302,6 +302,17 @@ fn sites_are_estimated_with_the_lane_guard_on() {
     check_sites(&file, &r, &["site_ten_mb", "site_five_mb", "site_one_mb"], &["churn"]);
 }
 
+/// Blocks whose size changes under realloc: strings grown a few bytes at a time (in place
+/// mostly) and a huge block grown by mremap. Their profile follows the sizes they have at the
+/// dump (before the fix, the strings lost their samples and read ~90% low).
+#[test]
+fn blocks_grown_by_realloc_are_estimated_at_their_size() {
+    let d = scratch("realloc");
+    let file = d.join("realloc.pb");
+    let r = run(&["realloc", file.to_str().unwrap()], &[]);
+    check_sites(&file, &r, &["site_grown", "site_one_mb"], &["churn"]);
+}
+
 #[test]
 fn threads_each_site_on_its_own_thread() {
     let d = scratch("threads");

@@ -88,16 +88,20 @@ pub unsafe fn realloc<T: ThreadAccess>(p: *mut u8, n: usize) -> *mut u8 {
     }
     if region::is_superslab(p as usize) {
         fastlane::check_realloc::<T>(p);
+        // A block sampled by the prof box stays where the block it stands for would stay,
+        // and its sample follows its size (see `fastlane::sample_stands_for`).
+        let sampled = fastlane::sample_stands_for(p, old);
+        let keep = sampled.unwrap_or(old);
         // Keep the block when the new size still fits and does not waste more than half.
-        if n <= old && (n > old / 2 || old <= BLOCK_SIZE[0] as usize) {
+        if n <= keep && (n > keep / 2 || keep <= BLOCK_SIZE[0] as usize) {
+            if sampled.is_some() {
+                crate::prof::resize(p as usize, n);
+            }
             return p;
         }
     } else if !bootstrap::contains(p) && n > LARGE_MAX {
         if let Some(q) = huge::realloc(p as usize, n) {
-            // The old block is gone (resized or moved): so is its sample, if it had one.
-            if crate::prof::on() {
-                crate::prof::forget(p as usize);
-            }
+            fastlane::prof_huge_realloc::<T>(p, q, n);
             return q;
         }
     }

@@ -51,6 +51,38 @@ __attribute__((noinline)) void site_ten_mb(void **out, size_t *n) { printf("site
 __attribute__((noinline)) void site_five_mb(void **out, size_t *n) { printf("site site_five_mb %zu\n", fill(5u << 20, out, n)); }
 __attribute__((noinline)) void site_one_mb(void **out, size_t *n) { printf("site site_one_mb %zu\n", fill(1u << 20, out, n)); }
 
+/* 4096 strings grown by realloc a few bytes at a time (most reallocs keep the block in
+   place) to 64 B .. 2 KiB, and one block grown by realloc from 1 MiB to 4 MiB in 64 KiB
+   steps (huge blocks): a profile must follow sizes that change under realloc. */
+__attribute__((noinline)) void site_grown(void **out, size_t *n) {
+    size_t all = 0;
+    unsigned x = 12345;
+    for (int i = 0; i < 4096; i++) {
+        x = x * 1103515245u + 12345u;
+        size_t target = 64 + (x >> 8) % 1985, len = 1 + (x >> 4) % 8;
+        char *p = malloc(len);
+        while (len < target) {
+            x = x * 1103515245u + 12345u;
+            len += 1 + (x >> 10) % 48;
+            if (len > target) len = target;
+            p = realloc(p, len);
+            p[len - 1] = 1;
+        }
+        out[(*n)++] = p;
+        all += len;
+    }
+    size_t big = 1 << 20;
+    char *q = malloc(big);
+    while (big < (4u << 20)) {
+        big += 64 << 10;
+        q = realloc(q, big);
+        q[big - 1] = 1;
+    }
+    out[(*n)++] = q;
+    all += big;
+    printf("site site_grown %zu\n", all);
+}
+
 __attribute__((noinline)) void churn(void) {
     for (int i = 0; i < 200000; i++) {
         void *p = malloc(64 + (i % 512));
@@ -97,6 +129,12 @@ int main(int argc, char **argv) {
         churn();
         site_five_mb(keep, &nkeep);
         site_one_mb(keep, &nkeep);
+        return dump(argv[2]);
+    }
+    if (!strcmp(argv[1], "realloc")) {
+        site_grown(keep, &nkeep);
+        site_one_mb(keep, &nkeep);
+        churn();
         return dump(argv[2]);
     }
     if (!strcmp(argv[1], "threads")) {

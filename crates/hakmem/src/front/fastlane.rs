@@ -200,6 +200,43 @@ unsafe fn prof_span(h: &Heap, n: usize, prob: usize) -> *mut u8 {
     p
 }
 
+/// realloc's view of a block the prof box sampled: `Some(size)` of the block it stands for
+/// (a small sample: its class block, although it lives in a 64 KiB span; a large one: its
+/// span, `usable`), `None` for every other block. realloc keeps a sampled block in place
+/// exactly when it would keep that block, so a sample is redrawn when, and only when, an
+/// unsampled block would be allocated again; else blocks grown in place a little at a time
+/// would lose their samples at their next realloc and never get new ones.
+///
+/// # Safety
+/// `p` is a block start inside a live SuperSlab; `usable` its usable size.
+pub unsafe fn sample_stands_for(p: *mut u8, usable: usize) -> Option<usize> {
+    if !prof::on() {
+        return None;
+    }
+    let a = p as usize;
+    let ss = ss_of(a);
+    if (*ss).units[unit_of(a)].class != UC_LARGE || !(*superslab::meta_of(ss, a)).sampled {
+        return None;
+    }
+    let prob = prof::sampled_prob(a)?;
+    Some(if prob <= SMALL_MAX { prob } else { usable })
+}
+
+/// A huge block was resized or moved by realloc from `p` to `q` (now `n` bytes): its old
+/// sample goes, and, as for any allocation, `n` bytes count against the byte countdown.
+///
+/// # Safety
+/// As `malloc`.
+pub unsafe fn prof_huge_realloc<T: ThreadAccess>(p: *mut u8, q: *mut u8, n: usize) {
+    if !tuning().on(sw::PROF) {
+        return;
+    }
+    prof::forget(p as usize);
+    if prof_take_bytes(T::block(), n) {
+        prof::record(q, n, n);
+    }
+}
+
 /// Count `n` bytes of a large or huge allocation against the calling thread's byte
 /// countdown; true when this allocation is sampled.
 ///

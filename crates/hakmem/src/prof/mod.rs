@@ -38,7 +38,7 @@ const SLOTS: usize = CAP * 2;
 pub struct Rec {
     /// The block's address (0: a free record, then `size` links the free list).
     pub addr: usize,
-    /// Bytes the program asked for (small blocks: their class size).
+    /// Bytes the program asked for (kept current by `resize` when realloc keeps the block).
     pub size: usize,
     /// The size the sampling probability was computed from: `1 - exp(-prob / mean)`.
     pub prob: usize,
@@ -279,6 +279,56 @@ pub unsafe fn record(p: *mut u8, size: usize, prob: usize) {
     }
     if PENDING.load(Relaxed) {
         pprof::dump_pending();
+    }
+}
+
+/// The sample at `a`, if there is one: `Some(prob)`, the size its probability was computed
+/// from (for a small block, its class size: the block it stands for).
+pub fn sampled_prob(a: usize) -> Option<usize> {
+    if !on() || a == 0 {
+        return None;
+    }
+    let t = TABLE.lock();
+    let mask = SLOTS - 1;
+    let mut i = home(a);
+    // SAFETY: the slots and records are the table's mapping, under its lock; indices are
+    // masked or come from slots.
+    unsafe {
+        loop {
+            let s = *t.slots.add(i);
+            if s.addr == 0 {
+                return None;
+            }
+            if s.addr == a {
+                return Some((*t.recs.add(s.idx - 1)).prob);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// realloc kept the sampled block at `a` in place at `n` bytes: the sample now stands for
+/// `n` bytes (its probability unchanged), so the estimate follows the block's size.
+pub fn resize(a: usize, n: usize) {
+    if !on() || a == 0 {
+        return;
+    }
+    let t = TABLE.lock();
+    let mask = SLOTS - 1;
+    let mut i = home(a);
+    // SAFETY: as in `sampled_prob`.
+    unsafe {
+        loop {
+            let s = *t.slots.add(i);
+            if s.addr == 0 {
+                return;
+            }
+            if s.addr == a {
+                (*t.recs.add(s.idx - 1)).size = n;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
