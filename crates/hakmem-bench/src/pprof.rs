@@ -230,11 +230,10 @@ impl Profile {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
+/// A minimal protobuf writer: what the tests that build profiles by hand need.
+pub mod encode {
+    /// Append `v` as a varint.
+    pub fn varint(out: &mut Vec<u8>, mut v: u64) {
         loop {
             let b = (v & 0x7f) as u8;
             v >>= 7;
@@ -246,11 +245,19 @@ mod tests {
         }
     }
 
-    fn field(out: &mut Vec<u8>, f: u64, b: &[u8]) {
+    /// Append field `f` as length-delimited bytes `b`.
+    pub fn field(out: &mut Vec<u8>, f: u64, b: &[u8]) {
         varint(out, f << 3 | 2);
         varint(out, b.len() as u64);
         out.extend_from_slice(b);
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::encode::{field, varint};
 
     #[test]
     fn totals_of_a_hand_made_profile() {

@@ -282,6 +282,25 @@ pub unsafe fn record(p: *mut u8, size: usize, prob: usize) {
     }
 }
 
+/// The slot holding address `a` in the table, if it is there.
+///
+/// # Safety
+/// `t` is the locked table, mapped (`on()`).
+unsafe fn find(t: &Table, a: usize) -> Option<usize> {
+    let mask = SLOTS - 1;
+    let mut i = home(a);
+    loop {
+        let s = *t.slots.add(i);
+        if s.addr == 0 {
+            return None;
+        }
+        if s.addr == a {
+            return Some(i);
+        }
+        i = (i + 1) & mask;
+    }
+}
+
 /// The sample at `a`, if there is one: `Some(prob)`, the size its probability was computed
 /// from (for a small block, its class size: the block it stands for).
 pub fn sampled_prob(a: usize) -> Option<usize> {
@@ -289,22 +308,8 @@ pub fn sampled_prob(a: usize) -> Option<usize> {
         return None;
     }
     let t = TABLE.lock();
-    let mask = SLOTS - 1;
-    let mut i = home(a);
-    // SAFETY: the slots and records are the table's mapping, under its lock; indices are
-    // masked or come from slots.
-    unsafe {
-        loop {
-            let s = *t.slots.add(i);
-            if s.addr == 0 {
-                return None;
-            }
-            if s.addr == a {
-                return Some((*t.recs.add(s.idx - 1)).prob);
-            }
-            i = (i + 1) & mask;
-        }
-    }
+    // SAFETY: the table is mapped (on) and locked; slot indices come from `find`.
+    unsafe { find(&t, a).map(|i| (*t.recs.add((*t.slots.add(i)).idx - 1)).prob) }
 }
 
 /// realloc kept the sampled block at `a` in place at `n` bytes: the sample now stands for
@@ -314,20 +319,10 @@ pub fn resize(a: usize, n: usize) {
         return;
     }
     let t = TABLE.lock();
-    let mask = SLOTS - 1;
-    let mut i = home(a);
     // SAFETY: as in `sampled_prob`.
     unsafe {
-        loop {
-            let s = *t.slots.add(i);
-            if s.addr == 0 {
-                return;
-            }
-            if s.addr == a {
-                (*t.recs.add(s.idx - 1)).size = n;
-                return;
-            }
-            i = (i + 1) & mask;
+        if let Some(i) = find(&t, a) {
+            (*t.recs.add((*t.slots.add(i)).idx - 1)).size = n;
         }
     }
 }
@@ -340,20 +335,12 @@ pub fn forget(a: usize) -> bool {
     let mut t = TABLE.lock();
     let t = &mut *t;
     let mask = SLOTS - 1;
-    let mut i = home(a);
     // SAFETY: the slots and records are the table's mapping, under its lock; indices are
     // masked or come from slots.
     unsafe {
-        loop {
-            let s = *t.slots.add(i);
-            if s.addr == 0 {
-                return false;
-            }
-            if s.addr == a {
-                break;
-            }
-            i = (i + 1) & mask;
-        }
+        let Some(mut i) = find(t, a) else {
+            return false;
+        };
         let idx = (*t.slots.add(i)).idx - 1;
         (*t.recs.add(idx)).addr = 0;
         (*t.recs.add(idx)).size = t.free;

@@ -304,23 +304,7 @@ fn human(v: i64) -> String {
 mod tests {
     use super::*;
 
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-
-    fn field(out: &mut Vec<u8>, f: u64, b: &[u8]) {
-        varint(out, f << 3 | 2);
-        varint(out, b.len() as u64);
-        out.extend_from_slice(b);
-    }
+    use hakmem_bench::pprof::encode::{field, varint};
 
     #[test]
     fn decodes_and_ranks_a_hand_made_profile() {
