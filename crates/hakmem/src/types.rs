@@ -70,7 +70,7 @@ pub struct Block {
 /// index needs no extra scaling on the hit paths; room and check share an 8-byte pair, so
 /// the malloc hit's two counter updates touch one line.
 ///
-/// Invariants (`Lanes::check`): `room == limit(c) - length(head[c])`,
+/// Invariants (`Lanes::check`): `room == limit[c] - length(head[c])` (the thread's limit),
 /// `0 <= length <= limit` except transiently inside `lane::push_unchecked` (it may reach
 /// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` counted
 /// `used` by its slab, of the thread's own heap or, with the remote-keep box, of another

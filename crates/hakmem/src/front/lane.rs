@@ -2,12 +2,15 @@
 //! invariants). A lane is a LIFO of free blocks of one class owned by the thread; `room`
 //! counts down from the class's limit, so the free path tests "over the limit" with the
 //! flags of one decrement. Everything that changes a lane's length goes through here:
-//! pop_hit (malloc hit), pop (checked mallocs, refill), push_unchecked after the mark or top test (free hit), install (refill), split (flush), put (a drained
-//! remote block), reset (attach) and take_all (thread exit).
+//! pop_hit (malloc hit), pop (checked mallocs, refill), push_unchecked after the mark or
+//! top test (free hit), install (refill), split (flush), put (a drained remote block),
+//! reset (attach) and take_all (thread exit); so does everything that changes its limit
+//! (grow, shrink: the lane-grow box), its refill count (note_miss) and the checked-malloc
+//! countdown (take_turn, set_check).
 //!
 //! **The lane mark** (free-check box). Every block on a lane carries its thread's mark in
 //! its second word (the thread block's address; blocks are at least 16 bytes): the free
-//! path (`mark`), `put_if_room` and `install` (on the blocks it keeps) write it; `pop`
+//! path (`mark`), `put_if_room` and `install` (on the blocks it keeps) write it; `pop_hit`
 //! clears it, and `install` clears it on the block it hands out. A free that finds the mark
 //! on its block is probably a double free: `free_suspect` walks the lane and the slab's free
 //! list to be sure (a program that happens to store that address there only pays a walk).
