@@ -134,38 +134,12 @@ unsafe fn malloc_checked_slow(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *m
     malloc_miss(tb, c)
 }
 
-/// Return `v` after an empty `asm!` statement: a call whose result goes through it is not
-/// in tail position, so the compiler keeps it a call (and the frame set-up with it).
-/// (Architectures without stable `asm!` use `black_box`, which costs a store and a load on
-/// this cold path.)
+/// Return `v` through `black_box`: a call whose result goes through it is not in tail
+/// position, so the compiler keeps it a call (and the frame set-up with it). The cost, a
+/// store and a load, is on the cold path only.
 #[inline(always)]
 fn not_tail<V>(v: V) -> V {
-    #[cfg(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "s390x"
-    ))]
-    {
-        // SAFETY: an empty statement: no instructions, no memory, no registers.
-        unsafe { core::arch::asm!("", options(nomem, nostack, preserves_flags)) };
-        v
-    }
-    #[cfg(not(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64",
-        target_arch = "loongarch64",
-        target_arch = "s390x"
-    )))]
-    {
-        core::hint::black_box(v)
-    }
+    core::hint::black_box(v)
 }
 
 // ---- the prof box's sampling (see `types::ProfThread` for the countdown's invariant) ----
