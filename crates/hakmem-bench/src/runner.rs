@@ -111,7 +111,10 @@ pub fn callgrind_ir(bin: &Path, c: &Contestant, workload: &str, args: &[String])
         .arg(format!("--callgrind-out-file={}", tmp.display()))
         .arg(bin)
         .arg(workload)
-        .args(args);
+        .args(args)
+        // Waiters park instead of spinning (workloads/mt.rs): callgrind runs one thread at a
+        // time, so a spin would only count the waiting.
+        .env("HAKMEM_WORKLOAD_WAIT", "park");
     c.apply(&mut cmd);
     let out = cmd.output().context("cannot run valgrind (apt-get install valgrind)")?;
     let _ = std::fs::remove_file(&tmp);

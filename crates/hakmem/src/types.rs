@@ -154,7 +154,17 @@ pub struct RemoteQueue {
     pub len: u32,
     /// Queue length that triggers a send; 0 = no queue (box off, or hardened mode).
     pub cap: u32,
+    /// Remote-prefetch box on (set at attach): each queued block's second word names the
+    /// block queued `AHEAD` before it (`ahead`), the one `AHEAD` further down the chain,
+    /// so the owner's drain can prefetch that far ahead instead of missing on every link.
+    pub prefetch: bool,
+    /// The last `AHEAD` blocks queued, by `len % AHEAD`. Only hints: an entry may name a
+    /// block sent long ago, so the drain prefetches it and never reads it.
+    pub ahead: [*mut Block; AHEAD],
 }
+
+/// How far ahead in a queued chain each block's prefetch hint points (a power of two).
+pub const AHEAD: usize = 8;
 
 /// Per-thread state. All zero is the valid "thread has not allocated yet" state, so it
 /// lives in `.tbss` (preload) or a const `thread_local!` and needs no constructor.
@@ -196,7 +206,15 @@ impl ThreadBlock {
         lanes: Lanes::EMPTY,
         heap: ptr::null_mut(),
         fast_heap: ptr::null_mut(),
-        rq: RemoteQueue { owner: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), len: 0, cap: 0 },
+        rq: RemoteQueue {
+            owner: ptr::null_mut(),
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+            len: 0,
+            cap: 0,
+            prefetch: false,
+            ahead: [ptr::null_mut(); AHEAD],
+        },
         key_set: false,
         prof: ProfThread { bytes_left: 0, rng: 0 },
     };

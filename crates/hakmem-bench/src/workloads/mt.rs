@@ -1,13 +1,20 @@
 //! What the multi-threaded workloads share: splitting fixed work over threads, starting them
 //! together and timing them, and a bounded queue whose waits are measured.
 //!
-//! Waiting spins briefly (crossbeam's `Backoff`: a few spins, then `sched_yield`), then parks
-//! on a condition variable, so a blocked thread neither burns a core another thread needs
-//! (more threads than cores) nor adds instructions under callgrind beyond a bounded spin.
+//! Waiting spins briefly (crossbeam's `Backoff`: a few spins, then `sched_yield`). When the
+//! workload's threads fit the machine's cores, a waiter keeps spinning and yielding and never
+//! parks: a parked thread needs a futex wake-up that takes tens of microseconds on a loaded
+//! VM, and with parking the two sides of a queue took turns (each parked while the other ran),
+//! so producer-consumer measured the scheduler's wake-up latency (CV 40%, blocked 46% / 74%
+//! of the time) instead of the slower side's rate. With more threads than cores, or under
+//! callgrind (`HAKMEM_WORKLOAD_WAIT=park`, set by the instruction runs: a spinning thread
+//! there only adds instructions while the other thread waits for its time slice), a waiter
+//! parks on a condition variable after the spin, so it does not hold a core another thread
+//! needs.
 
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::Backoff;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Barrier, Condvar, Mutex};
 use std::time::Instant;
 
@@ -28,10 +35,24 @@ impl Start<'_> {
     }
 }
 
+/// Whether a `Gate` waiter parks after its spin (see the module docs); set by `run_threads`.
+static PARK: AtomicBool = AtomicBool::new(true);
+
+/// Whether waiters of a run of `threads` threads park: when the threads do not fit the cores,
+/// or when `HAKMEM_WORKLOAD_WAIT` says `park` (`spin` forces spinning).
+pub fn waiters_park(threads: usize) -> bool {
+    match std::env::var("HAKMEM_WORKLOAD_WAIT").as_deref() {
+        Ok("park") => true,
+        Ok("spin") => false,
+        _ => threads > std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
 /// Runs `f(i, start)` on `n` scoped threads; every `f` must call `start.wait()` exactly once.
 /// Returns the results in thread order and the seconds from the moment all threads passed
 /// the start line to the last join.
 pub fn run_threads<T: Send>(n: usize, what: &str, f: impl Fn(usize, &Start) -> T + Sync) -> (Vec<T>, f64) {
+    PARK.store(waiters_park(n), Ordering::Relaxed);
     let barrier = Barrier::new(n + 1);
     let mut t0 = Instant::now();
     let results = std::thread::scope(|s| {
@@ -63,8 +84,9 @@ impl Gate {
     pub fn wait_until(&self, ready: impl Fn() -> bool) -> u64 {
         let t = Instant::now();
         let backoff = Backoff::new();
+        let park = PARK.load(Ordering::Relaxed);
         while !ready() {
-            if !backoff.is_completed() {
+            if !backoff.is_completed() || !park {
                 backoff.snooze();
                 continue;
             }

@@ -67,6 +67,8 @@ switches! {
         "print allocator statistics to stderr at exit";
     REMOTE_BATCH = "HAKMEM_REMOTE_BATCH", Kind::Uint { max: 4096 }, speed 32, balanced 32,
         "blocks a thread queues per owner before sending them with one CAS (0/1: send each)";
+    REMOTE_PREFETCH = "HAKMEM_REMOTE_PREFETCH", Kind::Bool, speed 1, balanced 1,
+        "a queued remote free names the block queued 8 before it (its second word), and the owner's inbox drain prefetches that block, so the drain's walk over blocks last touched by other cores overlaps its misses";
     REMOTE_KEEP = "HAKMEM_REMOTE_KEEP", Kind::Bool, speed 0, balanced 0,
         "a thread keeps small blocks of other heaps that it frees on its own FastLane and reuses them (tcmalloc's way); they go back to their owners only when the lane flushes (off in hardened mode)";
     FASTLANE_KB = "HAKMEM_FASTLANE_KB", Kind::Uint { max: 1024 }, speed 64, balanced 32,

@@ -10,6 +10,20 @@ pub mod remote;
 pub mod thread;
 
 use crate::types::ThreadBlock;
+
+/// Ask the CPU to start loading the cache line at `addr`. Any address will do: a prefetch is
+/// a hint that never faults and changes no state the program can see (a no-op off x86-64).
+#[inline(always)]
+pub fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 needs only SSE, which every x86-64 CPU has; it reads nothing the
+    // program sees and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
 use core::cell::UnsafeCell;
 
 /// How the front reaches the calling thread's `ThreadBlock`.

@@ -152,8 +152,14 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
     }
     let mut b = heap::take_inbox(h);
     let mut to_lanes = 0;
+    // Remote-prefetch box: the chain's blocks were last written by other cores, and each
+    // link is a miss; the second word of a queued block names one AHEAD links on.
+    let ahead = (*tb).rq.prefetch;
     while !b.is_null() {
         let next = (*b).next;
+        if ahead {
+            super::prefetch(*(b as *const usize).add(1));
+        }
         let c = (*ss_of(b as usize)).units[unit_of(b as usize)].class as usize;
         if c < NCLASS && lane::put_if_room(tb, c, b) {
             to_lanes += 1;

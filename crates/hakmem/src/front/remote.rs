@@ -7,7 +7,7 @@
 use crate::boxes::{self, sw};
 use crate::heap;
 use crate::lifecycle::heaps;
-use crate::types::{bump, Block, Heap, ThreadBlock};
+use crate::types::{bump, Block, Heap, RemoteQueue, ThreadBlock, AHEAD};
 use core::ptr;
 
 /// Queue block `b` of heap `owner` (or send it at once when the thread has no queue).
@@ -30,6 +30,7 @@ pub unsafe fn enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) {
         rq.owner = owner;
         rq.tail = b;
         (*b).next = ptr::null_mut();
+        note_ahead(rq, b);
         rq.head = b;
         rq.len = 1;
         return;
@@ -48,10 +49,25 @@ pub unsafe fn push_same_owner(tb: *mut ThreadBlock, b: *mut Block) {
         crate::msg::fatal("free", "double free detected (block already queued for its owner)", b as usize);
     }
     (*b).next = rq.head;
+    note_ahead(rq, b);
     rq.head = b;
     rq.len += 1;
     if rq.len >= rq.cap {
         flush(tb);
+    }
+}
+
+/// Remote-prefetch box: `b`, about to be queued as block `len`, names in its second word
+/// the block queued `AHEAD` before it, which lies `AHEAD` links further down the chain.
+///
+/// # Safety
+/// `b` is a block of at least 16 bytes that the caller is freeing.
+#[inline(always)]
+unsafe fn note_ahead(rq: &mut RemoteQueue, b: *mut Block) {
+    if rq.prefetch {
+        let slot = &mut rq.ahead[rq.len as usize % AHEAD];
+        *(b as *mut *mut Block).add(1) = *slot;
+        *slot = b;
     }
 }
 

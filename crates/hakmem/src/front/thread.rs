@@ -49,6 +49,7 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     (*tb).fast_heap = if hardened { ptr::null_mut() } else { h };
     // Hardened mode checks every remote free in free_slow: no queue to bypass it.
     (*tb).rq.cap = if hardened { 0 } else { tuning().get(sw::REMOTE_BATCH) };
+    (*tb).rq.prefetch = tuning().on(sw::REMOTE_PREFETCH);
     let key = exit_key();
     if key != 0 && !(*tb).key_set {
         libc::pthread_setspecific(key - 1, tb as *const libc::c_void);
