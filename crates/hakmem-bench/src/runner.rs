@@ -114,7 +114,7 @@ pub fn callgrind_ir(bin: &Path, c: &Contestant, workload: &str, args: &[String])
         .args(args)
         // Waiters park instead of spinning (workloads/mt.rs): callgrind runs one thread at a
         // time, so a spin would only count the waiting.
-        .env("HAKMEM_WORKLOAD_WAIT", "park");
+        .env("WORKLOAD_WAIT", "park");
     c.apply(&mut cmd);
     let out = cmd.output().context("cannot run valgrind (apt-get install valgrind)")?;
     let _ = std::fs::remove_file(&tmp);

@@ -7,7 +7,7 @@
 //! VM, and with parking the two sides of a queue took turns (each parked while the other ran),
 //! so producer-consumer measured the scheduler's wake-up latency (CV 40%, blocked 46% / 74%
 //! of the time) instead of the slower side's rate. With more threads than cores, or under
-//! callgrind (`HAKMEM_WORKLOAD_WAIT=park`, set by the instruction runs: a spinning thread
+//! callgrind (`WORKLOAD_WAIT=park`, set by the instruction runs: a spinning thread
 //! there only adds instructions while the other thread waits for its time slice), a waiter
 //! parks on a condition variable after the spin, so it does not hold a core another thread
 //! needs.
@@ -39,9 +39,9 @@ impl Start<'_> {
 static PARK: AtomicBool = AtomicBool::new(true);
 
 /// Whether waiters of a run of `threads` threads park: when the threads do not fit the cores,
-/// or when `HAKMEM_WORKLOAD_WAIT` says `park` (`spin` forces spinning).
+/// or when `WORKLOAD_WAIT` says `park` (`spin` forces spinning).
 pub fn waiters_park(threads: usize) -> bool {
-    match std::env::var("HAKMEM_WORKLOAD_WAIT").as_deref() {
+    match std::env::var("WORKLOAD_WAIT").as_deref() {
         Ok("park") => true,
         Ok("spin") => false,
         _ => threads > std::thread::available_parallelism().map_or(1, |n| n.get()),
