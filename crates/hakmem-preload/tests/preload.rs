@@ -351,6 +351,24 @@ fn profile_precedence_default_profile_env() {
 }
 
 #[test]
+fn remote_prefetch_box_hints_chains_without_touching_live_data() {
+    // A live producer's blocks come back through its inbox round after round; the queued
+    // blocks carry the hint in their second word. Every block must reach the consumer
+    // intact and no round may hand an address out twice, with the box on and off, and in
+    // hardened mode (which sends every remote free alone: no chains, no hints).
+    let on = stats("pingpong", &[("HAKMEM_REMOTE_PREFETCH", "1")]);
+    let off = stats("pingpong", &[("HAKMEM_REMOTE_PREFETCH", "0")]);
+    let hardened = stats("pingpong", &[("HAKMEM_REMOTE_PREFETCH", "1"), ("HAKMEM_HARDEN", "1")]);
+    assert!(on.box_hits("HAKMEM_REMOTE_PREFETCH") > 0, "{}", on.0);
+    assert_eq!(off.box_hits("HAKMEM_REMOTE_PREFETCH"), 0);
+    assert_eq!(hardened.box_hits("HAKMEM_REMOTE_PREFETCH"), 0);
+    for r in [&on, &off] {
+        // The producer reuses what the consumer freed (drained onto its lanes).
+        assert!(r.num("hakmem: remote", "drained") >= 100_000, "{}", r.0);
+    }
+}
+
+#[test]
 fn remote_keep_box_keeps_blocks_and_sends_them_home() {
     // Off by default (NO-GO in its A/B), but it must stay correct: main frees 100 000 blocks
     // of a thread that exited, keeps up to half a lane of them per class and sends the rest

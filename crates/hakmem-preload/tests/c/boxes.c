@@ -1,5 +1,5 @@
 /* Workloads whose allocator-side effects the box tests read from HAKMEM_STATS=1.
- * Usage: boxes burst|oscillate|huge|remote|idle */
+ * Usage: boxes burst|oscillate|huge|remote|pingpong|idle */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +54,67 @@ static void remote(void) {
     free(v);
 }
 
+/* pingpong: a live producer and a consumer in rounds. The producer fills every block with
+ * its round and index; the consumer checks each block and frees it (every free remote); the
+ * producer's next rounds get those blocks back through its inbox. Exit status 1 if a block
+ * arrives damaged or one round hands out the same address twice. */
+enum { PP_N = 20000, PP_ROUNDS = 20 };
+static void *pp_v[PP_N];
+static pthread_barrier_t pp_made, pp_freed;
+static int pp_bad;
+
+static size_t pp_size(int i) { return 16 + (size_t)(i * 37) % 1009; }
+
+static int cmp_ptr(const void *a, const void *b) {
+    char *x = *(char *const *)a, *y = *(char *const *)b;
+    return (x > y) - (x < y);
+}
+
+static void *pp_produce(void *arg) {
+    static void *sorted[PP_N];
+    (void)arg;
+    for (int r = 0; r < PP_ROUNDS; r++) {
+        for (int i = 0; i < PP_N; i++) {
+            unsigned char *p = malloc(pp_size(i));
+            memset(p, (r * 31 + i) & 0xff, pp_size(i));
+            pp_v[i] = p;
+            sorted[i] = p;
+        }
+        qsort(sorted, PP_N, sizeof *sorted, cmp_ptr);
+        for (int i = 1; i < PP_N; i++)
+            if (sorted[i] == sorted[i - 1]) pp_bad = 1;
+        pthread_barrier_wait(&pp_made);
+        pthread_barrier_wait(&pp_freed);
+    }
+    return NULL;
+}
+
+static void pingpong(void) {
+    pthread_t t;
+    pthread_barrier_init(&pp_made, NULL, 2);
+    pthread_barrier_init(&pp_freed, NULL, 2);
+    pthread_create(&t, NULL, pp_produce, NULL);
+    for (int r = 0; r < PP_ROUNDS; r++) {
+        pthread_barrier_wait(&pp_made);
+        for (int i = 0; i < PP_N; i++) {
+            unsigned char *p = pp_v[i];
+            for (size_t k = 0; k < pp_size(i); k++)
+                if (p[k] != ((r * 31 + i) & 0xff)) pp_bad = 1;
+            free(p);
+        }
+        pthread_barrier_wait(&pp_freed);
+    }
+    pthread_join(t, NULL);
+    if (pp_bad) { puts("damaged or duplicated block"); exit(1); }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "burst")) burst();
     else if (!strcmp(argv[1], "oscillate")) oscillate();
     else if (!strcmp(argv[1], "huge")) huge();
     else if (!strcmp(argv[1], "remote")) remote();
+    else if (!strcmp(argv[1], "pingpong")) pingpong();
     else if (!strcmp(argv[1], "idle")) { void *p = malloc(1); free(p); }
     else return 2;
     puts("done");

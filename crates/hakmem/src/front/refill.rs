@@ -155,6 +155,9 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
     // Remote-prefetch box: the chain's blocks were last written by other cores, and each
     // link is a miss; the second word of a queued block names one AHEAD links on.
     let ahead = (*tb).rq.prefetch;
+    if ahead && !b.is_null() {
+        boxes::hit(sw::REMOTE_PREFETCH); // per drain that found blocks, not per block
+    }
     while !b.is_null() {
         let next = (*b).next;
         if ahead {
