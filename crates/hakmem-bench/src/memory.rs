@@ -194,6 +194,7 @@ mod tests {
             peak_rss_kb: Some(peak),
             rss_end_kb: None,
             os_calls: None,
+            os_calls_timed: None,
             params,
             checks: BTreeMap::new(),
             memory: mem.iter().map(|&(k, v)| (k.to_string(), v)).collect(),

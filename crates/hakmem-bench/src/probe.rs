@@ -71,6 +71,15 @@ impl OsCalls {
     pub fn total(&self) -> u64 {
         self.mmap + self.munmap + self.madvise
     }
+
+    /// The calls made since `earlier` (a reading of the same counters).
+    pub fn since(&self, earlier: &OsCalls) -> OsCalls {
+        OsCalls {
+            mmap: self.mmap.saturating_sub(earlier.mmap),
+            munmap: self.munmap.saturating_sub(earlier.munmap),
+            madvise: self.madvise.saturating_sub(earlier.madvise),
+        }
+    }
 }
 
 type OsCallsFn = unsafe extern "C" fn(*mut u64);

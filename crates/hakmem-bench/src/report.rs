@@ -31,8 +31,11 @@ pub struct Row {
     pub ratio_vs_ref: Option<f64>,
     pub reference: Option<String>,
     pub peak_rss_kb: Option<u64>,
-    /// The allocator's own mmap+munmap+madvise per op (hakmem only).
+    /// The allocator's own mmap+munmap+madvise per op (hakmem only), whole process.
     pub syscalls_per_op: Option<f64>,
+    /// The same from the start line to the end of the work: no start-up, no thread exits
+    /// (multi-threaded workloads).
+    pub timed_syscalls_per_op: Option<f64>,
     pub instructions: Option<u64>,
     pub instructions_per_op: Option<f64>,
     /// mmap/munmap/madvise/mremap/brk/mprotect per op seen by strace (any allocator).
@@ -77,6 +80,11 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
             let rss: Vec<f64> = c.runs.iter().filter_map(|r| r.peak_rss_kb.map(|k| k as f64)).collect();
             let sys: Vec<f64> =
                 c.runs.iter().filter_map(|r| r.os_calls.map(|o| o.total() as f64 / r.ops.max(1) as f64)).collect();
+            let timed: Vec<f64> = c
+                .runs
+                .iter()
+                .filter_map(|r| r.os_calls_timed.map(|o| o.total() as f64 / r.ops.max(1) as f64))
+                .collect();
             Row {
                 workload: workload.to_string(),
                 allocator: c.name.clone(),
@@ -93,6 +101,7 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
                 reference: reference.map(|r| r.name.clone()),
                 peak_rss_kb: if rss.is_empty() { None } else { Some(median(&rss).round() as u64) },
                 syscalls_per_op: if sys.is_empty() { None } else { Some(median(&sys)) },
+                timed_syscalls_per_op: if timed.is_empty() { None } else { Some(median(&timed)) },
                 instructions: c.instructions.map(|(ir, _)| ir),
                 instructions_per_op: c.instructions.map(|(ir, ops)| ir as f64 / ops.max(1) as f64),
                 strace_syscalls_per_op: c.strace.map(|(n, ops)| n as f64 / ops.max(1) as f64),
@@ -131,6 +140,7 @@ pub fn si(x: f64) -> String {
 /// Which optional columns a table has.
 #[derive(Clone, Copy)]
 struct Extra {
+    timed: bool,
     instr: bool,
     strace: bool,
     blocked: bool,
@@ -148,6 +158,9 @@ fn cells(r: &Row, x: Extra) -> Vec<String> {
         r.peak_rss_kb.map_or("-".into(), |k| format!("{:.1} MB", k as f64 / 1024.0)),
         r.syscalls_per_op.map_or("-".into(), |x| format!("{x:.2e}")),
     ];
+    if x.timed {
+        v.push(r.timed_syscalls_per_op.map_or("-".into(), |x| format!("{x:.2e}")));
+    }
     if x.blocked {
         v.push(match (r.producer_blocked_pct, r.consumer_blocked_pct) {
             (Some(p), Some(c)) => format!("{p:.1}% / {c:.1}%"),
@@ -169,6 +182,7 @@ fn cells(r: &Row, x: Extra) -> Vec<String> {
 
 fn header(rows: &[Row]) -> (Vec<String>, Extra) {
     let x = Extra {
+        timed: rows.iter().any(|r| r.timed_syscalls_per_op.is_some()),
         instr: rows.iter().any(|r| r.instructions.is_some()),
         strace: rows.iter().any(|r| r.strace_syscalls_per_op.is_some()),
         blocked: rows.iter().any(|r| r.producer_blocked_pct.is_some()),
@@ -179,6 +193,9 @@ fn header(rows: &[Row]) -> (Vec<String>, Extra) {
     h.push(format!("vs {reference}"));
     h.push("peak RSS".into());
     h.push("syscalls/op".into());
+    if x.timed {
+        h.push("timed syscalls/op".into());
+    }
     if x.blocked {
         h.push("blocked P/C".into());
     }
@@ -259,6 +276,8 @@ mod tests {
             peak_rss_kb: Some(rss),
             rss_end_kb: None,
             os_calls: os,
+            // The timed section made the munmaps and madvises, start-up the mmaps.
+            os_calls_timed: os.map(|o| OsCalls { mmap: 0, ..o }),
             params: serde_json::Value::Null,
             checks: Default::default(),
             memory: Default::default(),
@@ -297,6 +316,10 @@ mod tests {
         assert_eq!(h.ratio_vs_ref, Some(1.25));
         assert_eq!(h.peak_rss_kb, Some(4096));
         assert_eq!(h.syscalls_per_op, Some(0.01));
+        assert_eq!(h.timed_syscalls_per_op, Some(0.006));
+        assert_eq!(rows[1].timed_syscalls_per_op, None);
+        let t = text_table(&rows);
+        assert!(t.contains("timed syscalls/op") && t.contains("6.00e-3"), "{t}");
         assert_eq!(h.reference.as_deref(), Some("mimalloc"));
         assert_eq!(rows[1].ratio_vs_ref, Some(1.0));
         assert_eq!(rows[1].instructions_per_op, Some(5.0));

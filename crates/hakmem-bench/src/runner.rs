@@ -21,6 +21,9 @@ pub struct RunOutput {
     #[serde(default)]
     pub rss_end_kb: Option<u64>,
     pub os_calls: Option<OsCalls>,
+    /// The OS calls of the timed section alone (multi-threaded workloads, `mt::run_threads`).
+    #[serde(default)]
+    pub os_calls_timed: Option<OsCalls>,
     #[serde(default)]
     pub params: serde_json::Value,
     #[serde(default)]

@@ -57,6 +57,8 @@ fn main() {
         "peak_rss_kb": mem.map(|m| m.peak_kb),
         "rss_end_kb": mem.map(|m| m.rss_kb),
         "os_calls": os,
+        // Multi-threaded workloads: the OS calls from the start line to the end of the work.
+        "os_calls_timed": workloads::mt::take_timed_os_calls(),
         "checks": outcome.checks,
         "memory": outcome.memory,
     });

@@ -12,6 +12,7 @@
 //! parks on a condition variable after the spin, so it does not hold a core another thread
 //! needs.
 
+use crate::probe::{OsCalls, OsCallsProbe};
 use crossbeam_queue::ArrayQueue;
 use crossbeam_utils::Backoff;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -48,22 +49,44 @@ pub fn waiters_park(threads: usize) -> bool {
     }
 }
 
+/// The allocator's mmap, munmap and madvise calls between the start line of the last
+/// `run_threads` and the moment its last thread finished its work (before any thread exits),
+/// when the allocator counts them (`probe::OsCallsProbe`): the steady state's OS calls, without
+/// start-up or the trims of exiting threads.
+static TIMED_OS_CALLS: Mutex<Option<OsCalls>> = Mutex::new(None);
+
+/// Takes what the last `run_threads` counted (see `TIMED_OS_CALLS`).
+pub fn take_timed_os_calls() -> Option<OsCalls> {
+    TIMED_OS_CALLS.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 /// Runs `f(i, start)` on `n` scoped threads; every `f` must call `start.wait()` exactly once.
 /// Returns the results in thread order and the seconds from the moment all threads passed
 /// the start line to the last join.
 pub fn run_threads<T: Send>(n: usize, what: &str, f: impl Fn(usize, &Start) -> T + Sync) -> (Vec<T>, f64) {
     PARK.store(waiters_park(n), Ordering::Relaxed);
+    let probe = OsCallsProbe::lookup();
     let barrier = Barrier::new(n + 1);
+    // Every worker passes it when its work is done, before it returns and its thread exits.
+    let done = Barrier::new(n + 1);
     let mut t0 = Instant::now();
     let results = std::thread::scope(|s| {
         let hs: Vec<_> = (0..n)
             .map(|i| {
-                let (f, start) = (&f, Start(&barrier));
-                s.spawn(move || f(i, &start))
+                let (f, start, done) = (&f, Start(&barrier), &done);
+                s.spawn(move || {
+                    let r = f(i, &start);
+                    done.wait();
+                    r
+                })
             })
             .collect();
         barrier.wait();
         t0 = Instant::now();
+        let before = probe.read();
+        done.wait();
+        let timed = before.zip(probe.read()).map(|(a, b)| b.since(&a));
+        *TIMED_OS_CALLS.lock().unwrap_or_else(|e| e.into_inner()) = timed;
         hs.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("{what} worker panicked"))).collect()
     });
     (results, t0.elapsed().as_secs_f64())
