@@ -369,6 +369,29 @@ fn remote_prefetch_box_hints_chains_without_touching_live_data() {
 }
 
 #[test]
+fn free_check_box_off_takes_local_frees_off_the_hit_path_and_still_catches_the_top_twice() {
+    // Off, the hit path sends local frees to `free_unchecked` (fast_heap is null): the C ABI
+    // checks must hold, and freeing the block just freed aborts either way.
+    // (hits count lane flushes, which oscillate's frees make)
+    let off = stats("oscillate", &[("HAKMEM_FREE_CHECK", "0")]);
+    let on = stats("oscillate", &[]);
+    assert_eq!(off.box_hits("HAKMEM_FREE_CHECK"), 0, "{}", off.0);
+    assert!(on.box_hits("HAKMEM_FREE_CHECK") > 0, "{}", on.0);
+    for check in ["threads", "fork", "realloc"] {
+        let o = run("abi", check, &[("HAKMEM_FREE_CHECK", "0")]);
+        assert!(o.status.success(), "{check} without the free checks: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    for v in ["0", "1"] {
+        let o = run("boxes", "twice", &[("HAKMEM_FREE_CHECK", v)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
+            "FREE_CHECK={v}: {err}"
+        );
+    }
+}
+
+#[test]
 fn remote_keep_box_keeps_blocks_and_sends_them_home() {
     // Off by default (NO-GO in its A/B), but it must stay correct: main frees 100 000 blocks
     // of a thread that exited, keeps up to half a lane of them per class and sends the rest

@@ -175,8 +175,9 @@ pub struct ThreadBlock {
     pub lanes: Lanes,
     /// The heap attached to this thread (null before the first allocation and after exit).
     pub heap: *mut Heap,
-    /// What the free fast path compares a unit's owner with: `heap`, or null in
-    /// hardened mode so that every free takes the checked path at no cost to the fast one.
+    /// What the free fast path compares a unit's owner with: `heap`, or null in hardened
+    /// mode (every free takes the checked path) and with the free-check box off (local
+    /// frees take the unchecked one), at no cost to the fast path.
     pub fast_heap: *mut Heap,
     pub rq: RemoteQueue,
     /// The thread-exit destructor is registered for this thread.

@@ -1,5 +1,5 @@
 /* Workloads whose allocator-side effects the box tests read from HAKMEM_STATS=1.
- * Usage: boxes burst|oscillate|huge|remote|pingpong|idle */
+ * Usage: boxes burst|oscillate|huge|remote|pingpong|twice|idle */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +115,19 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "huge")) huge();
     else if (!strcmp(argv[1], "remote")) remote();
     else if (!strcmp(argv[1], "pingpong")) pingpong();
+    else if (!strcmp(argv[1], "twice")) {
+        /* 1000 blocks freed and reused, then one freed twice in a row: must abort. */
+        void *v[1000];
+        for (int r = 0; r < 3; r++) {
+            for (int i = 0; i < 1000; i++) v[i] = malloc(16 + i % 200);
+            for (int i = 0; i < 1000; i++) free(v[i]);
+        }
+        void *p = malloc(64);
+        free(p);
+        free(p);
+        puts("not caught");
+        return 1;
+    }
     else if (!strcmp(argv[1], "idle")) { void *p = malloc(1); free(p); }
     else return 2;
     puts("done");

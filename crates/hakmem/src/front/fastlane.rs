@@ -308,25 +308,32 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     let tb = T::block();
     // One compare settles "a class slab of this thread's heap" (free units and large
     // spans carry NO_OWNER, which matches no thread).
-    // One read of the unit record (a copy: its fields are loaded from the chunk base with
-    // constant offsets).
-    let rec = *(*ss).units.as_ptr().add(unit_of(a));
+    // The unit record's fields are read here, before that compare, each with a constant
+    // offset from the chunk base. Volatile only pins where the loads happen: when the
+    // compiler sank two or more of them past the compare, it materialised the record's
+    // address first (two more instructions on the hit path).
+    let r = (*ss).units.as_ptr().add(unit_of(a));
+    let rec = crate::types::UnitRec {
+        owner: core::ptr::addr_of!((*r).owner).read_volatile(),
+        div: core::ptr::addr_of!((*r).div).read_volatile(),
+        slab_off: (*r).slab_off,
+        class: core::ptr::addr_of!((*r).class).read_volatile(),
+    };
     if rec.owner != (*tb).fast_heap {
         return free_other(p, tb, ss, rec.owner);
     }
-    if !tuning().on(sw::FREE_CHECK) {
-        return free_unchecked(p, tb, rec.class as usize);
-    }
-    // Free-check box: the pointer must start a block (one multiply), and a block carrying
-    // this thread's lane mark is probably free already. Every block on a lane carries the
-    // mark (`lane` module docs), so this also catches freeing the lane's top twice.
+    let c = rec.class as usize;
+    // Free-check box (with it off, `fast_heap` is null and local frees reach
+    // `free_unchecked` through `free_other`): the pointer must start a block (one
+    // multiply), and a block carrying this thread's lane mark is probably free already.
+    // Every block on a lane carries the mark (`lane` module docs), so this also catches
+    // freeing the lane's top twice.
     if !rec.starts_block(a) {
         // A call that does not return (not a tail jump): with frame pointers on
         // (.cargo/config.toml, for the prof box's stack walk) it gives the compiler a block
         // to sink the frame set-up into, so the hit path keeps no frame.
         not_a_block_start(a);
     }
-    let c = rec.class as usize;
     if lane::is_marked(tb, p) {
         return free_suspect(p, tb, c);
     }
@@ -434,6 +441,11 @@ unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner
 unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     let a = p as usize;
     let rec = (*ss).units[unit_of(a)];
+    if owner == (*tb).heap && !(*tb).heap.is_null() && !tuning().on(sw::HARDEN) {
+        // A class block of this thread's heap that the hit path sent here: the free-check
+        // box is off (`fast_heap` is null), so only the lane's top is compared.
+        return free_unchecked(p, tb, rec.class as usize);
+    }
     if (rec.class as usize) < NCLASS && tuning().on(sw::FREE_CHECK) && !rec.starts_block(a) {
         return free_bad(a, BAD_START);
     }

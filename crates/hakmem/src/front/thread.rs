@@ -45,8 +45,10 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
         super::fastlane::prof_start(tb);
     }
     (*tb).heap = h;
-    // Hardened mode diverts every local free off the hit path (to free_slow's checks).
-    (*tb).fast_heap = if hardened { ptr::null_mut() } else { h };
+    // Hardened mode diverts every local free off the hit path (to free_slow's checks), and
+    // so does the free-check box when it is off (to free_unchecked, from free_other_slow):
+    // the hit path itself has no flag to test.
+    (*tb).fast_heap = if hardened || !tuning().on(sw::FREE_CHECK) { ptr::null_mut() } else { h };
     // Hardened mode checks every remote free in free_slow: no queue to bypass it.
     (*tb).rq.cap = if hardened { 0 } else { tuning().get(sw::REMOTE_BATCH) };
     (*tb).rq.prefetch = tuning().on(sw::REMOTE_PREFETCH);
