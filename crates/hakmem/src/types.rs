@@ -439,18 +439,26 @@ pub const NO_OWNER: *mut Heap = ptr::dangling_mut();
 #[derive(Clone, Copy)]
 pub struct UnitRec {
     pub owner: *mut Heap,
-    /// `size_class::DIV[class]` (the block-start check's multiplier), 0 when not a slab.
+    /// `size_class::DIV[class]` (the block-start check's multiplier); `PASS_DIV` when not
+    /// a class slab, or with the free-check box off.
     pub div: u64,
     pub slab_off: u32,
     /// Class of the unit's slab, or `UC_FREE` / `UC_LARGE`.
     pub class: u8,
 }
 
-impl UnitRec {
-    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, div: 0, slab_off: 0, class: UC_FREE };
+/// The block-start multiplier of units that are not class slabs (and of class slabs with the
+/// free-check box off): every offset passes but 1, which no block starts at (blocks are
+/// 16-byte aligned). The free hit path runs the block-start test before it knows whose unit
+/// it is, so such a unit must pass it and reach the owner's slow checks (a large span's
+/// start, a free unit's "invalid pointer").
+pub const PASS_DIV: u64 = u64::MAX;
 
-    /// Does address `a`, inside this class slab's unit, start a block? (one multiply:
-    /// `size_class::is_block_offset`; meaningless for a free unit or a large span)
+impl UnitRec {
+    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, div: PASS_DIV, slab_off: 0, class: UC_FREE };
+
+    /// Does address `a`, inside this unit, start a block? (one multiply:
+    /// `size_class::is_block_offset`; true for every offset but 1 when `div` is `PASS_DIV`)
     #[inline(always)]
     pub fn starts_block(&self, a: usize) -> bool {
         crate::size_class::is_block_offset(self.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + self.slab_off)

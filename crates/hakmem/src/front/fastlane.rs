@@ -306,34 +306,29 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
     }
     let ss = ss_of(a);
     let tb = T::block();
-    // One compare settles "a class slab of this thread's heap" (free units and large
-    // spans carry NO_OWNER, which matches no thread).
-    // The unit record's fields are read here, before that compare, each with a constant
-    // offset from the chunk base. Volatile only pins where the loads happen: when the
-    // compiler sank two or more of them past the compare, it materialised the record's
-    // address first (two more instructions on the hit path).
-    let r = (*ss).units.as_ptr().add(unit_of(a));
-    let rec = crate::types::UnitRec {
-        owner: core::ptr::addr_of!((*r).owner).read_volatile(),
-        div: core::ptr::addr_of!((*r).div).read_volatile(),
-        slab_off: (*r).slab_off,
-        class: core::ptr::addr_of!((*r).class).read_volatile(),
-    };
-    if rec.owner != (*tb).fast_heap {
-        return free_other(p, tb, ss, rec.owner);
-    }
-    let c = rec.class as usize;
-    // Free-check box (with it off, `fast_heap` is null and local frees reach
-    // `free_unchecked` through `free_other`): the pointer must start a block (one
-    // multiply), and a block carrying this thread's lane mark is probably free already.
-    // Every block on a lane carries the mark (`lane` module docs), so this also catches
-    // freeing the lane's top twice.
+    // One read of the unit record (a copy: its fields are loaded from the chunk base with
+    // constant offsets).
+    let rec = *(*ss).units.as_ptr().add(unit_of(a));
+    // Free-check box: the pointer must start a block (one multiply). Tested before the
+    // owner compare, so remote frees are checked here too; units that are not class slabs
+    // (and every unit with the box off) carry `PASS_DIV`, which passes any block-aligned
+    // offset on to the owner's slow checks.
     if !rec.starts_block(a) {
         // A call that does not return (not a tail jump): with frame pointers on
         // (.cargo/config.toml, for the prof box's stack walk) it gives the compiler a block
         // to sink the frame set-up into, so the hit path keeps no frame.
         not_a_block_start(a);
     }
+    // One compare settles "a class slab of this thread's heap" (free units and large
+    // spans carry NO_OWNER, which matches no thread).
+    if rec.owner != (*tb).fast_heap {
+        return free_other(p, tb, ss, rec.owner);
+    }
+    let c = rec.class as usize;
+    // Free-check box (with it off, `fast_heap` is null and local frees reach
+    // `free_unchecked` through `free_other`): a block carrying this thread's lane mark is
+    // probably free already. Every block on a lane carries the mark (`lane` module docs),
+    // so this also catches freeing the lane's top twice.
     if lane::is_marked(tb, p) {
         return free_suspect(p, tb, c);
     }
@@ -351,24 +346,20 @@ pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
 #[inline(never)]
 unsafe fn free_unchecked(p: *mut u8, tb: *mut ThreadBlock, c: ClassIdx) {
     if lane::is_top(tb, c, p) {
-        return free_bad(p as usize, BAD_DOUBLE);
+        return freed_twice(p as usize);
     }
     if lane::push_unchecked(tb, c, p) {
         refill::flush(tb, &*(*tb).heap, c);
     }
 }
 
-const BAD_START: u8 = 0;
-const BAD_DOUBLE: u8 = 1;
-
-/// A bad free found on the hit path. Not `-> !`, so the hit path reaches it with a tail
-/// jump and needs no stack frame (it returns only for the impossible `a == 0`).
+/// The lane's top freed again (free-check box off). Not `-> !`, so its caller reaches it
+/// with a tail jump and needs no stack frame (it returns only for the impossible `a == 0`).
 #[cold]
 #[inline(never)]
-fn free_bad(a: usize, what: u8) {
+fn freed_twice(a: usize) {
     if a != 0 {
-        let why = if what == BAD_START { "invalid pointer (not the start of a block)" } else { "double free detected" };
-        msg::fatal("free", why, a);
+        msg::fatal("free", "double free detected", a);
     }
 }
 
@@ -422,11 +413,8 @@ unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner
     // The common remote free first: another heap's small block for the queue that is open
     // (`rq.owner` is a heap only while a queue is open, never this thread's heap; a unit
     // record naming a heap is a class slab's, so the block-start test applies).
+    // (The hit path has run the block-start test.)
     if owner == (*tb).rq.owner {
-        let a = p as usize;
-        if tuning().on(sw::FREE_CHECK) && !(*ss).units[unit_of(a)].starts_block(a) {
-            return free_bad(a, BAD_START);
-        }
         return remote::push_same_owner(tb, p as *mut Block);
     }
     free_other_slow(tb, ss, owner, p)
@@ -441,13 +429,11 @@ unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner
 unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     let a = p as usize;
     let rec = (*ss).units[unit_of(a)];
+    // The hit path has run the block-start test (class slabs; other units pass it).
     if owner == (*tb).heap && !(*tb).heap.is_null() && !tuning().on(sw::HARDEN) {
         // A class block of this thread's heap that the hit path sent here: the free-check
         // box is off (`fast_heap` is null), so only the lane's top is compared.
         return free_unchecked(p, tb, rec.class as usize);
-    }
-    if (rec.class as usize) < NCLASS && tuning().on(sw::FREE_CHECK) && !rec.starts_block(a) {
-        return free_bad(a, BAD_START);
     }
     if tuning().on(sw::REMOTE_KEEP) && (rec.class as usize) < NCLASS && owner != (*tb).heap && !(*tb).heap.is_null() {
         // Remote-keep box: another heap's small block stays on this thread's lane, to be

@@ -18,7 +18,8 @@ use crate::backend::{self, region};
 use crate::size_class::NCLASS;
 use crate::sync::Ordering;
 use crate::types::{
-    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, NO_OWNER, UNITS, UNIT_SIZE, USABLE_UNITS_MASK,
+    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, NO_OWNER, PASS_DIV, UNITS, UNIT_SIZE,
+    USABLE_UNITS_MASK,
 };
 use core::ptr;
 
@@ -104,8 +105,13 @@ pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: Unit
     debug_assert_eq!((*ss).free_units & mask, mask);
     (*ss).free_units &= !mask;
     let owner = if (uclass as usize) < NCLASS { (*ss).owner.load(Ordering::Relaxed) } else { NO_OWNER };
+    // The free-check box off: every class block passes the block-start test.
+    let div = if (uclass as usize) < NCLASS && crate::config::tuning().on(crate::boxes::sw::FREE_CHECK) {
+        crate::size_class::DIV[uclass as usize]
+    } else {
+        PASS_DIV
+    };
     for u in first..first + k {
-        let div = if (uclass as usize) < NCLASS { crate::size_class::DIV[uclass as usize] } else { 0 };
         (*ss).units[u] = UnitRec { owner, div, slab_off: ((u - first) * UNIT_SIZE) as u32, class: uclass };
         (*ss).slabs[u].kind = if u == first { kind } else { UnitKind::Tail };
         (*ss).slabs[u].head = first as u8;
