@@ -55,6 +55,15 @@ pub fn waiters_park(threads: usize) -> bool {
 /// start-up or the trims of exiting threads.
 static TIMED_OS_CALLS: Mutex<Option<OsCalls>> = Mutex::new(None);
 
+/// Waits on its barrier when dropped.
+struct WaitOnDrop<'a>(&'a Barrier);
+
+impl Drop for WaitOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.wait();
+    }
+}
+
 /// Takes what the last `run_threads` counted (see `TIMED_OS_CALLS`).
 pub fn take_timed_os_calls() -> Option<OsCalls> {
     TIMED_OS_CALLS.lock().unwrap_or_else(|e| e.into_inner()).take()
@@ -75,9 +84,10 @@ pub fn run_threads<T: Send>(n: usize, what: &str, f: impl Fn(usize, &Start) -> T
             .map(|i| {
                 let (f, start, done) = (&f, Start(&barrier), &done);
                 s.spawn(move || {
-                    let r = f(i, &start);
-                    done.wait();
-                    r
+                    // Passed on return and while unwinding, so a worker's panic is reported
+                    // by the join below instead of leaving the others at the barrier.
+                    let _done = WaitOnDrop(done);
+                    f(i, &start)
                 })
             })
             .collect();
@@ -273,6 +283,18 @@ mod tests {
         all.sort_unstable();
         let want: Vec<u64> = (0..3).flat_map(|i| (0..2000).map(move |k| i * 10_000 + k)).collect();
         assert_eq!(all, want);
+    }
+
+    #[test]
+    fn a_worker_that_panics_is_reported_not_hung() {
+        let r = std::panic::catch_unwind(|| {
+            run_threads(3, "panic test", |i, start| {
+                start.wait();
+                assert!(i != 1, "worker 1 fails");
+                i
+            })
+        });
+        assert!(r.is_err());
     }
 
     #[test]
