@@ -30,7 +30,10 @@ impl Default for ProducerConsumerParams {
         ProducerConsumerParams {
             producers: 1,
             consumers: 1,
-            cycles: 2_000_000,
+            // 10 M: at 2 M a run of the fastest allocators lasted 30 ms, short enough for one
+            // scheduling hiccup on a shared machine to move its rate by 20% (CVs of 18-29%).
+            // The instruction counts run a tenth of it, 1 M.
+            cycles: 10_000_000,
             min_size: 16,
             max_size: 1024,
             log_sizes: false,
