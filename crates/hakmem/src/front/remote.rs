@@ -30,7 +30,7 @@ pub unsafe fn enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) {
         rq.owner = owner;
         rq.tail = b;
         (*b).next = ptr::null_mut();
-        note_ahead(rq, b);
+        note_ahead(rq, b, 0);
         rq.head = b;
         rq.len = 1;
         return;
@@ -45,29 +45,45 @@ pub unsafe fn enqueue(tb: *mut ThreadBlock, owner: *mut Heap, b: *mut Block) {
 #[inline(always)]
 pub unsafe fn push_same_owner(tb: *mut ThreadBlock, b: *mut Block) {
     let rq = &mut (*tb).rq;
-    if rq.head == b {
+    // Every field read before the block is written: the compiler cannot tell the block
+    // from the queue, and read them again after each store.
+    let (head, len, cap) = (rq.head, rq.len, rq.cap);
+    if head == b {
         crate::msg::fatal("free", "double free detected (block already queued for its owner)", b as usize);
     }
-    (*b).next = rq.head;
-    note_ahead(rq, b);
+    (*b).next = head;
+    note_ahead(rq, b, len);
     rq.head = b;
-    rq.len += 1;
-    if rq.len >= rq.cap {
-        flush(tb);
+    let len = len.wrapping_add(1); // below cap (at most 4096): never wraps
+    rq.len = len;
+    if len >= cap {
+        flush_full(tb);
     }
 }
 
-/// Remote-prefetch box: `b`, about to be queued as block `len`, names in its second word
+/// `flush` for a full queue, out of line: inlined, its empty-queue test merged into the
+/// push's cap compare (two more instructions on every remote free).
+///
+/// # Safety
+/// As `flush`.
+#[inline(never)]
+unsafe fn flush_full(tb: *mut ThreadBlock) {
+    flush(tb)
+}
+
+/// Remote-prefetch box: `b`, about to be queued as block `len` (the queue's length before
+/// it), names in its second word
 /// the block queued `AHEAD` before it, which lies `AHEAD` links further down the chain.
 ///
 /// # Safety
 /// `b` is a block of at least 16 bytes that the caller is freeing.
 #[inline(always)]
-unsafe fn note_ahead(rq: &mut RemoteQueue, b: *mut Block) {
+unsafe fn note_ahead(rq: &mut RemoteQueue, b: *mut Block, len: u32) {
     if rq.prefetch {
-        let slot = &mut rq.ahead[rq.len as usize % AHEAD];
-        *(b as *mut *mut Block).add(1) = *slot;
+        let slot = &mut rq.ahead[len as usize % AHEAD];
+        let hint = *slot;
         *slot = b;
+        *(b as *mut *mut Block).add(1) = hint;
     }
 }
 
