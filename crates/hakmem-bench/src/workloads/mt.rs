@@ -37,6 +37,9 @@ impl Start<'_> {
 }
 
 /// Whether a `Gate` waiter parks after its spin (see the module docs); set by `run_threads`.
+/// Process-wide: the workload binary runs one workload per process, and runs that overlap in
+/// one process (unit tests) only change how each other's waiters wait, never what they wait
+/// for.
 static PARK: AtomicBool = AtomicBool::new(true);
 
 /// Whether waiters of a run of `threads` threads park: when the threads do not fit the cores,
