@@ -72,8 +72,8 @@ unsafe fn flush_full(tb: *mut ThreadBlock) {
 }
 
 /// Remote-prefetch box: `b`, about to be queued as block `len` (the queue's length before
-/// it), names in its second word
-/// the block queued `AHEAD` before it, which lies `AHEAD` links further down the chain.
+/// it), names in its second word the block queued `AHEAD` before it, which lies `AHEAD`
+/// links further down the chain.
 ///
 /// # Safety
 /// `b` is a block of at least 16 bytes that the caller is freeing.
