@@ -1,6 +1,6 @@
 //! Comparison tables: one row per (workload, contestant), as text, Markdown, CSV or JSON.
 
-use crate::runner::RunOutput;
+use crate::runner::{OsCalls, RunOutput};
 use crate::stats::{median, Summary};
 use serde::Serialize;
 
@@ -57,6 +57,16 @@ fn check_pct(runs: &[RunOutput], key: &str) -> Option<f64> {
     }
 }
 
+/// The median over the runs of the OS calls `calls` picks, per op (`None`: no run has them).
+fn median_calls_per_op(runs: &[RunOutput], calls: impl Fn(&RunOutput) -> Option<OsCalls>) -> Option<f64> {
+    let v: Vec<f64> = runs.iter().filter_map(|r| calls(r).map(|o| o.total() as f64 / r.ops.max(1) as f64)).collect();
+    if v.is_empty() {
+        None
+    } else {
+        Some(median(&v))
+    }
+}
+
 /// Builds rows for one workload. `reference` is the contestant the ratio is taken against;
 /// when it did not run, the first contestant with results is used.
 pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> {
@@ -78,13 +88,6 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
             let ops: Vec<f64> = c.runs.iter().map(|r| r.ops_per_sec).collect();
             let s = Summary::of(&ops);
             let rss: Vec<f64> = c.runs.iter().filter_map(|r| r.peak_rss_kb.map(|k| k as f64)).collect();
-            let sys: Vec<f64> =
-                c.runs.iter().filter_map(|r| r.os_calls.map(|o| o.total() as f64 / r.ops.max(1) as f64)).collect();
-            let timed: Vec<f64> = c
-                .runs
-                .iter()
-                .filter_map(|r| r.os_calls_timed.map(|o| o.total() as f64 / r.ops.max(1) as f64))
-                .collect();
             Row {
                 workload: workload.to_string(),
                 allocator: c.name.clone(),
@@ -100,8 +103,8 @@ pub fn rows(workload: &str, cs: &[ContestantRuns], reference: &str) -> Vec<Row> 
                 },
                 reference: reference.map(|r| r.name.clone()),
                 peak_rss_kb: if rss.is_empty() { None } else { Some(median(&rss).round() as u64) },
-                syscalls_per_op: if sys.is_empty() { None } else { Some(median(&sys)) },
-                timed_syscalls_per_op: if timed.is_empty() { None } else { Some(median(&timed)) },
+                syscalls_per_op: median_calls_per_op(&c.runs, |r| r.os_calls),
+                timed_syscalls_per_op: median_calls_per_op(&c.runs, |r| r.os_calls_timed),
                 instructions: c.instructions.map(|(ir, _)| ir),
                 instructions_per_op: c.instructions.map(|(ir, ops)| ir as f64 / ops.max(1) as f64),
                 strace_syscalls_per_op: c.strace.map(|(n, ops)| n as f64 / ops.max(1) as f64),
@@ -265,7 +268,6 @@ pub fn csv(rows: &[Row]) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::OsCalls;
 
     fn run(ops_per_sec: f64, rss: u64, os: Option<OsCalls>) -> RunOutput {
         RunOutput {

@@ -411,9 +411,8 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 #[inline(never)]
 unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap) {
     // The common remote free first: another heap's small block for the queue that is open
-    // (`rq.owner` is a heap only while a queue is open, never this thread's heap; a unit
-    // record naming a heap is a class slab's, so the block-start test applies).
-    // (The hit path has run the block-start test.)
+    // (`rq.owner` is a heap only while a queue is open, never this thread's heap). The hit
+    // path has run the block-start test.
     if owner == (*tb).rq.owner {
         return remote::push_same_owner(tb, p as *mut Block);
     }

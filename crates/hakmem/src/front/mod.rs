@@ -11,6 +11,8 @@ pub mod thread;
 
 use crate::types::ThreadBlock;
 
+use core::cell::UnsafeCell;
+
 /// Ask the CPU to start loading the cache line at `addr`. Any address will do: a prefetch is
 /// a hint that never faults and changes no state the program can see (a no-op off x86-64).
 #[inline(always)]
@@ -24,7 +26,6 @@ pub fn prefetch(addr: usize) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = addr;
 }
-use core::cell::UnsafeCell;
 
 /// How the front reaches the calling thread's `ThreadBlock`.
 ///
