@@ -11,6 +11,7 @@
 //! | [`HeapShared`] (inbox, state, counters) | any thread, atomics only | yes |
 //! | [`HeapLocal`] (partial lists, SuperSlab lists) | the heap's owner: its thread, or the heap-pool lock holder while abandoned | never |
 //! | [`SuperSlab`] header, [`SlabMeta`] | the owning heap's owner (`heap` layer) | `units[u]` by a thread freeing a live block of unit `u` |
+//! | [`SlabRemote`] (slab-lists box) | `list`: any thread freeing into the slab (CAS) and the owner (swap); `node`: whoever queues it or drains it (`heap::inbox`) | yes |
 //! | warm pool, huge registry, region bits | `backend`, under its locks / atomics | yes |
 //!
 //! Lock order (never take an earlier one while holding a later one): heap pool
@@ -158,6 +159,9 @@ pub struct RemoteQueue {
     /// block queued `AHEAD` before it (`ahead`), the one `AHEAD` further down the chain,
     /// so the owner's drain can prefetch that far ahead instead of missing on every link.
     pub prefetch: bool,
+    /// Slab-lists box on and not hardened (set at attach): small blocks of other heaps go
+    /// onto their slabs' remote lists (`front::remote::slab_free`), not into this queue.
+    pub slab_lists: bool,
     /// The last `AHEAD` blocks queued, by `len % AHEAD`. Only hints: an entry may name a
     /// block sent long ago, so the drain prefetches it and never reads it.
     pub ahead: [*mut Block; AHEAD],
@@ -214,6 +218,7 @@ impl ThreadBlock {
             len: 0,
             cap: 0,
             prefetch: false,
+            slab_lists: false,
             ahead: [ptr::null_mut(); AHEAD],
         },
         key_set: false,
@@ -465,6 +470,41 @@ impl UnitRec {
     }
 }
 
+/// A slab's remote-free list (slab-lists box, `heap::inbox::push_to_slab`): blocks other
+/// threads freed into the slab, and the node that tells the owner about them. One per unit
+/// of a SuperSlab, used at a slab's head unit.
+///
+/// Invariants: `list` is non-null ⇔ the node is on its owner's inbox, or a drain has taken
+/// the node off the inbox and not yet swapped `list`, or the free that made `list`
+/// non-null is about to queue it. Blocks on `list` count as `used` in their slab, so a slab
+/// with a non-empty list is never released; a released slab's list is null, ready for the
+/// next slab at this unit. `node` lies in the SuperSlab's header unit, where no block lies:
+/// a drain tells a node from a block by `unit_of(p) == 0`.
+#[repr(C)]
+pub struct SlabRemote {
+    /// Word 0: the node's inbox link, written by the thread that queues it.
+    pub node: Block,
+    /// Word 1: the node itself, for the remote-prefetch box's drain, which prefetches every
+    /// inbox entry's second word (set at SuperSlab init, never changed).
+    pub hint: *mut Block,
+    /// The blocks, linked through their first word; null when empty.
+    pub list: AtomicPtr<Block>,
+    _pad: usize,
+}
+
+impl SlabRemote {
+    /// Initialise the entry at `s` (SuperSlab init: the header is not yet published).
+    ///
+    /// # Safety
+    /// `s` is an entry of a SuperSlab header nobody else uses yet.
+    pub unsafe fn init(s: *mut SlabRemote) {
+        ptr::write(
+            s,
+            SlabRemote { node: Block { next: ptr::null_mut() }, hint: s as *mut Block, list: AtomicPtr::new(ptr::null_mut()), _pad: 0 },
+        );
+    }
+}
+
 /// The header at the start of every SuperSlab (2 MiB, aligned), in unit 0.
 ///
 /// Invariants: the region bit (`backend::region`) is set ⇔ the SuperSlab is owned by a
@@ -483,6 +523,8 @@ pub struct SuperSlab {
     pub next: *mut SuperSlab,
     pub prev: *mut SuperSlab,
     pub slabs: [SlabMeta; UNITS],
+    /// Slab-lists box: each slab's remote-free list, by its head unit (see [`SlabRemote`]).
+    pub remote: [SlabRemote; UNITS],
     /// Hardened mode only (`heap::slab`): per slab head unit, bit `i` set ⇔ block `i` is on
     /// the slab's free list. Untouched (no RSS) unless hardened.
     pub free_bits: [[u64; 64]; UNITS],

@@ -69,6 +69,8 @@ switches! {
         "blocks a thread queues per owner before sending them with one CAS (0/1: send each)";
     REMOTE_PREFETCH = "HAKMEM_REMOTE_PREFETCH", Kind::Bool, speed 1, balanced 1,
         "a queued remote free names the block queued 8 before it (its second word), and the owner's inbox drain prefetches that block, so the drain's walk over blocks last touched by other cores overlaps its misses";
+    REMOTE_SLAB_LISTS = "HAKMEM_REMOTE_SLAB_LISTS", Kind::Bool, speed 0, balanced 0,
+        "a remote free of a small block goes onto its slab's own list with one CAS (mimalloc's per-page thread-free lists) instead of the per-owner remote queue; the first free into an empty list queues the slab on the owner's inbox, and the owner's drain takes the slab's list whole (off in hardened mode)";
     REMOTE_KEEP = "HAKMEM_REMOTE_KEEP", Kind::Bool, speed 0, balanced 0,
         "a thread keeps small blocks of other heaps that it frees on its own FastLane and reuses them (tcmalloc's way); they go back to their owners only when the lane flushes (off in hardened mode)";
     FASTLANE_KB = "HAKMEM_FASTLANE_KB", Kind::Uint { max: 1024 }, speed 64, balanced 32,

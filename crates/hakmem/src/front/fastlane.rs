@@ -15,7 +15,7 @@ use crate::prof;
 use crate::size_class::{class_of, ClassIdx, BLOCK_SIZE, NCLASS, SMALL_MAX};
 use crate::sync::Ordering;
 use crate::types::{
-    ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, LARGE_MAX, UC_FREE, UC_LARGE, UNIT_SIZE,
+    ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, LARGE_MAX, NO_OWNER, UC_FREE, UC_LARGE, UNIT_SIZE,
 };
 
 // ---- malloc ------------------------------------------------------------------------------
@@ -415,6 +415,11 @@ unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner
     // path has run the block-start test.
     if owner == (*tb).rq.owner {
         return remote::push_same_owner(tb, p as *mut Block);
+    }
+    // Slab-lists box: another heap's small block (a class slab's owner is never
+    // `NO_OWNER`) goes onto its slab's remote list.
+    if (*tb).rq.slab_lists && owner != NO_OWNER && owner != (*tb).heap {
+        return remote::slab_free(tb, ss, owner, p as *mut Block);
     }
     free_other_slow(tb, ss, owner, p)
 }

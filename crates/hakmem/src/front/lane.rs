@@ -305,6 +305,39 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
     true
 }
 
+/// Put the blocks of chain `b` (class `c`, null-terminated: a slab's remote list) onto the
+/// lane while it has room; returns the rest of the chain and how many went on. A block
+/// that already carries the lane mark and is on the lane was freed twice (a remote list
+/// that went circular): abort, instead of linking it in again.
+///
+/// # Safety
+/// `tb` is the calling thread's block; the chain's blocks are free blocks of class `c` of
+/// its heap.
+pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) -> (*mut Block, i32) {
+    let l = &mut (*tb).lanes;
+    let room = l.count[c].room;
+    let mut left = room;
+    let mut head = l.head[c];
+    while left > 0 && !b.is_null() {
+        let next = (*b).next;
+        if is_marked(tb, b as *mut u8) {
+            l.head[c] = head;
+            l.count[c].room = left;
+            if contains(tb, c, b as *mut u8) {
+                crate::msg::fatal("free", "double free detected (block freed twice by other threads)", b as usize);
+            }
+        }
+        (*b).next = head;
+        mark(tb, b as *mut u8);
+        head = b;
+        left -= 1;
+        b = next;
+    }
+    l.head[c] = head;
+    l.count[c].room = left;
+    (b, room - left)
+}
+
 /// Install a refilled chain of `n` blocks (the lane was empty) and return its first block
 /// to the caller: the lane keeps the other `n - 1`.
 ///

@@ -166,6 +166,8 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
         let c = (*ss_of(b as usize)).units[unit_of(b as usize)].class as usize;
         if c < NCLASS && lane::put_if_room(tb, c, b) {
             to_lanes += 1;
+        } else if heap::is_slab_node(b) {
+            to_lanes += slab_list_to_lane(tb, h, b);
         } else {
             heap::return_drained(h, b);
         }
@@ -173,6 +175,21 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
     }
     bump(&h.shared.stats.remote_drained, to_lanes);
     debug_check(tb, h);
+}
+
+/// Slab-lists box: a slab's node came off the inbox (its link read): take the slab's remote
+/// list whole onto its class's lane while the lane has room, the rest back to the slab.
+/// Returns how many went to the lane.
+///
+/// # Safety
+/// `tb` is the calling thread's block and `h` its heap; `node` came from `h`'s inbox.
+unsafe fn slab_list_to_lane(tb: *mut ThreadBlock, h: &Heap, node: *mut Block) -> u64 {
+    let (m, chain) = heap::take_slab_list(node);
+    let (rest, n) = lane::put_chain(tb, (*m).class as usize, chain);
+    if !rest.is_null() {
+        heap::give_slab_chain(h, m, rest);
+    }
+    n as u64
 }
 
 /// Give every FastLane block back (thread exit).

@@ -7,7 +7,7 @@
 use crate::boxes::{self, sw};
 use crate::heap;
 use crate::lifecycle::heaps;
-use crate::types::{bump, Block, Heap, RemoteQueue, ThreadBlock, AHEAD};
+use crate::types::{bump, Block, Heap, RemoteQueue, SuperSlab, ThreadBlock, AHEAD};
 use core::ptr;
 
 /// Queue block `b` of heap `owner` (or send it at once when the thread has no queue).
@@ -84,6 +84,23 @@ unsafe fn note_ahead(rq: &mut RemoteQueue, b: *mut Block, len: u32) {
         let hint = *slot;
         *slot = b;
         *(b as *mut *mut Block).add(1) = hint;
+    }
+}
+
+/// Slab-lists box: free `b`, a small block of another heap `owner` in SuperSlab `ss`, onto
+/// its slab's remote list; the free that finds the list empty queues the slab on the
+/// owner's inbox (and reclaims the owner's heap if it has exited, as `send` does).
+///
+/// # Safety
+/// `tb` is the calling thread's block; `b` is a live block start of a class slab of
+/// `owner` (not this thread's heap) in the live SuperSlab `ss`.
+#[inline]
+pub unsafe fn slab_free(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, b: *mut Block) {
+    if heap::slab_push(&*owner, ss, b) {
+        heaps::reclaim_one(owner);
+    }
+    if !(*tb).heap.is_null() {
+        bump(&(*(*tb).heap).shared.stats.remote_sent, 1);
     }
 }
 

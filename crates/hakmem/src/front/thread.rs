@@ -52,6 +52,7 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     // Hardened mode checks every remote free in free_slow: no queue to bypass it.
     (*tb).rq.cap = if hardened { 0 } else { tuning().get(sw::REMOTE_BATCH) };
     (*tb).rq.prefetch = tuning().on(sw::REMOTE_PREFETCH);
+    (*tb).rq.slab_lists = tuning().on(sw::REMOTE_SLAB_LISTS) && !hardened;
     let key = exit_key();
     if key != 0 && !(*tb).key_set {
         libc::pthread_setspecific(key - 1, tb as *const libc::c_void);

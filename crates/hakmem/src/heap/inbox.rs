@@ -50,3 +50,53 @@ pub fn take_all(inbox: &AtomicPtr<Block>) -> *mut Block {
 pub fn take_all_now(inbox: &AtomicPtr<Block>) -> *mut Block {
     inbox.swap(core::ptr::null_mut(), Ordering::AcqRel)
 }
+
+// ---- per-slab remote lists (slab-lists box) ---------------------------------------------
+//
+// With the slab-lists box a remote free pushes its block onto the block's slab's own list
+// (mimalloc's per-page thread-free list), not onto a per-owner queue. The owner learns of a
+// slab with pending frees through its inbox: the free that finds the slab's list empty
+// pushes the slab's node (a word in the SuperSlab header, linked like a block) onto the
+// inbox. So a slab's node is on the inbox at most once, exactly while its list is not
+// empty and no drain has taken it: the drain takes the node off the inbox first, reads its
+// link, and only then empties the list; a free that finds the list empty after that queues
+// the node again.
+
+/// Push block `b` onto a slab's remote list `list`; when the list was empty, queue the
+/// slab's `node` on the owner's `inbox`. Returns whether the node was queued (the caller
+/// then checks the owner's state, as after `push_chain`).
+///
+/// # Safety
+/// `b` is a live block of the slab being freed, `node` the slab's node, and `list` / `inbox`
+/// the slab's list and its owner heap's inbox.
+pub unsafe fn push_to_slab(
+    list: &AtomicPtr<Block>,
+    b: *mut Block,
+    inbox: &AtomicPtr<Block>,
+    node: *mut Block,
+) -> Result<bool, AlreadyOnTop> {
+    let mut cur = list.load(Ordering::Relaxed);
+    loop {
+        if cur == b {
+            return Err(AlreadyOnTop);
+        }
+        (*b).next = cur;
+        // Release publishes the block's link to the taker; acquire orders this push after a
+        // take that emptied the list, so the taker's read of the node's link (before its
+        // take) is done before this thread writes the link again (below).
+        match list.compare_exchange_weak(cur, b, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(h) => cur = h,
+        }
+    }
+    if !cur.is_null() {
+        return Ok(false); // the node is queued already, or being drained before its take
+    }
+    push_chain(inbox, node, node).map(|_| true)
+}
+
+/// Take a slab's whole remote list (the owner, after taking the slab's node off its inbox
+/// and reading the node's link); null when empty.
+pub fn take_slab(list: &AtomicPtr<Block>) -> *mut Block {
+    list.swap(core::ptr::null_mut(), Ordering::AcqRel)
+}

@@ -15,7 +15,7 @@ pub mod superslab;
 use crate::boxes::harden;
 use crate::size_class::{slab_units, ClassIdx, NCLASS};
 use crate::sync::{AtomicU64, Ordering};
-use crate::types::{bump, ss_of, Block, Heap, HeapLocal, HeapState, SlabMeta, SuperSlab, UnitKind};
+use crate::types::{bump, ss_of, Block, Heap, HeapLocal, HeapState, SlabMeta, SlabRemote, SuperSlab, UnitKind};
 use core::ptr;
 
 // ---- partial-slab lists ----------------------------------------------------------------
@@ -268,6 +268,75 @@ pub unsafe fn remote_push(owner: &Heap, head: *mut Block, tail: *mut Block) -> b
     owner.state() == HeapState::Abandoned
 }
 
+/// Slab-lists box: the remote list of the slab holding address `p` of SuperSlab `ss`.
+/// Any thread freeing a live block at `p` may call it: a slab's `head` is written only
+/// while none of its blocks is live, like its unit records.
+///
+/// # Safety
+/// `p` lies in a live class slab of `ss`.
+#[inline]
+pub unsafe fn slab_remote(ss: *mut SuperSlab, p: usize) -> *mut SlabRemote {
+    let head = (*ss).slabs[crate::types::unit_of(p)].head as usize;
+    ptr::addr_of_mut!((*ss).remote[head])
+}
+
+/// Slab-lists box: push block `b` of `owner`'s SuperSlab `ss` onto its slab's remote list
+/// (any thread). Returns true when this free queued the slab on the inbox of an owner that
+/// has exited: the caller reclaims the heap now, as after `remote_push` (the same
+/// handshake: the state is read after the push that queued the node).
+///
+/// # Safety
+/// `b` is a live block start of a class slab of `owner` in `ss`, being freed.
+#[inline]
+pub unsafe fn slab_push(owner: &Heap, ss: *mut SuperSlab, b: *mut Block) -> bool {
+    let r = slab_remote(ss, b as usize);
+    match inbox::push_to_slab(&(*r).list, b, &owner.shared.inbox, ptr::addr_of_mut!((*r).node)) {
+        Ok(queued) => queued && owner.state() == HeapState::Abandoned,
+        Err(_) => crate::msg::fatal("free", "double free detected (block already on its slab's remote list)", b as usize),
+    }
+}
+
+/// Is this inbox entry a slab's node (slab-lists box), not a block? Nodes lie in the
+/// SuperSlab header's unit, where no block does.
+#[inline(always)]
+pub fn is_slab_node(b: *mut Block) -> bool {
+    crate::types::unit_of(b as usize) == 0
+}
+
+/// Take the remote list of the slab whose node `node` was just taken off the inbox (its
+/// link already read): the slab's meta and its blocks (null-terminated, possibly empty).
+///
+/// # Safety
+/// The caller owns the node's heap, `node` came from its inbox, and the node's link was read.
+pub unsafe fn take_slab_list(node: *mut Block) -> (*mut SlabMeta, *mut Block) {
+    let ss = ss_of(node as usize);
+    let i = (node as usize - ptr::addr_of!((*ss).remote) as usize) / core::mem::size_of::<SlabRemote>();
+    let b = inbox::take_slab(&(*ss).remote[i].list);
+    crate::boxes::hit(crate::boxes::sw::REMOTE_SLAB_LISTS); // per slab list taken, not per block
+    (ptr::addr_of_mut!((*ss).slabs[i]), b)
+}
+
+/// Give a chain taken off slab `m`'s remote list (the rest the lanes had no room for)
+/// back to the slab. Bounded by the slab's `used` count: a list made circular by a block
+/// freed twice ends in `give_to`'s "double free" abort, not in an endless walk.
+///
+/// # Safety
+/// The caller owns `h`; `m` is a live class slab of `h` and `b` a chain of its blocks.
+pub unsafe fn give_slab_chain(h: &Heap, m: *mut SlabMeta, mut b: *mut Block) {
+    let l = h.local();
+    let ss = ss_of((*m).start);
+    let mut n = 0;
+    while !b.is_null() {
+        let next = (*b).next;
+        give_to(l, ss, m, b);
+        b = next;
+        n += 1;
+    }
+    let st = &h.shared.stats;
+    bump(&st.flush_blocks[(*m).class as usize], n);
+    bump(&st.remote_drained, n);
+}
+
 /// Take the inbox's blocks (owner): the front decides where each goes.
 pub fn take_inbox(h: &Heap) -> *mut Block {
     inbox::take_all(&h.shared.inbox)
@@ -278,6 +347,10 @@ pub fn take_inbox(h: &Heap) -> *mut Block {
 /// # Safety
 /// The caller owns `h` and `b` came from `h`'s inbox.
 pub unsafe fn return_drained(h: &Heap, b: *mut Block) {
+    if is_slab_node(b) {
+        let (m, chain) = take_slab_list(b);
+        return give_slab_chain(h, m, chain);
+    }
     let l = h.local();
     let ss = ss_of(b as usize);
     let m = superslab::meta_of(ss, b as usize);

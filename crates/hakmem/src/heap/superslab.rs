@@ -75,6 +75,7 @@ pub unsafe fn init(ss: *mut SuperSlab, owner: *mut Heap) {
     for u in 0..UNITS {
         (*ss).units[u] = UnitRec::FREE;
         (*ss).slabs[u] = SlabMeta::EMPTY;
+        crate::types::SlabRemote::init(ptr::addr_of_mut!((*ss).remote[u]));
     }
     (*ss).free_units = USABLE_UNITS_MASK;
     (*ss).in_avail = false;
