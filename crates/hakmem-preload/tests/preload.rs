@@ -369,6 +369,42 @@ fn remote_prefetch_box_hints_chains_without_touching_live_data() {
 }
 
 #[test]
+fn remote_slab_lists_box_returns_every_block_intact_and_catches_a_remote_double_free() {
+    // With the box, the consumer's frees go onto the producer's slabs' own lists and come
+    // back through the slabs' nodes on the inbox: contents intact, no address handed out
+    // twice in a round, every block drained; hardened mode keeps its checked queue.
+    let on = stats("pingpong", &[("HAKMEM_REMOTE_SLAB_LISTS", "1")]);
+    let off = stats("pingpong", &[("HAKMEM_REMOTE_SLAB_LISTS", "0")]);
+    let hardened = stats("pingpong", &[("HAKMEM_REMOTE_SLAB_LISTS", "1"), ("HAKMEM_HARDEN", "1")]);
+    assert!(on.box_hits("HAKMEM_REMOTE_SLAB_LISTS") > 0, "{}", on.0);
+    assert_eq!(on.box_hits("HAKMEM_REMOTE_BATCH"), 0, "no remote queue with the box: {}", on.0);
+    assert_eq!(off.box_hits("HAKMEM_REMOTE_SLAB_LISTS"), 0);
+    assert_eq!(hardened.box_hits("HAKMEM_REMOTE_SLAB_LISTS"), 0);
+    for r in [&on, &off] {
+        let (sent, drained) = (r.num("hakmem: remote", "frees"), r.num("hakmem: remote", "drained"));
+        assert_eq!(sent, 400_000, "{}", r.0);
+        assert_eq!(drained, sent, "every remote free came back to its owner: {}", r.0);
+    }
+    // Frees into the heap of a thread that exited: each slab's node reclaims the heap at once.
+    let exited = stats("remote", &[("HAKMEM_REMOTE_SLAB_LISTS", "1")]);
+    assert!(exited.box_hits("HAKMEM_REMOTE_SLAB_LISTS") > 0, "{}", exited.0);
+    assert_eq!(exited.num("hakmem: remote", "drained"), 100_000, "{}", exited.0);
+    // The checks of the C ABI hold with it: threads, fork, realloc.
+    for check in ["threads", "fork", "realloc"] {
+        let o = run("abi", check, &[("HAKMEM_REMOTE_SLAB_LISTS", "1")]);
+        assert!(o.status.success(), "{check} with the slab-lists box: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    for v in ["0", "1"] {
+        let o = run("boxes", "remote-twice", &[("HAKMEM_REMOTE_SLAB_LISTS", v)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
+            "REMOTE_SLAB_LISTS={v}: {err}"
+        );
+    }
+}
+
+#[test]
 fn free_check_box_off_takes_local_frees_off_the_hit_path_and_still_catches_the_top_twice() {
     // Off, the hit path sends local frees to `free_unchecked` (fast_heap is null): the C ABI
     // checks must hold, and freeing the block just freed aborts either way.

@@ -500,7 +500,12 @@ impl SlabRemote {
     pub unsafe fn init(s: *mut SlabRemote) {
         ptr::write(
             s,
-            SlabRemote { node: Block { next: ptr::null_mut() }, hint: s as *mut Block, list: AtomicPtr::new(ptr::null_mut()), _pad: 0 },
+            SlabRemote {
+                node: Block { next: ptr::null_mut() },
+                hint: s as *mut Block,
+                list: AtomicPtr::new(ptr::null_mut()),
+                _pad: 0,
+            },
         );
     }
 }

@@ -1,5 +1,5 @@
 /* Workloads whose allocator-side effects the box tests read from HAKMEM_STATS=1.
- * Usage: boxes burst|oscillate|huge|remote|pingpong|twice|idle */
+ * Usage: boxes burst|oscillate|huge|remote|pingpong|twice|remote-twice|idle */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +108,33 @@ static void pingpong(void) {
     if (pp_bad) { puts("damaged or duplicated block"); exit(1); }
 }
 
+/* remote-twice: a live thread's block freed twice in a row by another thread (both frees
+ * remote, the owner parked so it drains nothing in between): must abort. */
+static pthread_barrier_t rt_bar;
+static void *rt_own(void *arg) {
+    void **out = arg;
+    *out = malloc(48);
+    memset(*out, 7, 48);
+    pthread_barrier_wait(&rt_bar); /* handed over */
+    pthread_barrier_wait(&rt_bar); /* not reached when the double free aborts */
+    return NULL;
+}
+
+static void remote_twice(void) {
+    pthread_t t;
+    void *p;
+    pthread_barrier_init(&rt_bar, NULL, 2);
+    free(malloc(16)); /* this thread has a heap of its own */
+    pthread_create(&t, NULL, rt_own, &p);
+    pthread_barrier_wait(&rt_bar);
+    free(p);
+    free(p);
+    puts("not caught");
+    pthread_barrier_wait(&rt_bar);
+    pthread_join(t, NULL);
+    exit(1);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "burst")) burst();
@@ -128,6 +155,7 @@ int main(int argc, char **argv) {
         puts("not caught");
         return 1;
     }
+    else if (!strcmp(argv[1], "remote-twice")) remote_twice();
     else if (!strcmp(argv[1], "idle")) { void *p = malloc(1); free(p); }
     else return 2;
     puts("done");

@@ -292,7 +292,9 @@ pub unsafe fn slab_push(owner: &Heap, ss: *mut SuperSlab, b: *mut Block) -> bool
     let r = slab_remote(ss, b as usize);
     match inbox::push_to_slab(&(*r).list, b, &owner.shared.inbox, ptr::addr_of_mut!((*r).node)) {
         Ok(queued) => queued && owner.state() == HeapState::Abandoned,
-        Err(_) => crate::msg::fatal("free", "double free detected (block already on its slab's remote list)", b as usize),
+        Err(_) => {
+            crate::msg::fatal("free", "double free detected (block already on its slab's remote list)", b as usize)
+        }
     }
 }
 
