@@ -162,6 +162,9 @@ pub struct RemoteQueue {
     /// Slab-lists box on and not hardened (set at attach): small blocks of other heaps go
     /// onto their slabs' remote lists (`front::remote::slab_free`), not into this queue.
     pub slab_lists: bool,
+    /// Slab-lists box with the remote-prefetch box: remote frees counted, to pick their
+    /// `ahead` slot (the queue's `len` stays 0 for small blocks).
+    pub seq: u32,
     /// The last `AHEAD` blocks queued, by `len % AHEAD`. Only hints: an entry may name a
     /// block sent long ago, so the drain prefetches it and never reads it.
     pub ahead: [*mut Block; AHEAD],
@@ -219,6 +222,7 @@ impl ThreadBlock {
             cap: 0,
             prefetch: false,
             slab_lists: false,
+            seq: 0,
             ahead: [ptr::null_mut(); AHEAD],
         },
         key_set: false,

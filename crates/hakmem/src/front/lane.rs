@@ -314,12 +314,17 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
 /// `tb` is the calling thread's block; the chain's blocks are free blocks of class `c` of
 /// its heap.
 pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) -> (*mut Block, i32) {
+    let hint = (*tb).rq.prefetch;
     let l = &mut (*tb).lanes;
     let room = l.count[c].room;
     let mut left = room;
     let mut head = l.head[c];
     while left > 0 && !b.is_null() {
         let next = (*b).next;
+        if hint {
+            // Remote-prefetch box: the block's second word names one freed AHEAD before.
+            super::prefetch(*mark_of(b as *mut u8));
+        }
         if is_marked(tb, b as *mut u8) {
             l.head[c] = head;
             l.count[c].room = left;

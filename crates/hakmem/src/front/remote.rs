@@ -96,6 +96,12 @@ unsafe fn note_ahead(rq: &mut RemoteQueue, b: *mut Block, len: u32) {
 /// `owner` (not this thread's heap) in the live SuperSlab `ss`.
 #[inline]
 pub unsafe fn slab_free(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, b: *mut Block) {
+    // With the remote-prefetch box, the block names the one this thread freed AHEAD frees
+    // before (most likely on a list the same drain takes), for the drain to prefetch.
+    let rq = &mut (*tb).rq;
+    let seq = rq.seq;
+    rq.seq = seq.wrapping_add(1);
+    note_ahead(rq, b, seq);
     if heap::slab_push(&*owner, ss, b) {
         heaps::reclaim_one(owner);
     }
