@@ -75,6 +75,8 @@ switches! {
         "a thread keeps small blocks of other heaps that it frees on its own FastLane and reuses them (tcmalloc's way); they go back to their owners only when the lane flushes (off in hardened mode)";
     FASTLANE_KB = "HAKMEM_FASTLANE_KB", Kind::Uint { max: 1024 }, speed 64, balanced 32,
         "KiB each class's FastLane may hold before flushing half (16..512 blocks)";
+    CARVE_KB = "HAKMEM_CARVE_KB", Kind::Uint { max: 1 << 20 }, speed 4, balanced 4,
+        "KiB of fresh blocks one refill carves from a slab at most (at least one block; 0: the whole refill batch): carved blocks are written, so a larger carve leaves touched pages idle on a lane";
     LANE_GROW_KB = "HAKMEM_LANE_GROW_KB", Kind::Uint { max: 1 << 20 }, speed 2048, balanced 1024,
         "KiB a thread's FastLanes may grow beyond their HAKMEM_FASTLANE_KB limits: a lane that overflows after a miss takes its base limit again (up to 8x) instead of flushing (0: off)";
     FREE_CHECK = "HAKMEM_FREE_CHECK", Kind::Bool, speed 1, balanced 1,

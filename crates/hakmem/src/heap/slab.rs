@@ -113,11 +113,11 @@ pub unsafe fn take(m: &mut SlabMeta, want: u32) -> (*mut Block, u32) {
         return (head, n);
     }
     // Carve fresh blocks, linking them in address order (sequential writes, prefetch-friendly).
-    let n = want.min(m.capacity - m.carved);
+    let bs = m.block_size as usize;
+    let n = want.min(m.capacity - m.carved).min(carve_cap(bs));
     if n == 0 {
         return (ptr::null_mut(), 0);
     }
-    let bs = m.block_size as usize;
     let first = m.start + m.carved as usize * bs;
     let mut p = first;
     for _ in 1..n {
@@ -128,6 +128,19 @@ pub unsafe fn take(m: &mut SlabMeta, want: u32) -> (*mut Block, u32) {
     m.carved += n;
     m.used += n;
     (first as *mut Block, n)
+}
+
+/// Carve-cap box (`HAKMEM_CARVE_KB`): the most fresh blocks one refill carves, at least one.
+/// Carving writes every block it links, so a refill that carves more than the thread then
+/// uses leaves touched pages idle on a lane; freed blocks are not capped (they are touched
+/// already).
+fn carve_cap(bs: usize) -> u32 {
+    let kb = crate::config::tuning().get(crate::boxes::sw::CARVE_KB) as usize;
+    if kb == 0 {
+        return u32::MAX;
+    }
+    crate::boxes::hit(crate::boxes::sw::CARVE_KB);
+    (kb * 1024 / bs).max(1) as u32
 }
 
 /// Give one block back. Returns the slab's `used` count afterwards.
