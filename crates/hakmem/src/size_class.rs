@@ -194,6 +194,13 @@ pub const fn fastlane_limit(c: ClassIdx, lane_bytes: u32) -> u32 {
     }
 }
 
+/// Class-borrow box: may class `c` take freed blocks of class `c + 1`? Only where the next
+/// class is at most 1/8 bigger (eight classes per doubling, from 128 B up), so a borrowed
+/// block wastes at most as much as the four-per-doubling table would.
+pub fn borrows_from_next(c: ClassIdx) -> bool {
+    c + 1 < NCLASS && BLOCK_SIZE[c] >= 128 && BLOCK_SIZE[c + 1] as u64 * 8 <= BLOCK_SIZE[c] as u64 * 9
+}
+
 /// Smallest class that holds `n` bytes and whose blocks are `align`-aligned
 /// (block size a multiple of `align`), if any.
 pub fn class_for_aligned(n: usize, align: usize) -> Option<ClassIdx> {

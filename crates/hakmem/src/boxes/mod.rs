@@ -77,6 +77,8 @@ switches! {
         "KiB each class's FastLane may hold before flushing half (16..512 blocks)";
     CARVE_KB = "HAKMEM_CARVE_KB", Kind::Uint { max: 1 << 20 }, speed 4, balanced 4,
         "KiB of fresh blocks one refill carves from a slab at most (at least one block; 0: the whole refill batch): carved blocks are written, so a larger carve leaves touched pages idle on a lane";
+    CLASS_BORROW = "HAKMEM_CLASS_BORROW", Kind::Bool, speed 1, balanced 1,
+        "a refill of a class with no freed block left takes the next class's freed blocks (at most 1/8 bigger, from 128 B up) before carving fresh ones or claiming a slab: a class's slack serves its neighbour";
     LANE_GROW_KB = "HAKMEM_LANE_GROW_KB", Kind::Uint { max: 1 << 20 }, speed 2048, balanced 1024,
         "KiB a thread's FastLanes may grow beyond their HAKMEM_FASTLANE_KB limits: a lane that overflows after a miss takes its base limit again (up to 8x) instead of flushing (0: off)";
     FREE_CHECK = "HAKMEM_FREE_CHECK", Kind::Bool, speed 1, balanced 1,

@@ -397,6 +397,14 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     if lane::contains(tb, c, p) {
         return true;
     }
+    // Class-borrow box: a freed block of class `c` may wait on the previous class's lane.
+    if c > 0
+        && tuning().on(sw::CLASS_BORROW)
+        && crate::size_class::borrows_from_next(c - 1)
+        && lane::contains(tb, c - 1, p)
+    {
+        return true;
+    }
     let m = superslab::meta_of(ss_of(p as usize), p as usize);
     slab::on_free_list(&*m, p as usize)
 }

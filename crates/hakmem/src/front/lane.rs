@@ -343,6 +343,31 @@ pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) ->
     (b, room - left)
 }
 
+/// Class-borrow box: lane `c` is empty; move up to `want` blocks (at most half of lane
+/// `d`'s) from the top of lane `d` onto it and return the first, as a refill would. Null when
+/// lane `d` has fewer than two blocks.
+///
+/// # Safety
+/// `tb` is the calling thread's block, lane `c` is empty, and lane `d`'s blocks are at least
+/// as big as class `c`'s.
+pub unsafe fn borrow(tb: *mut ThreadBlock, c: ClassIdx, d: ClassIdx, want: u32) -> *mut u8 {
+    let l = &mut (*tb).lanes;
+    let len = l.limit[d] as i32 - l.count[d].room;
+    let k = (want as i32).min(len / 2);
+    if k <= 0 {
+        return ptr::null_mut();
+    }
+    let first = l.head[d];
+    let mut last = first;
+    for _ in 1..k {
+        last = (*last).next;
+    }
+    l.head[d] = (*last).next;
+    l.count[d].room += k;
+    (*last).next = ptr::null_mut();
+    install(tb, c, first, k as u32)
+}
+
 /// Install a refilled chain of `n` blocks (the lane was empty) and return its first block
 /// to the caller: the lane keeps the other `n - 1`.
 ///

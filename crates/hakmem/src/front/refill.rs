@@ -47,6 +47,15 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
             return b;
         }
     }
+    // Class-borrow box: with no freed block of its own left, the class takes blocks the
+    // next class's lane holds (over half of them stays) before the heap carves or borrows.
+    if tuning().on(sw::CLASS_BORROW) && crate::size_class::borrows_from_next(c) && !heap::has_freed(h, c) {
+        let b = lane::borrow(tb, c, c + 1, batch(tb, c));
+        if !b.is_null() {
+            boxes::hit(sw::CLASS_BORROW);
+            return b;
+        }
+    }
     let (head, n) = heap::take_batch(h, c, batch(tb, c));
     if head.is_null() {
         return ptr::null_mut();

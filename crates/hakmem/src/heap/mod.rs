@@ -179,6 +179,23 @@ unsafe fn retire_spare(l: &mut HeapLocal) {
 pub unsafe fn take_batch(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) {
     let l = h.local();
     let mut m = l.partial[c];
+    if (m.is_null() || (*m).free_count == 0) && crate::config::tuning().on(crate::boxes::sw::CLASS_BORROW) {
+        // Class-borrow box: no freed block of class `c` left, so the next class's freed
+        // blocks (already touched) serve before fresh ones are carved or a slab claimed.
+        let d = c + 1;
+        if crate::size_class::borrows_from_next(c) && !l.partial[d].is_null() && (*l.partial[d]).free_count > 0 {
+            crate::boxes::hit(crate::boxes::sw::CLASS_BORROW);
+            m = l.partial[d];
+            let r = slab::take(&mut *m, want);
+            if !slab::has_room(&*m) {
+                partial_remove(l, m);
+            }
+            let st = &h.shared.stats;
+            bump(&st.refills[d], 1);
+            bump(&st.refill_blocks[d], r.1 as u64);
+            return r;
+        }
+    }
     if m.is_null() {
         m = claim_units(l, slab_units(c), UnitKind::Slab, c as u8);
         if m.is_null() {
@@ -197,22 +214,41 @@ pub unsafe fn take_batch(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) 
     r
 }
 
+/// Does class `c` have freed blocks on its first partial slab (a refill would not carve)?
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn has_freed(h: &Heap, c: ClassIdx) -> bool {
+    let m = h.local().partial[c];
+    !m.is_null() && (*m).free_count > 0
+}
+
 /// Give a chain of blocks of this heap (linked through `next`, null-terminated) back to
-/// their slabs; returns how many. Counted as flushed from class `c`'s lane.
+/// their slabs; returns how many. Each is counted as flushed from its slab's class (a lane
+/// may hold the next class's blocks: the class-borrow box).
 ///
 /// # Safety
 /// The caller owns `h`; every block is out of its slab (counted `used`).
 pub unsafe fn give_chain(h: &Heap, c: ClassIdx, mut b: *mut Block) -> u64 {
     let l = h.local();
     let mut n = 0;
+    let st = &h.shared.stats;
+    let mut own = 0;
     while !b.is_null() {
         let next = (*b).next;
         let ss = ss_of(b as usize);
-        give_to(l, ss, superslab::meta_of(ss, b as usize), b);
+        let m = superslab::meta_of(ss, b as usize);
+        let mc = (*m).class as usize;
+        give_to(l, ss, m, b);
+        if mc != c {
+            bump(&st.flush_blocks[mc], 1);
+        } else {
+            own += 1;
+        }
         b = next;
         n += 1;
     }
-    bump(&h.shared.stats.flush_blocks[c], n);
+    bump(&st.flush_blocks[c], own);
     n
 }
 
