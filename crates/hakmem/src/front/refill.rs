@@ -11,6 +11,10 @@ use crate::size_class::{ClassIdx, NCLASS};
 use crate::types::{bump, ss_of, unit_of, Block, Heap, ThreadBlock};
 use core::ptr;
 
+/// Class-borrow box: the most blocks one refill takes from the next class's lane (a walk
+/// over blocks that may have left the cache).
+const BORROW_MAX: u32 = 8;
+
 /// The smallest refill batch: a thread's first refill of a class.
 const FIRST_BATCH: u32 = 4;
 
@@ -50,7 +54,7 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     // Class-borrow box: with no freed block of its own left, the class takes blocks the
     // next class's lane holds (over half of them stays) before the heap carves or borrows.
     if tuning().on(sw::CLASS_BORROW) && crate::size_class::borrows_from_next(c) && !heap::has_freed(h, c) {
-        let b = lane::borrow(tb, c, c + 1, batch(tb, c));
+        let b = lane::borrow(tb, c, c + 1, batch(tb, c).min(BORROW_MAX));
         if !b.is_null() {
             boxes::hit(sw::CLASS_BORROW);
             return b;
