@@ -51,7 +51,12 @@ pub unsafe fn memalign<T: ThreadAccess>(align: usize, n: usize) -> *mut u8 {
     }
     if n <= SMALL_MAX {
         if let Some(c) = class_for_aligned(n, align) {
-            return fastlane::malloc_class::<T>(c, n);
+            let p = fastlane::malloc_class::<T>(c, n);
+            if p as usize & (align - 1) != 0 {
+                // A block of the next class that the class-borrow box put on this lane.
+                return fastlane::realign::<T>(p, c, n, align);
+            }
+            return p;
         }
     }
     // Large spans start on 64 KiB boundaries; beyond that, a huge mapping.

@@ -196,7 +196,9 @@ pub const fn fastlane_limit(c: ClassIdx, lane_bytes: u32) -> u32 {
 
 /// Class-borrow box: may class `c` take freed blocks of class `c + 1`? Only where the next
 /// class is at most 1/8 bigger (eight classes per doubling, from 128 B up), so a borrowed
-/// block wastes at most as much as the four-per-doubling table would.
+/// block wastes at most as much as the four-per-doubling table would. A borrowed block may
+/// be aligned less well than the class's own (aligned allocations pick their class by its
+/// alignment, `class_for_aligned`): `api::memalign` checks what it gets.
 pub fn borrows_from_next(c: ClassIdx) -> bool {
     c + 1 < NCLASS && BLOCK_SIZE[c] >= 128 && BLOCK_SIZE[c + 1] as u64 * 8 <= BLOCK_SIZE[c] as u64 * 9
 }
@@ -220,6 +222,20 @@ pub fn class_for_aligned(n: usize, align: usize) -> Option<ClassIdx> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrowed_block_fits_and_wastes_at_most_an_eighth() {
+        let mut borrowers = 0;
+        for c in 0..NCLASS {
+            if !borrows_from_next(c) {
+                continue;
+            }
+            borrowers += 1;
+            let (b, d) = (BLOCK_SIZE[c] as usize, BLOCK_SIZE[c + 1] as usize);
+            assert!(b >= 128 && d > b && d * 8 <= b * 9, "class {c}: {b} -> {d}");
+        }
+        assert!(borrowers > 20, "only {borrowers} classes borrow");
+    }
 
     #[test]
     fn sizes_are_increasing_multiples_of_16() {

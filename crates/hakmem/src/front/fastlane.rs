@@ -20,6 +20,29 @@ use crate::types::{
 
 // ---- malloc ------------------------------------------------------------------------------
 
+/// An aligned allocation of `n` bytes popped a block (`p`) that is not `align`-aligned: a
+/// block of the next class that the class-borrow box put on class `c`'s lane. Put it back
+/// and take a block of `c`'s own slab (aligned as the class's are).
+///
+/// # Safety
+/// As `malloc`; `p` was just allocated from class `c` by this thread.
+#[cold]
+#[inline(never)]
+pub unsafe fn realign<T: ThreadAccess>(p: *mut u8, c: ClassIdx, n: usize, align: usize) -> *mut u8 {
+    free::<T>(p);
+    let h = (*T::block()).heap;
+    if h.is_null() {
+        // Not from a lane (start-up): a huge mapping is aligned as asked.
+        return alloc_huge::<T>(n, align, false);
+    }
+    let (b, _) = heap::take_batch_own(&*h, c, 1);
+    if b.is_null() {
+        return core::ptr::null_mut();
+    }
+    *lane::mark_of(b as *mut u8) = 0; // handed out: no lane mark
+    b as *mut u8
+}
+
 /// malloc for any size.
 ///
 /// # Safety

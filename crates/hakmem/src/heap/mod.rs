@@ -178,14 +178,14 @@ unsafe fn retire_spare(l: &mut HeapLocal) {
 /// The caller owns `h`.
 pub unsafe fn take_batch(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) {
     let l = h.local();
-    let mut m = l.partial[c];
+    let m = l.partial[c];
     if (m.is_null() || (*m).free_count == 0) && crate::config::tuning().on(crate::boxes::sw::CLASS_BORROW) {
         // Class-borrow box: no freed block of class `c` left, so the next class's freed
         // blocks (already touched) serve before fresh ones are carved or a slab claimed.
         let d = c + 1;
         if crate::size_class::borrows_from_next(c) && !l.partial[d].is_null() && (*l.partial[d]).free_count > 0 {
             crate::boxes::hit(crate::boxes::sw::CLASS_BORROW);
-            m = l.partial[d];
+            let m = l.partial[d];
             let r = slab::take(&mut *m, want);
             if !slab::has_room(&*m) {
                 partial_remove(l, m);
@@ -196,6 +196,16 @@ pub unsafe fn take_batch(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) 
             return r;
         }
     }
+    take_batch_own(h, c, want)
+}
+
+/// `take_batch` from class `c`'s own slabs only (no borrowing): blocks aligned as the class's.
+///
+/// # Safety
+/// The caller owns `h`.
+pub unsafe fn take_batch_own(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) {
+    let l = h.local();
+    let mut m = l.partial[c];
     if m.is_null() {
         m = claim_units(l, slab_units(c), UnitKind::Slab, c as u8);
         if m.is_null() {
