@@ -196,6 +196,8 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
 ///
 /// # Safety
 /// `tb` is the calling thread's block and `h` its heap; `node` came from `h`'s inbox.
+#[cold]
+#[inline(never)]
 unsafe fn slab_list_to_lane(tb: *mut ThreadBlock, h: &Heap, node: *mut Block) -> u64 {
     let (m, chain) = heap::take_slab_list(node);
     let (rest, n) = lane::put_chain(tb, (*m).class as usize, chain);
