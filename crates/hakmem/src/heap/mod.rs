@@ -185,15 +185,7 @@ pub unsafe fn take_batch(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u32) 
         let d = c + 1;
         if crate::size_class::borrows_from_next(c) && !l.partial[d].is_null() && (*l.partial[d]).free_count > 0 {
             crate::boxes::hit(crate::boxes::sw::CLASS_BORROW);
-            let m = l.partial[d];
-            let r = slab::take(&mut *m, want);
-            if !slab::has_room(&*m) {
-                partial_remove(l, m);
-            }
-            let st = &h.shared.stats;
-            bump(&st.refills[d], 1);
-            bump(&st.refill_blocks[d], r.1 as u64);
-            return r;
+            return take_from(h, l, l.partial[d], want);
         }
     }
     take_batch_own(h, c, want)
@@ -214,11 +206,21 @@ pub unsafe fn take_batch_own(h: &Heap, c: ClassIdx, want: u32) -> (*mut Block, u
         slab::init(&mut *m, c);
         partial_push(l, m);
     }
+    take_from(h, l, m, want)
+}
+
+/// Take up to `want` blocks from the partial slab `m` (off the partial list once it has no
+/// room), counted as a refill of its class.
+///
+/// # Safety
+/// The caller owns `h`, whose owner state is `l`; `m` is on its partial list.
+unsafe fn take_from(h: &Heap, l: &mut HeapLocal, m: *mut SlabMeta, want: u32) -> (*mut Block, u32) {
     let r = slab::take(&mut *m, want);
     if !slab::has_room(&*m) {
         partial_remove(l, m);
     }
     let st = &h.shared.stats;
+    let c = (*m).class as usize;
     bump(&st.refills[c], 1);
     bump(&st.refill_blocks[c], r.1 as u64);
     r
