@@ -71,6 +71,12 @@ pub struct Block {
 /// index needs no extra scaling on the hit paths; room and check share an 8-byte pair, so
 /// the malloc hit's two counter updates touch one line.
 ///
+/// A lane ends at the thread block's own address (`front::lane::end`), not at null: an empty
+/// lane's head is that address, so the malloc hit prefetches the next head without a test
+/// (the thread block is in cache; null would cost a page walk). The all-zero state (no heap
+/// yet) has null heads, which no pop reads: the countdown of 0 sends the first malloc of
+/// each class to `malloc_checked`, which attaches the heap (`lane::reset`) before popping.
+///
 /// Invariants (`Lanes::check`): `room == limit[c] - length(head[c])` (the thread's limit),
 /// `0 <= length <= limit` except transiently inside `lane::push_unchecked` (it may reach
 /// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` counted
@@ -120,15 +126,16 @@ impl Lanes {
         grow_left: 0,
     };
 
-    /// Verify lane `c`'s invariant; abort with a `hakmem:` line if it fails.
+    /// Verify lane `c`'s invariant (its blocks end at `end`); abort with a `hakmem:` line if
+    /// it fails.
     ///
     /// # Safety
     /// The lanes belong to the calling thread and their blocks are readable.
-    pub unsafe fn check(&self, c: usize) {
+    pub unsafe fn check(&self, c: usize, end: *mut Block) {
         let limit = self.limit[c] as u32;
         let mut n = 0i64;
         let mut b = self.head[c];
-        while !b.is_null() {
+        while b != end {
             n += 1;
             if n > limit as i64 + 1 {
                 crate::msg::fatal("check", "FastLane longer than its limit (cycle?)", self.head[c] as usize);
@@ -586,6 +593,6 @@ mod tests {
         lanes.count[3].room = 30;
         lanes.limit[3] = 32;
         // SAFETY: the blocks are local and readable.
-        unsafe { lanes.check(3) };
+        unsafe { lanes.check(3, ptr::null_mut()) };
     }
 }

@@ -182,7 +182,9 @@ pub unsafe fn prof_start(tb: *mut ThreadBlock) {
     if s.rng == 0 {
         s.rng = prof::seed(tb as usize);
     }
-    if !tuning().on(sw::LANE_GUARD) {
+    // Without a heap the lanes are not set up (null heads, not `lane::end`): their
+    // countdowns stay 0, so the first small malloc attaches, and attach starts them.
+    if !tuning().on(sw::LANE_GUARD) && !(*tb).heap.is_null() {
         for c in 0..NCLASS {
             lane::set_check(tb, c, prof_draw(&mut s.rng, c));
         }
@@ -542,7 +544,7 @@ unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
     if mine {
         // Straight to its slab's protected free list (the bitmap catches a double free).
         (*p.cast::<Block>()).next = core::ptr::null_mut();
-        heap::give_chain(&*owner, uc as usize, p as *mut Block);
+        heap::give_chain(&*owner, uc as usize, p as *mut Block, core::ptr::null_mut());
     } else {
         remote::enqueue(tb, owner, p as *mut Block);
     }

@@ -22,6 +22,13 @@ use crate::size_class::{ClassIdx, NCLASS};
 use crate::types::{Block, LaneCount, ThreadBlock};
 use core::ptr;
 
+/// Where the thread's lanes end: its thread block's address (see `types::Lanes`). Chains a
+/// lane gives away (`split`, `take_all`) end there too.
+#[inline(always)]
+pub fn end(tb: *mut ThreadBlock) -> *mut Block {
+    tb as *mut Block
+}
+
 /// The base FastLane limit of class `c` (blocks), frozen at start-up.
 #[inline(always)]
 pub fn base_limit(c: ClassIdx) -> u32 {
@@ -147,21 +154,18 @@ pub fn unsampled_check() -> i32 {
 pub unsafe fn pop_hit(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     let slot = (*tb).lanes.head.as_mut_ptr().add(c);
     let b = *slot;
-    if !b.is_null() {
-        let next = (*b).next;
-        *slot = next;
-        // The next malloc of this class reads `next`'s link: start loading its line now, so
-        // consecutive mallocs of blocks that left the cache do not wait for one miss after
-        // another (rounds +8.5%). Never a prefetch of null (the lane's last block): that
-        // costs a page walk, and random-mixed lost 2% to it. A branch (3 instructions) and
-        // not a select of another address (4: test, move, cmov): no slower in an
-        // interleaved comparison, and one instruction less.
-        if !next.is_null() {
-            super::prefetch(next as usize);
-        }
-        *mark_of(b as *mut u8) = 0;
-        (*(*tb).lanes.count.as_mut_ptr().add(c)).room += 1;
+    if b == end(tb) {
+        return ptr::null_mut();
     }
+    let next = (*b).next;
+    *slot = next;
+    // The next malloc of this class reads `next`'s link: start loading its line now, so
+    // consecutive mallocs of blocks that left the cache do not wait for one miss after
+    // another (rounds +8.5%). No test: the lane's last block links to the thread block
+    // (`end`), which is in cache; null would have cost a page walk (random-mixed −2%).
+    super::prefetch(next as usize);
+    *mark_of(b as *mut u8) = 0;
+    (*(*tb).lanes.count.as_mut_ptr().add(c)).room += 1;
     b as *mut u8
 }
 
@@ -173,7 +177,7 @@ pub unsafe fn pop_hit(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
 #[inline]
 pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     let b = (*tb).lanes.head[c];
-    if !b.is_null() && tuning().on(crate::boxes::sw::LANE_GUARD) && !guard_ok(tb, b) {
+    if b != end(tb) && tuning().on(crate::boxes::sw::LANE_GUARD) && !guard_ok(tb, b) {
         guard_failed(b as usize);
         return ptr::null_mut();
     }
@@ -230,7 +234,7 @@ pub unsafe fn mark(tb: *mut ThreadBlock, p: *mut u8) {
 pub unsafe fn contains(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
     let mut b = (*tb).lanes.head[c];
     let mut n = 0;
-    while !b.is_null() && n <= limit(tb, c) + 1 {
+    while b != end(tb) && n <= limit(tb, c) + 1 {
         if b as *mut u8 == p {
             return true;
         }
@@ -255,7 +259,12 @@ pub unsafe fn is_top(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 /// `tb` is the calling thread's block.
 #[inline(always)]
 pub unsafe fn top(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
-    *(*tb).lanes.head.as_ptr().add(c)
+    let b = *(*tb).lanes.head.as_ptr().add(c);
+    if b == end(tb) {
+        ptr::null_mut()
+    } else {
+        b
+    }
 }
 
 /// Does class `c`'s lane hold less than half its limit?
@@ -375,14 +384,20 @@ pub unsafe fn borrow(tb: *mut ThreadBlock, c: ClassIdx, d: ClassIdx, want: u32) 
 /// The lane of class `c` is empty; `head` is a chain of exactly `n >= 1` blocks.
 pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u32) -> *mut u8 {
     let l = &mut (*tb).lanes;
-    debug_assert!(l.head[c].is_null());
-    if tuning().on(crate::boxes::sw::FREE_CHECK) {
-        let mut b = (*head).next;
-        while !b.is_null() {
+    debug_assert!(l.head[c] == end(tb));
+    // The chain (null-terminated, from the heap or `borrow`) gets the lane mark on every
+    // block it keeps and ends at the lane's end.
+    let marking = tuning().on(crate::boxes::sw::FREE_CHECK);
+    let mut last = head;
+    let mut b = (*head).next;
+    while !b.is_null() {
+        if marking {
             mark(tb, b as *mut u8);
-            b = (*b).next;
         }
+        last = b;
+        b = (*b).next;
     }
+    (*last).next = end(tb);
     l.head[c] = (*head).next;
     l.count[c].room = l.limit[c] as i32 - (n as i32 - 1);
     *mark_of(head as *mut u8) = 0;
@@ -390,7 +405,8 @@ pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u3
 }
 
 /// The lane is over its limit: keep the most recently freed half (warm in cache) and
-/// return the older half as a null-terminated chain for the heap.
+/// return the older half, a chain that ends at `end(tb)` (the heap's `give_chain` takes the
+/// end it stops at: no walk here to re-terminate it).
 ///
 /// # Safety
 /// The lane holds more than `limit(c) / 2` blocks.
@@ -403,7 +419,7 @@ pub unsafe fn split(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
         last = (*last).next;
     }
     let rest = (*last).next;
-    (*last).next = ptr::null_mut();
+    (*last).next = end(tb);
     l.count[c].room = (lim - keep) as i32;
     rest
 }
@@ -417,7 +433,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
     let check = unsampled_check();
     let l = &mut (*tb).lanes;
     for c in 0..NCLASS {
-        l.head[c] = ptr::null_mut();
+        l.head[c] = end(tb);
         l.count[c] = LaneCount { room: base_limit(c) as i32, check };
         l.limit[c] = base_limit(c) as u16;
     }
@@ -426,14 +442,14 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
     l.grow_left = tuning().get(crate::boxes::sw::LANE_GROW_KB) as i64 * 1024;
 }
 
-/// Empty class `c`'s lane and return its chain (thread exit).
+/// Empty class `c`'s lane and return its chain, which ends at `end(tb)` (thread exit).
 ///
 /// # Safety
 /// `tb` is the calling thread's block.
 pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     let l = &mut (*tb).lanes;
     l.count[c].room = l.limit[c] as i32;
-    core::mem::replace(&mut l.head[c], ptr::null_mut())
+    core::mem::replace(&mut l.head[c], end(tb))
 }
 
 /// Verify every lane's invariant (tests, debug builds).
@@ -442,7 +458,7 @@ pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 /// `tb` is the calling thread's block with a heap attached.
 pub unsafe fn check_all(tb: *mut ThreadBlock) {
     for c in 0..NCLASS {
-        (*tb).lanes.check(c);
+        (*tb).lanes.check(c, end(tb));
     }
 }
 

@@ -116,16 +116,17 @@ pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
 /// many blocks left the lane.
 ///
 /// # Safety
-/// `tb` is the calling thread's block and `h` its heap; `b` is a null-terminated chain of
-/// class-`c` blocks that were on the lane.
+/// `tb` is the calling thread's block and `h` its heap; `b` is a chain of class-`c` blocks
+/// that were on the lane, ending at the lane's end (`lane::end`).
 unsafe fn give_back(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, mut b: *mut Block) -> u64 {
+    let end = lane::end(tb);
     if !tuning().on(sw::REMOTE_KEEP) {
-        return heap::give_chain(h, c, b);
+        return heap::give_chain(h, c, b, end);
     }
     let me = h as *const Heap as *mut Heap;
     let mut own: *mut Block = ptr::null_mut();
     let mut sent = 0;
-    while !b.is_null() {
+    while b != end {
         let next = (*b).next;
         let owner = (*ss_of(b as usize)).units[unit_of(b as usize)].owner;
         if owner == me {
@@ -137,7 +138,7 @@ unsafe fn give_back(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, mut b: *mut Blo
         }
         b = next;
     }
-    sent + heap::give_chain(h, c, own)
+    sent + heap::give_chain(h, c, own, ptr::null_mut())
 }
 
 /// Debug builds verify the lanes' and the heap's invariants after every batch move.

@@ -41,10 +41,11 @@ unsafe fn attach(tb: *mut ThreadBlock) -> *mut Heap {
     }
     lane::reset(tb);
     let hardened = tuning().on(sw::HARDEN);
+    (*tb).heap = h;
+    // After the heap is set: with a heap, prof_start starts the lanes' countdowns too.
     if tuning().on(sw::PROF) {
         super::fastlane::prof_start(tb);
     }
-    (*tb).heap = h;
     // Hardened mode diverts every local free off the hit path (to free_slow's checks), and
     // so does the free-check box when it is off (to free_unchecked, from free_other_slow):
     // the hit path itself has no flag to test.

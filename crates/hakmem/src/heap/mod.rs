@@ -235,18 +235,19 @@ pub unsafe fn has_freed(h: &Heap, c: ClassIdx) -> bool {
     !m.is_null() && (*m).free_count > 0
 }
 
-/// Give a chain of blocks of this heap (linked through `next`, null-terminated) back to
+/// Give a chain of blocks of this heap (linked through `next`, ending at `end`: null, or a
+/// thread's lane end for a chain taken off a lane) back to
 /// their slabs; returns how many. Each is counted as flushed from its slab's class (a lane
 /// may hold the next class's blocks: the class-borrow box).
 ///
 /// # Safety
 /// The caller owns `h`; every block is out of its slab (counted `used`).
-pub unsafe fn give_chain(h: &Heap, c: ClassIdx, mut b: *mut Block) -> u64 {
+pub unsafe fn give_chain(h: &Heap, c: ClassIdx, mut b: *mut Block, end: *mut Block) -> u64 {
     let l = h.local();
     let mut n = 0;
     let st = &h.shared.stats;
     let mut own = 0;
-    while !b.is_null() {
+    while b != end {
         let next = (*b).next;
         let ss = ss_of(b as usize);
         let m = superslab::meta_of(ss, b as usize);
@@ -557,15 +558,15 @@ mod tests {
             check(h);
             let slab = superslab::meta_of(ss_of(a as usize), a as usize);
             assert_eq!((*slab).used, 80);
-            assert_eq!(give_chain(h, 3, a), 40);
+            assert_eq!(give_chain(h, 3, a, ptr::null_mut()), 40);
             check(h);
             assert_eq!(((*slab).used, (*slab).free_count), (40, 40));
             // The next batch comes from the free list before carving more.
             let (c, k) = take_batch(h, 3, 10);
             assert_eq!(k, 10);
             assert_eq!((*slab).carved, 80, "reused freed blocks, carved nothing new");
-            give_chain(h, 3, c);
-            give_chain(h, 3, b);
+            give_chain(h, 3, c, ptr::null_mut());
+            give_chain(h, 3, b, ptr::null_mut());
             check(h);
             // The only partial slab of a class stays when it empties; trim drops it.
             assert_eq!((*slab).used, 0);
@@ -611,7 +612,7 @@ mod tests {
             let m = superslab::meta_of(ss_of(a as usize), a as usize);
             assert_eq!((*m).used, 1);
             (*a).next = ptr::null_mut();
-            give_chain(h, 0, a);
+            give_chain(h, 0, a, ptr::null_mut());
             assert_eq!((*m).used, 0, "a second give would find used == 0 and abort");
             trim(h);
         }
