@@ -369,6 +369,18 @@ fn remote_prefetch_box_hints_chains_without_touching_live_data() {
 }
 
 #[test]
+fn thp_box_advises_fresh_superslabs_and_huge_blocks_only_when_on() {
+    // `boxes huge`: 100 rounds of a 4 MiB block (the first one a fresh mapping, the rest
+    // from the huge cache). On, the fresh mappings (SuperSlab batches and the 4 MiB block)
+    // get MADV_HUGEPAGE, counted per advice; off, none.
+    let on = stats("huge", &[("HAKMEM_THP", "1")]);
+    let off = stats("huge", &[("HAKMEM_THP", "0")]);
+    // At least the first SuperSlab batch and the first (fresh) 4 MiB block.
+    assert!(on.box_hits("HAKMEM_THP") >= 2, "{}", on.0);
+    assert_eq!(off.box_hits("HAKMEM_THP"), 0, "{}", off.0);
+}
+
+#[test]
 fn remote_slab_lists_box_returns_every_block_intact_and_catches_a_remote_double_free() {
     // With the box, the consumer's frees go onto the producer's slabs' own lists and come
     // back through the slabs' nodes on the inbox: contents intact, no address handed out

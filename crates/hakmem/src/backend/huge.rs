@@ -250,6 +250,12 @@ pub fn alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
             if g != 0 {
                 os::protect_none((p as usize + len) as *mut u8, g);
             }
+            if len >= crate::types::SS_SIZE && crate::config::tuning().on(boxes::sw::THP) {
+                // THP box: a huge block of 2 MiB or more gets huge pages too (the kernel backs
+                // the aligned 2 MiB ranges inside it).
+                boxes::hit(boxes::sw::THP);
+                os::advise_hugepage(p, len);
+            }
             (p as usize, len, true)
         }
     };

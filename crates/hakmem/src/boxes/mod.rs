@@ -88,7 +88,7 @@ switches! {
     CLASS_DENSITY = "HAKMEM_CLASS_DENSITY", Kind::Choice(DENSITY_CHOICES), speed 1, balanced 1,
         "with fine classes: size classes per doubling above 128 B, 4 (160 192 224 256 ...) or 8 (144 160 176 ...)";
     THP = "HAKMEM_THP", Kind::Bool, speed 0, balanced 0,
-        "back fresh SuperSlabs with transparent huge pages (madvise MADV_HUGEPAGE on each 2 MiB chunk)";
+        "back fresh SuperSlabs and huge blocks of 2 MiB or more with transparent huge pages (madvise MADV_HUGEPAGE)";
     LANE_GUARD = "HAKMEM_LANE_GUARD", Kind::Bool, speed 0, balanced 0,
         "check every FastLane pop: a link overwritten after free that points outside hakmem's SuperSlabs aborts instead of being handed out";
     PROF = "HAKMEM_PROF", Kind::Bool, speed 0, balanced 0,
