@@ -52,7 +52,7 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
         }
     }
     // Class-borrow box: with no freed block of its own left, the class takes blocks the
-    // next class's lane holds (over half of them stays) before the heap carves or borrows.
+    // next class's lane holds (at most half of them) before the heap carves or borrows.
     if tuning().on(sw::CLASS_BORROW) && crate::size_class::borrows_from_next(c) && !heap::has_freed(h, c) {
         let b = lane::borrow(tb, c, c + 1, batch(tb, c).min(BORROW_MAX));
         if !b.is_null() {
