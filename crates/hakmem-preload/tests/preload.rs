@@ -369,6 +369,27 @@ fn remote_prefetch_box_hints_chains_without_touching_live_data() {
 }
 
 #[test]
+fn class_borrow_box_keeps_blocks_intact_and_catches_a_borrowed_block_freed_twice() {
+    // pingpong's sizes (16 B..1 KiB) make classes run out while their neighbours hold freed
+    // blocks: the box borrows, and every block still arrives intact and is never handed out
+    // twice in a round (the program checks both).
+    let on = stats("pingpong", &[("HAKMEM_CLASS_BORROW", "1")]);
+    let off = stats("pingpong", &[("HAKMEM_CLASS_BORROW", "0")]);
+    assert!(on.box_hits("HAKMEM_CLASS_BORROW") > 0, "{}", on.0);
+    assert_eq!(off.box_hits("HAKMEM_CLASS_BORROW"), 0, "{}", off.0);
+    // A freed 288-byte block moved onto the 256-byte lane, then freed again: the suspect
+    // walk covers the borrowing lane.
+    for v in ["0", "1"] {
+        let o = run("boxes", "borrow-twice", &[("HAKMEM_CLASS_BORROW", v)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
+            "CLASS_BORROW={v}: {err}"
+        );
+    }
+}
+
+#[test]
 fn thp_box_advises_fresh_superslabs_and_huge_blocks_only_when_on() {
     // `boxes huge`: 100 rounds of a 4 MiB block (the first one a fresh mapping, the rest
     // from the huge cache). On, the fresh mappings (SuperSlab batches and the 4 MiB block)

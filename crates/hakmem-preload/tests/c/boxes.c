@@ -1,5 +1,5 @@
 /* Workloads whose allocator-side effects the box tests read from HAKMEM_STATS=1.
- * Usage: boxes burst|oscillate|huge|remote|pingpong|twice|remote-twice|idle */
+ * Usage: boxes burst|oscillate|huge|remote|pingpong|twice|remote-twice|borrow-twice|idle */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +135,21 @@ static void remote_twice(void) {
     exit(1);
 }
 
+/* borrow-twice: a 288-byte block freed, moved by the class-borrow box onto the 256-byte
+ * class's lane, then freed again: must abort. */
+static void borrow_twice(void) {
+    void *v[64];
+    for (int i = 0; i < 64; i++) v[i] = malloc(288);
+    void *x = v[62], *y = v[63];
+    for (int i = 0; i < 62; i++) free(v[i]);
+    free(x);
+    free(y);                  /* the 288-byte lane: y, x, ... */
+    void *a = malloc(250);    /* the 256-byte class has nothing: borrows y (returned), x, ... */
+    free(x);                  /* x waits on the 256-byte lane: a double free */
+    printf("not caught %p\n", a);
+    exit(1);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "burst")) burst();
@@ -156,6 +171,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     else if (!strcmp(argv[1], "remote-twice")) remote_twice();
+    else if (!strcmp(argv[1], "borrow-twice")) borrow_twice();
     else if (!strcmp(argv[1], "idle")) { void *p = malloc(1); free(p); }
     else return 2;
     puts("done");
