@@ -151,6 +151,18 @@ fn stats(prog_arg: &str, env: &[(&str, &str)]) -> Report {
     Report::of(&run("boxes", prog_arg, &e))
 }
 
+/// `boxes ARG` must end in hakmem's "double free" abort with switch `var` off and on.
+fn double_free_aborts_either_way(arg: &str, var: &str) {
+    for v in ["0", "1"] {
+        let o = run("boxes", arg, &[(var, v)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
+            "boxes {arg} with {var}={v}: {err}"
+        );
+    }
+}
+
 /// The lean and release-policy boxes act only with the purge box off.
 const NO_PURGE: (&str, &str) = ("HAKMEM_SS_PURGE", "0");
 
@@ -379,14 +391,7 @@ fn class_borrow_box_keeps_blocks_intact_and_catches_a_borrowed_block_freed_twice
     assert_eq!(off.box_hits("HAKMEM_CLASS_BORROW"), 0, "{}", off.0);
     // A freed 288-byte block moved onto the 256-byte lane, then freed again: the suspect
     // walk covers the borrowing lane.
-    for v in ["0", "1"] {
-        let o = run("boxes", "borrow-twice", &[("HAKMEM_CLASS_BORROW", v)]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
-            "CLASS_BORROW={v}: {err}"
-        );
-    }
+    double_free_aborts_either_way("borrow-twice", "HAKMEM_CLASS_BORROW");
 }
 
 #[test]
@@ -427,14 +432,7 @@ fn remote_slab_lists_box_returns_every_block_intact_and_catches_a_remote_double_
         let o = run("abi", check, &[("HAKMEM_REMOTE_SLAB_LISTS", "1")]);
         assert!(o.status.success(), "{check} with the slab-lists box: {}", String::from_utf8_lossy(&o.stderr));
     }
-    for v in ["0", "1"] {
-        let o = run("boxes", "remote-twice", &[("HAKMEM_REMOTE_SLAB_LISTS", v)]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
-            "REMOTE_SLAB_LISTS={v}: {err}"
-        );
-    }
+    double_free_aborts_either_way("remote-twice", "HAKMEM_REMOTE_SLAB_LISTS");
 }
 
 #[test]
@@ -450,14 +448,7 @@ fn free_check_box_off_takes_local_frees_off_the_hit_path_and_still_catches_the_t
         let o = run("abi", check, &[("HAKMEM_FREE_CHECK", "0")]);
         assert!(o.status.success(), "{check} without the free checks: {}", String::from_utf8_lossy(&o.stderr));
     }
-    for v in ["0", "1"] {
-        let o = run("boxes", "twice", &[("HAKMEM_FREE_CHECK", v)]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(
-            !o.status.success() && err.contains("hakmem: free") && err.contains("double free"),
-            "FREE_CHECK={v}: {err}"
-        );
-    }
+    double_free_aborts_either_way("twice", "HAKMEM_FREE_CHECK");
 }
 
 #[test]

@@ -203,7 +203,7 @@ unsafe fn slab_list_to_lane(tb: *mut ThreadBlock, h: &Heap, node: *mut Block) ->
     let (m, chain) = heap::take_slab_list(node);
     let (rest, n) = lane::put_chain(tb, (*m).class as usize, chain);
     if !rest.is_null() {
-        heap::give_slab_chain(h, m, rest);
+        heap::give_slab_chain(h, rest);
     }
     n as u64
 }

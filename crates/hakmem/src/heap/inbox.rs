@@ -13,12 +13,17 @@ use crate::types::Block;
 #[derive(Debug, PartialEq, Eq)]
 pub struct AlreadyOnTop;
 
-/// Push the chain `head..=tail` (linked through `next`) onto `inbox` with one CAS.
+/// Push the chain `head..=tail` (linked through `next`) onto `inbox` with one CAS; returns
+/// what was on top before (null: the stack was empty).
 ///
 /// # Safety
 /// The chain is well formed, its blocks belong to the inbox's heap, and nobody else
 /// touches them until the owner takes them.
-pub unsafe fn push_chain(inbox: &AtomicPtr<Block>, head: *mut Block, tail: *mut Block) -> Result<(), AlreadyOnTop> {
+pub unsafe fn push_chain(
+    inbox: &AtomicPtr<Block>,
+    head: *mut Block,
+    tail: *mut Block,
+) -> Result<*mut Block, AlreadyOnTop> {
     let mut cur = inbox.load(Ordering::Relaxed);
     loop {
         if cur == head {
@@ -28,7 +33,7 @@ pub unsafe fn push_chain(inbox: &AtomicPtr<Block>, head: *mut Block, tail: *mut 
         // Release publishes the chain to the taker; acquire makes a state written before
         // a taker's swap that this CAS follows visible to the pusher (see `take_all_now`).
         match inbox.compare_exchange_weak(cur, head, Ordering::AcqRel, Ordering::Relaxed) {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(cur),
             Err(h) => cur = h,
         }
     }
@@ -75,21 +80,10 @@ pub unsafe fn push_to_slab(
     inbox: &AtomicPtr<Block>,
     node: *mut Block,
 ) -> Result<bool, AlreadyOnTop> {
-    let mut cur = list.load(Ordering::Relaxed);
-    loop {
-        if cur == b {
-            return Err(AlreadyOnTop);
-        }
-        (*b).next = cur;
-        // Release publishes the block's link to the taker; acquire orders this push after a
-        // take that emptied the list, so the taker's read of the node's link (before its
-        // take) is done before this thread writes the link again (below).
-        match list.compare_exchange_weak(cur, b, Ordering::AcqRel, Ordering::Relaxed) {
-            Ok(_) => break,
-            Err(h) => cur = h,
-        }
-    }
-    if !cur.is_null() {
+    // The list is a stack like the inbox, pushed the same way: the acquire of the CAS orders
+    // this push after a take that emptied the list, so the taker's read of the node's link
+    // (before its take) is done before this thread writes the link again (below).
+    if !push_chain(list, b, b)?.is_null() {
         return Ok(false); // the node is queued already, or being drained before its take
     }
     push_chain(inbox, node, node).map(|_| true)

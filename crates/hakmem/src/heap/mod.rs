@@ -369,25 +369,17 @@ pub unsafe fn take_slab_list(node: *mut Block) -> (*mut SlabMeta, *mut Block) {
     (ptr::addr_of_mut!((*ss).slabs[i]), b)
 }
 
-/// Give a chain taken off slab `m`'s remote list (the rest the lanes had no room for)
-/// back to the slab. Bounded by the slab's `used` count: a list made circular by a block
-/// freed twice ends in `give_to`'s "double free" abort, not in an endless walk.
+/// Give a chain taken off a slab's remote list (the rest the lanes had no room for) back
+/// to the slab, as `give_chain` does (counted per block's class; a list made circular by a
+/// block freed twice ends in `give_to`'s "double free" abort, not in an endless walk), and
+/// count it drained.
 ///
 /// # Safety
-/// The caller owns `h`; `m` is a live class slab of `h` and `b` a chain of its blocks.
-pub unsafe fn give_slab_chain(h: &Heap, m: *mut SlabMeta, mut b: *mut Block) {
-    let l = h.local();
-    let ss = ss_of((*m).start);
-    let mut n = 0;
-    while !b.is_null() {
-        let next = (*b).next;
-        give_to(l, ss, m, b);
-        b = next;
-        n += 1;
-    }
-    let st = &h.shared.stats;
-    bump(&st.flush_blocks[(*m).class as usize], n);
-    bump(&st.remote_drained, n);
+/// The caller owns `h`; `b` is a null-terminated chain of blocks of one class slab of `h`.
+pub unsafe fn give_slab_chain(h: &Heap, b: *mut Block) {
+    let c = (*superslab::meta_of(ss_of(b as usize), b as usize)).class as usize;
+    let n = give_chain(h, c, b, ptr::null_mut());
+    bump(&h.shared.stats.remote_drained, n);
 }
 
 /// Take the inbox's blocks (owner): the front decides where each goes.
@@ -401,8 +393,11 @@ pub fn take_inbox(h: &Heap) -> *mut Block {
 /// The caller owns `h` and `b` came from `h`'s inbox.
 pub unsafe fn return_drained(h: &Heap, b: *mut Block) {
     if is_slab_node(b) {
-        let (m, chain) = take_slab_list(b);
-        return give_slab_chain(h, m, chain);
+        let (_, chain) = take_slab_list(b);
+        if !chain.is_null() {
+            give_slab_chain(h, chain);
+        }
+        return;
     }
     let l = h.local();
     let ss = ss_of(b as usize);
