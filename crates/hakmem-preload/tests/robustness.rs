@@ -185,6 +185,28 @@ fn free_of_interior_pointers_aborts() {
     run_all("free of an interior pointer", cases, LIMIT);
 }
 
+// ---- 3b. wild pointers in and around the SuperSlab arena ----------------------------------
+
+#[test]
+fn free_of_wild_pointers_near_superslabs_aborts() {
+    // The arena box's hit path reads the header of any chunk in its window: a chunk with no
+    // SuperSlab, a header, and a SuperSlab gone back to the pool or the OS must all end in
+    // one `hakmem: free()` line, never a fault.
+    let cases = vec![
+        case(&["wild", "far"], aborts(&["free"], false)),
+        case(&["wild", "head"], aborts(&["free"], false)),
+        case(&["wild", "gone"], aborts(&["free"], false)),
+    ];
+    run_all("free of a wild pointer near the SuperSlabs", cases, LIMIT);
+    let off = vec![case(&["wild", "far"], aborts(&["free"], false)), case(&["wild", "gone"], aborts(&["free"], false))];
+    const NO_ARENA: Modes = [
+        ("bal-arena", &[("HAKMEM_PROFILE", "balanced"), ("HAKMEM_ARENA", "0")]),
+        ("spd-arena", &[("HAKMEM_PROFILE", "speed"), ("HAKMEM_ARENA", "0")]),
+        ("harden-arena", &[("HAKMEM_HARDEN", "1"), ("HAKMEM_ARENA", "0")]),
+    ];
+    run_all_in(&NO_ARENA, "the same with the arena box off", off, LIMIT);
+}
+
 // ---- 4. realloc of a freed block ----------------------------------------------------------
 
 #[test]

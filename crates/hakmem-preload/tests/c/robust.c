@@ -311,6 +311,41 @@ static int t_waf(size_t sz, const char *where) {
     return 0;
 }
 
+/* ==== 5b. wild frees around the SuperSlab arena ========================================== */
+
+/* Addresses a free must read as "not a block" without faulting. With the arena box on,
+ * hakmem's SuperSlabs lie in one 16 GiB window aligned to its size, and the free path reads
+ * the header of any chunk in it: the chunks that hold no SuperSlab must read as such.
+ *   far:   15.5 GiB into the window of a live block (a chunk never used)
+ *   head:  16 bytes into the chunk of a live block (its header, not a block)
+ *   gone:  a block freed again after its SuperSlab emptied (pooled, decommitted or given
+ *          back, by the release policy in force) */
+static int t_wild(const char *where) {
+    char *p = malloc(64);
+    CHECK(p);
+    uintptr_t a = (uintptr_t)p, bad;
+    if (!strcmp(where, "far")) {
+        uintptr_t window = a & ~((1ull << 34) - 1);
+        bad = window + (31ull << 29) + 64;
+        if (bad == a) bad += 4096;
+    } else if (!strcmp(where, "head")) {
+        bad = (a & ~((uintptr_t)(2 << 20) - 1)) + 16;
+    } else if (!strcmp(where, "gone")) {
+        enum { N = 64 * 1024 };
+        static void *blocks[N];
+        for (int i = 0; i < N; i++) CHECK(blocks[i] = malloc(1024));
+        for (int i = 0; i < N; i++) free(blocks[i]);
+        bad = (uintptr_t)blocks[N - 1];
+    } else {
+        return 2;
+    }
+    printf("block=%p bad=%#lx\n", (void *)p, (unsigned long)bad);
+    fflush(stdout);
+    free((void *)bad);
+    puts("survived");
+    return 0;
+}
+
 /* ==== 6. dlopen, a thread allocates, dlclose, the thread exits =========================== */
 
 static pthread_barrier_t dl_bar;
@@ -488,6 +523,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "interior")) r = t_interior(sz, argc > 3 ? strtoull(argv[3], NULL, 0) : 16);
     else if (!strcmp(c, "realloc-freed")) r = t_realloc_freed(sz);
     else if (!strcmp(c, "waf")) r = t_waf(sz, argc > 3 ? argv[3] : "global");
+    else if (!strcmp(c, "wild")) r = argc > 2 ? t_wild(argv[2]) : 2;
     else if (!strcmp(c, "dlopen")) r = argc > 2 ? t_dlopen(argv[2]) : 2;
     else if (!strcmp(c, "linear")) r = t_linear(argc, argv);
     else if (!strcmp(c, "rlimit-1m")) r = t_rlimit_1m();

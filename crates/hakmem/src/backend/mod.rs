@@ -2,13 +2,16 @@
 //! never blocks, slabs or heaps.
 //!
 //! - `os`: the only module that calls mmap / munmap / madvise / mremap (each call counted);
-//! - `region`: one bit per 2 MiB of address space, set for live SuperSlabs;
+//! - `arena`: the reservation SuperSlab chunks are cut from (one compare tells a pointer
+//!   that may be in a SuperSlab);
+//! - `region`: one byte per 2 MiB of address space, set for live SuperSlabs;
 //! - `warm_pool`: empty 2 MiB chunks kept for reuse, capped by the lean / release boxes;
 //! - `huge`: blocks with their own mapping, their registry and the huge cache.
 //!
 //! Out of memory is handled here, once: when a mapping fails, [`release_all_cached`] gives
 //! back every pooled chunk and cached huge mapping and the mapping is tried once more.
 
+pub mod arena;
 pub mod huge;
 pub mod os;
 pub mod region;
@@ -44,10 +47,12 @@ pub fn huge_alloc(n: usize, align: usize, zero: bool) -> *mut u8 {
 pub fn lock_for_fork() {
     warm_pool::POOL.raw_lock();
     huge::HUGE.raw_lock();
+    arena::lock_for_fork();
 }
 
 /// `fork` parent and child: release what `lock_for_fork` took.
 pub fn unlock_after_fork() {
+    arena::unlock_after_fork();
     huge::HUGE.raw_unlock();
     warm_pool::POOL.raw_unlock();
 }

@@ -177,6 +177,75 @@ pub fn protect_none(p: *mut u8, len: usize) {
     unsafe { libc::mprotect(p as *mut libc::c_void, len, libc::PROT_NONE) };
 }
 
+/// Reserve `len` bytes of address space that reads as zeros and cannot be written (the
+/// SuperSlab arena): a private read-only mapping is charged no commit and holds no page
+/// until read, and a read maps the shared zero page. Null on failure. Not counted in
+/// `MAPPED_BYTES` (no memory can live there until `commit` makes a part writable).
+pub fn reserve_readable(len: usize) -> *mut u8 {
+    MMAP_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: anonymous private mapping with no address hint has no preconditions.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return ptr::null_mut();
+    }
+    p as *mut u8
+}
+
+/// Does the process have a finite address-space limit (`RLIMIT_AS`)? The arena's commits
+/// do not grow the address space, so they would slip past such a limit (one `prlimit64`,
+/// not counted: it neither maps nor frees anything).
+pub fn address_space_limited() -> bool {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: rl is a valid out-parameter.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) };
+    r != 0 || rl.rlim_cur != libc::RLIM_INFINITY
+}
+
+/// Make part of a `reserve_readable` range read-write (fresh zero pages). False when the
+/// kernel refuses (commit limit, too many mappings).
+pub fn commit(p: *mut u8, len: usize) -> bool {
+    MPROTECT_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: the range is part of a reservation of ours that nobody uses yet.
+    let ok = unsafe { libc::mprotect(p as *mut libc::c_void, len, libc::PROT_READ | libc::PROT_WRITE) } == 0;
+    if ok {
+        MAPPED_BYTES.fetch_add(len as u64, Relaxed);
+    }
+    ok
+}
+
+/// Give a committed part of a reservation back: its pages and its commit charge go, and
+/// it reads as zeros again (one mmap over it, which replaces it atomically: the range is
+/// never unmapped, so no other mapping can land there and a read never faults).
+pub fn uncommit(p: *mut u8, len: usize) {
+    MMAP_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: the range is part of a reservation of ours that nobody uses any more;
+    // MAP_FIXED over our own range replaces only it.
+    let q = unsafe {
+        libc::mmap(
+            p as *mut libc::c_void,
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    if q == libc::MAP_FAILED {
+        // Out of mappings (max_map_count): drop the pages, keep the range writable.
+        decommit(p, len, Decommit::DontNeed);
+    }
+    MAPPED_BYTES.fetch_sub(len as u64, Relaxed);
+}
+
 /// Resize a mapping, letting the kernel move its pages (no copy). Null on failure.
 pub fn remap_move(p: *mut u8, old: usize, new: usize) -> *mut u8 {
     MREMAP_CALLS.fetch_add(1, Relaxed);

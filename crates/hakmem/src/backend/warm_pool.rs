@@ -117,20 +117,25 @@ impl Pool {
     }
 }
 
-/// Map `n` adjacent brand-new chunks in one call; returns the first (0 on failure).
-fn map_batch(n: usize) -> usize {
-    let p = os::map_aligned(n * SS_SIZE, SS_SIZE);
-    if p.is_null() {
-        return 0;
+/// Up to `n` adjacent brand-new chunks in one call, from the arena when it has room, else
+/// mapped: `(first, count)`, `(0, 0)` on failure.
+fn map_batch(n: usize) -> (usize, usize) {
+    let (mut p, mut got) = super::arena::take(n);
+    if got == 0 {
+        p = os::map_aligned(n * SS_SIZE, SS_SIZE) as usize;
+        if p == 0 {
+            return (0, 0);
+        }
+        got = n;
     }
-    SS_MAPPED.fetch_add(n as u64, Relaxed);
+    SS_MAPPED.fetch_add(got as u64, Relaxed);
     if crate::config::tuning().on(crate::boxes::sw::THP) {
         // THP box: one advice for the batch; the kernel backs each aligned 2 MiB chunk with
         // a huge page when it can (fewer TLB misses, more RSS per touched chunk).
         crate::boxes::hit(crate::boxes::sw::THP);
-        os::advise_hugepage(p, n * SS_SIZE);
+        os::advise_hugepage(p as *mut u8, got * SS_SIZE);
     }
-    p as usize
+    (p, got)
 }
 
 /// Take an empty chunk: from the pool if it has one, else fresh from the OS (a batch,
@@ -158,13 +163,16 @@ pub fn acquire() -> usize {
         SS_REUSED.fetch_add(1, Relaxed);
         return c;
     }
-    let first = map_batch(MAP_BATCH);
-    if first == 0 {
+    let (mut first, mut got) = map_batch(MAP_BATCH);
+    if got == 0 {
         // Short of address space: one at a time.
-        return map_batch(1);
+        (first, got) = map_batch(1);
+        if got == 0 {
+            return 0;
+        }
     }
     let mut pool = POOL.lock();
-    for i in 1..MAP_BATCH {
+    for i in 1..got {
         let spare = first + i * SS_SIZE;
         // Untouched, a fresh chunk holds no pages: with the purge box it is cold already.
         if !(purging && pool.push_cold(spare)) {
@@ -267,10 +275,16 @@ unsafe fn unmap_list(mut list: usize) {
 }
 
 /// Give a pooled chunk back to the OS: its region byte back to `NONE` first (the address
-/// range may come back as anything), then the munmap, counted.
+/// range may come back as anything), then the munmap (the arena's chunks: mapped over
+/// read-only, see `arena`), counted.
 fn unmap_chunk(c: usize) {
     super::region::mark(c, super::region::NONE);
-    os::unmap(c as *mut u8, SS_SIZE);
+    if super::arena::contains(c) {
+        // SAFETY: a pooled chunk of the arena that nobody references any more.
+        unsafe { super::arena::give(c) };
+    } else {
+        os::unmap(c as *mut u8, SS_SIZE);
+    }
     SS_UNMAPPED.fetch_add(1, Relaxed);
 }
 
@@ -279,12 +293,9 @@ pub fn prewarm(n: usize) {
     if n == 0 {
         return;
     }
-    let first = map_batch(n);
-    if first == 0 {
-        return;
-    }
+    let (first, got) = map_batch(n);
     let mut pool = POOL.lock();
-    for i in 0..n {
+    for i in 0..got {
         // SAFETY: part of the fresh mapping, known to nobody else.
         unsafe { pool.push(first + i * SS_SIZE) };
     }

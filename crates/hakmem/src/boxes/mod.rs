@@ -81,6 +81,8 @@ switches! {
         "a refill of a class with no freed block left takes the next class's freed blocks (at most 1/8 bigger, from 128 B up) before carving fresh ones or claiming a slab: a class's slack serves its neighbour";
     LANE_GROW_KB = "HAKMEM_LANE_GROW_KB", Kind::Uint { max: 1 << 20 }, speed 2048, balanced 1024,
         "KiB a thread's FastLanes may grow beyond their HAKMEM_FASTLANE_KB limits: a lane that overflows after a miss takes its base limit again (up to 8x) instead of flushing (0: off)";
+    ARENA = "HAKMEM_ARENA", Kind::Bool, speed 1, balanced 1,
+        "SuperSlabs are cut from one 16 GiB reservation of address space (read-only until used, no memory): a free tells a SuperSlab block by an xor and a shift against the arena's base instead of the region map's bounds test and byte; chunks past it are mapped singly and found through the map";
     FREE_CHECK = "HAKMEM_FREE_CHECK", Kind::Bool, speed 1, balanced 1,
         "default-mode free checks: block start (interior/misaligned pointers) and a lane mark that catches non-adjacent double frees";
     FINE_CLASSES = "HAKMEM_FINE_CLASSES", Kind::Bool, speed 1, balanced 1,

@@ -5,7 +5,7 @@
 //! remote frees, large and huge blocks, first use of a thread, bad input) is out of line.
 
 use super::{lane, refill, remote, thread, ThreadAccess};
-use crate::backend::{self, huge, region};
+use crate::backend::{self, arena, huge, region};
 use crate::boxes::{self, sw};
 use crate::config::tuning;
 use crate::heap::{self, large, slab, superslab};
@@ -325,10 +325,23 @@ pub unsafe fn alloc_huge<T: ThreadAccess>(n: usize, align: usize, zero: bool) ->
 /// As `malloc`; `p` is anything (bad input ends in a `hakmem:` line and abort).
 #[inline(always)]
 pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
-    let a = p as usize;
-    if !region::is_superslab(a) {
-        return free_not_superslab(p);
+    // Arena box: one compare says "maybe a SuperSlab block" (every chunk of the arena can be
+    // read, and one without a live SuperSlab fails the tests below: `backend::arena`).
+    // Outside the arena, the region map decides (`free_not_superslab`).
+    if !arena::contains(p as usize) {
+        return free_not_superslab::<T>(p);
     }
+    free_in_superslab::<T>(p)
+}
+
+/// The free of a pointer whose chunk may be read as a SuperSlab (in the arena, or live in
+/// the region map).
+///
+/// # Safety
+/// As `free`; `p`'s chunk is mapped and readable.
+#[inline(always)]
+unsafe fn free_in_superslab<T: ThreadAccess>(p: *mut u8) {
+    let a = p as usize;
     let ss = ss_of(a);
     let tb = T::block();
     // One read of the unit record (a copy: its fields are loaded from the chunk base with
@@ -392,7 +405,18 @@ fn freed_twice(a: usize) {
 #[cold]
 #[inline(never)]
 fn not_a_block_start(a: usize) -> ! {
-    msg::fatal("free", "invalid pointer (not the start of a block)", a)
+    // In the arena, chunks without a live SuperSlab read as zeros and fail the test too.
+    match region::state(a) {
+        region::LIVE => msg::fatal("free", "invalid pointer (not the start of a block)", a),
+        region::POOLED => given_back(a),
+        _ => msg::fatal("free", "invalid pointer (not allocated by hakmem)", a),
+    }
+}
+
+/// A free into a SuperSlab that went back to the warm pool.
+#[cold]
+fn given_back(a: usize) -> ! {
+    msg::fatal("free", "double free or invalid pointer (its SuperSlab was given back)", a)
 }
 
 /// A local block carries the lane mark: a double free unless the program stored that
@@ -550,13 +574,17 @@ unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
     }
 }
 
-/// free() of a pointer that is not in a live SuperSlab: null, bootstrap, huge, or bad input.
+/// free() of a pointer outside the arena: a SuperSlab block mapped outside it (the arena
+/// box off or its span used up), null, bootstrap, huge, or bad input.
 ///
 /// # Safety
-/// `p` is not inside a live SuperSlab (anything else is fine: it is looked up).
+/// As `free`.
 #[cold]
 #[inline(never)]
-unsafe fn free_not_superslab(p: *mut u8) {
+unsafe fn free_not_superslab<T: ThreadAccess>(p: *mut u8) {
+    if region::is_superslab(p as usize) {
+        return free_in_superslab::<T>(p);
+    }
     if p.is_null() || bootstrap::contains(p) {
         return;
     }
@@ -565,7 +593,7 @@ unsafe fn free_not_superslab(p: *mut u8) {
     }
     if !huge::free(p as usize) {
         if region::state(p as usize) == region::POOLED {
-            msg::fatal("free", "double free or invalid pointer (its SuperSlab was given back)", p as usize);
+            given_back(p as usize);
         }
         msg::fatal("free", "invalid pointer (not allocated by hakmem)", p as usize);
     }
