@@ -276,6 +276,16 @@ fn print_to(fd: i32) {
         crate::backend::warm_pool::SS_COLD.load(Relaxed)
     );
     b.flush_to(fd);
+    // The arena box's chunks: taken (fresh or again) and given back (each a madvise, or an
+    // mmap where writable memory is limited), of the `released` above.
+    let _ = writeln!(
+        b,
+        "hakmem: arena taken {} given {} (window {} GiB)",
+        crate::backend::arena::TAKEN.load(Relaxed),
+        crate::backend::arena::GIVEN.load(Relaxed),
+        crate::backend::arena::window_gib()
+    );
+    b.flush_to(fd);
     let _ = writeln!(
         b,
         "hakmem: syscalls mmap {} munmap {} madvise {} mremap {}",

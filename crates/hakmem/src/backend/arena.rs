@@ -5,10 +5,12 @@
 //!
 //! **Why a wrong "yes" is safe.** Every byte of `[base, base + span)` is mapped and
 //! readable at all times: the reservation is a read-only private mapping (zero pages, no
-//! commit charge), a chunk in use is made read-write (`os::commit`), and a chunk given back
-//! is mapped over read-only again (`os::uncommit`, never unmapped, so no other mapping can
-//! land inside). A free of any address in the window can therefore read that chunk's header
-//! without faulting. A chunk that holds no live SuperSlab reads either zeros (never used,
+//! commit charge), a chunk is made read-write when it is taken (`os::commit`), and given
+//! back it loses its pages but is never unmapped, so no other mapping can land inside: by
+//! `MADV_DONTNEED` (it reads as zeros and stays writable, taken again without a syscall),
+//! or, where writable memory is limited (`RLIMIT_DATA`, strict overcommit), by an mmap over
+//! it, read-only again (`os::uncommit`). A free of any address in the window can therefore read that chunk's header
+//! without faulting (a hardened chunk's guard page is its first page; the header is after it). A chunk that holds no live SuperSlab reads either zeros (never used,
 //! given back, decommitted: its unit records' block-start multiplier is 0, which passes no
 //! offset) or the header its last SuperSlab left with every unit free (`NO_OWNER`, which
 //! matches no thread), so the hit path sends such a free to the slow side, which consults
@@ -23,7 +25,8 @@
 //!
 //! Owner: this module, under `ARENA`'s lock (a leaf lock: nothing is taken while holding
 //! it). Invariants: `next <= cap`; `free[..nfree]` are distinct chunk indices below `next`
-//! that are neither in use nor pooled; `BASE` is written once, before any chunk of the
+//! that are neither in use nor pooled, read-write and without pages; chunks below `next`
+//! and on no list are in use (or pooled) or were lost to a refused commit; `BASE` is written once, before any chunk of the
 //! arena is handed out (a thread that frees a block of it got the pointer through some
 //! synchronisation after that write; one that reads the old `BASE` takes the slow side,
 //! which finds the block through the region map).
@@ -46,6 +49,9 @@ const NOWHERE: usize = 1 << 63;
 /// without one). Written once, under the lock, before any chunk of the arena exists.
 static BASE: AtomicUsize = AtomicUsize::new(NOWHERE);
 
+/// A free-list entry's flag: the chunk was given back read-only (`os::uncommit`).
+const READ_ONLY: u32 = 1 << 31;
+
 struct Arena {
     /// The reservation was tried (it is tried once).
     tried: bool,
@@ -53,7 +59,8 @@ struct Arena {
     cap: usize,
     /// Chunks below `next` have been handed out at least once.
     next: usize,
-    /// Chunks given back, to hand out again before fresh ones.
+    /// Chunks given back, to hand out again before fresh ones (`READ_ONLY` set: mapped
+    /// over read-only, to be committed again).
     free: [u32; CHUNKS],
     nfree: usize,
 }
@@ -74,6 +81,15 @@ pub fn contains(p: usize) -> bool {
     (p ^ BASE.load(Relaxed)) >> SHIFT == 0
 }
 
+/// The arena's size in GiB, 0 without one (stats).
+pub fn window_gib() -> usize {
+    if BASE.load(Relaxed) == NOWHERE {
+        0
+    } else {
+        1 << (SHIFT - 30)
+    }
+}
+
 /// Reserve the arena: twice its size, to cut an aligned window from. The rest stays
 /// reserved (address space only): unmapped, it would leave holes of odd sizes where later
 /// 2 MiB mappings land misaligned (`os::map_aligned` then over-maps every chunk).
@@ -91,61 +107,74 @@ fn reserve(a: &mut Arena) {
     BASE.store((raw + size - 1) & !(size - 1), Relaxed);
 }
 
-/// Up to `n` adjacent chunks made read-write: `(first, count)`, `count` 0 when the arena is
-/// off, used up or the kernel refuses (the caller maps outside it). A chunk given back is
-/// handed out first, alone.
+/// Up to `n` adjacent read-write chunks: `(first, count)`, `count` 0 when the arena is off,
+/// used up or the kernel refuses (the caller maps outside it). A chunk given back is handed
+/// out first, alone and without a syscall; fresh ones are made writable with one `mprotect`.
 pub fn take(n: usize) -> (usize, usize) {
     // Under a finite RLIMIT_AS new chunks are mapped outside, where the limit counts them
     // (a commit inside the reservation does not grow the address space).
     if os::address_space_limited() {
         return (0, 0);
     }
-    let (first, got) = {
+    let (first, got, fresh) = {
         let mut a = ARENA.lock();
         if !a.tried {
             reserve(&mut a);
         }
         if a.nfree > 0 {
             a.nfree -= 1;
-            (a.free[a.nfree] as usize, 1)
+            let e = a.free[a.nfree];
+            ((e & !READ_ONLY) as usize, 1, e & READ_ONLY != 0)
         } else {
             let got = n.min(a.cap - a.next);
             let first = a.next;
             a.next += got;
-            (first, got)
+            (first, got, true)
         }
     };
     if got == 0 {
         return (0, 0);
     }
     let p = BASE.load(Relaxed) + (first << SS_SHIFT);
-    if !os::commit(p as *mut u8, got << SS_SHIFT) {
-        for i in 0..got {
-            put_back(first + i);
+    if fresh {
+        // Fresh or given back read-only: one mprotect (counts in MAPPED_BYTES).
+        if !os::commit(p as *mut u8, got << SS_SHIFT) {
+            // Out of commit (strict overcommit, RLIMIT_DATA): these chunks stay reserved and
+            // unused; the caller maps outside, which fails the same way.
+            return (0, 0);
         }
-        return (0, 0);
+    } else {
+        // Given back writable, its pages dropped: no syscall.
+        os::MAPPED_BYTES.fetch_add(SS_SIZE as u64, Relaxed);
     }
     crate::boxes::hit(crate::boxes::sw::ARENA);
     TAKEN.fetch_add(got, Relaxed);
     (p, got)
 }
 
-fn put_back(i: usize) {
-    let mut a = ARENA.lock();
-    let k = a.nfree;
-    a.free[k] = i as u32;
-    a.nfree += 1;
-}
-
-/// Give a chunk of the arena back to the OS: its pages go, it reads as zeros again.
+/// Give a chunk of the arena back to the OS: its pages go and it reads as zeros, to be
+/// taken again first. Normally one `madvise` that leaves it writable (taken again without a
+/// syscall); where writable memory is limited (`os::writable_limited`: a finite
+/// `RLIMIT_DATA` or strict overcommit, which go on counting a writable chunk without pages)
+/// one mmap over it, read-only.
 ///
 /// # Safety
 /// `chunk` came from `take`, is not in use, and nobody will write it.
 pub unsafe fn give(chunk: usize) {
     debug_assert!(contains(chunk) && chunk % SS_SIZE == 0);
-    os::uncommit(chunk as *mut u8, SS_SIZE);
+    let mut e = ((chunk - BASE.load(Relaxed)) >> SS_SHIFT) as u32;
+    if os::writable_limited() {
+        os::uncommit(chunk as *mut u8, SS_SIZE);
+        e |= READ_ONLY;
+    } else {
+        os::decommit(chunk as *mut u8, SS_SIZE, os::Decommit::DontNeed);
+    }
+    os::MAPPED_BYTES.fetch_sub(SS_SIZE as u64, Relaxed);
     GIVEN.fetch_add(1, Relaxed);
-    put_back((chunk - BASE.load(Relaxed)) >> SS_SHIFT);
+    let mut a = ARENA.lock();
+    let k = a.nfree;
+    a.free[k] = e;
+    a.nfree += 1;
 }
 
 /// `fork` prepare / parent and child: the arena's lock, after the warm pool's.

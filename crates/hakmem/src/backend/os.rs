@@ -222,9 +222,10 @@ pub fn commit(p: *mut u8, len: usize) -> bool {
     ok
 }
 
-/// Give a committed part of a reservation back: its pages and its commit charge go, and
-/// it reads as zeros again (one mmap over it, which replaces it atomically: the range is
-/// never unmapped, so no other mapping can land there and a read never faults).
+/// Give a committed part of a reservation back whole: its pages and its commit charge go,
+/// and it reads as zeros, read-only (one mmap over it, which replaces it atomically: the
+/// range is never unmapped, so no other mapping can land there and a read never faults).
+/// Counted in `MAPPED_BYTES` by the caller.
 pub fn uncommit(p: *mut u8, len: usize) {
     MMAP_CALLS.fetch_add(1, Relaxed);
     // SAFETY: the range is part of a reservation of ours that nobody uses any more;
@@ -240,10 +241,31 @@ pub fn uncommit(p: *mut u8, len: usize) {
         )
     };
     if q == libc::MAP_FAILED {
-        // Out of mappings (max_map_count): drop the pages, keep the range writable.
+        // Out of mappings (max_map_count): at least drop the pages.
         decommit(p, len, Decommit::DontNeed);
     }
-    MAPPED_BYTES.fetch_sub(len as u64, Relaxed);
+}
+
+/// Is writable private memory limited for this process: a finite `RLIMIT_DATA`, or strict
+/// overcommit (`vm.overcommit_memory = 2`, read once)? Then memory given back must stop
+/// being writable to stop counting (one `prlimit64`, not counted).
+pub fn writable_limited() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static STRICT: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    let mut strict = STRICT.load(Ordering::Relaxed);
+    if strict == 0 {
+        let mut buf = [0u8; 8];
+        let n = read_file(b"/proc/sys/vm/overcommit_memory\0", &mut buf);
+        strict = if n > 0 && buf[0] == b'2' { 2 } else { 1 };
+        STRICT.store(strict, Ordering::Relaxed);
+    }
+    if strict == 2 {
+        return true;
+    }
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: rl is a valid out-parameter.
+    let r = unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut rl) };
+    r != 0 || rl.rlim_cur != libc::RLIM_INFINITY
 }
 
 /// Resize a mapping, letting the kernel move its pages (no copy). Null on failure.

@@ -275,8 +275,8 @@ unsafe fn unmap_list(mut list: usize) {
 }
 
 /// Give a pooled chunk back to the OS: its region byte back to `NONE` first (the address
-/// range may come back as anything), then the munmap (the arena's chunks: mapped over
-/// read-only, see `arena`), counted.
+/// range may come back as anything), then the munmap (the arena's chunks: their pages
+/// dropped, the range kept, see `arena`), counted.
 fn unmap_chunk(c: usize) {
     super::region::mark(c, super::region::NONE);
     if super::arena::contains(c) {
