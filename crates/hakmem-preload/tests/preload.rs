@@ -420,6 +420,21 @@ fn thp_box_advises_fresh_superslabs_and_huge_blocks_only_when_on() {
 }
 
 #[test]
+fn thp_after_box_advises_only_once_the_heap_is_large() {
+    // `boxes burst` holds ~300 MB of small blocks: past 16 MB of SuperSlabs each fresh batch
+    // is advised. `boxes idle` never holds 16 MB: nothing is. Off (0), nothing either way.
+    let big = stats("burst", &[("HAKMEM_THP_AFTER_MB", "16")]);
+    let mapped = big.num("hakmem: superslabs", "mapped");
+    let hits = big.box_hits("HAKMEM_THP_AFTER_MB");
+    // One advice per batch of up to four chunks, for the chunks past the first 8.
+    assert!(hits > 0 && hits * 4 >= mapped.saturating_sub(8 + 4), "{hits} advices for {mapped} chunks\n{}", big.0);
+    let small = stats("idle", &[("HAKMEM_THP_AFTER_MB", "16")]);
+    assert_eq!(small.box_hits("HAKMEM_THP_AFTER_MB"), 0, "{}", small.0);
+    let off = stats("burst", &[("HAKMEM_THP_AFTER_MB", "0")]);
+    assert_eq!(off.box_hits("HAKMEM_THP_AFTER_MB"), 0, "{}", off.0);
+}
+
+#[test]
 fn remote_slab_lists_box_returns_every_block_intact_and_catches_a_remote_double_free() {
     // With the box, the consumer's frees go onto the producer's slabs' own lists and come
     // back through the slabs' nodes on the inbox: contents intact, no address handed out

@@ -128,14 +128,27 @@ fn map_batch(n: usize) -> (usize, usize) {
         }
         got = n;
     }
-    SS_MAPPED.fetch_add(got as u64, Relaxed);
-    if crate::config::tuning().on(crate::boxes::sw::THP) {
+    let held = SS_MAPPED.fetch_add(got as u64, Relaxed) - SS_UNMAPPED.load(Relaxed);
+    let t = crate::config::tuning();
+    if t.on(crate::boxes::sw::THP) {
         // THP box: one advice for the batch; the kernel backs each aligned 2 MiB chunk with
         // a huge page when it can (fewer TLB misses, more RSS per touched chunk).
         crate::boxes::hit(crate::boxes::sw::THP);
         os::advise_hugepage(p as *mut u8, got * SS_SIZE);
+    } else if thp_after(t, held) {
+        // THP-after box: the heap is large, so a touched chunk is likely to be used whole;
+        // a small heap keeps 4 KiB pages. A chunk of the arena keeps the advice when it is
+        // given back and taken again.
+        crate::boxes::hit(crate::boxes::sw::THP_AFTER_MB);
+        os::advise_hugepage(p as *mut u8, got * SS_SIZE);
     }
     (p, got)
+}
+
+/// THP-after box: does a heap that holds `held` chunks (before this take) get huge pages?
+fn thp_after(t: &crate::config::Tuning, held: u64) -> bool {
+    let mb = t.get(crate::boxes::sw::THP_AFTER_MB);
+    mb != 0 && held * (SS_SIZE as u64 >> 20) >= mb as u64
 }
 
 /// Take an empty chunk: from the pool if it has one, else fresh from the OS (a batch,

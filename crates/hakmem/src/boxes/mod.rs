@@ -91,6 +91,8 @@ switches! {
         "with fine classes: size classes per doubling above 128 B, 4 (160 192 224 256 ...) or 8 (144 160 176 ...)";
     THP = "HAKMEM_THP", Kind::Bool, speed 0, balanced 0,
         "back fresh SuperSlabs and huge blocks of 2 MiB or more with transparent huge pages (madvise MADV_HUGEPAGE)";
+    THP_AFTER_MB = "HAKMEM_THP_AFTER_MB", Kind::Uint { max: 1 << 20 }, speed 0, balanced 0,
+        "once SuperSlabs hold this many MB, fresh SuperSlabs are backed with transparent huge pages (madvise MADV_HUGEPAGE): a large heap walks fewer TLB entries, a small one keeps 4 KiB pages and its RSS (0: off; HAKMEM_THP=1 advises every SuperSlab)";
     LANE_GUARD = "HAKMEM_LANE_GUARD", Kind::Bool, speed 0, balanced 0,
         "check every FastLane pop: a link overwritten after free that points outside hakmem's SuperSlabs aborts instead of being handed out";
     PROF = "HAKMEM_PROF", Kind::Bool, speed 0, balanced 0,
