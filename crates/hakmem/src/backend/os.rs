@@ -15,25 +15,30 @@ pub static MAPPED_BYTES: AtomicU64 = AtomicU64::new(0);
 
 pub const PAGE: usize = 4096;
 
-/// Map `len` bytes of fresh, zeroed, read-write memory. Null on failure (errno set by mmap).
-pub fn map(len: usize) -> *mut u8 {
+/// One anonymous private `MAP_NORESERVE` mapping of `len` bytes (at `at` with `MAP_FIXED`
+/// in `flags`), counted; null on failure (errno set by mmap).
+///
+/// # Safety
+/// With `MAP_FIXED`, `[at, at + len)` is a range of ours that nobody uses.
+unsafe fn mmap_anon(at: *mut u8, len: usize, prot: i32, flags: i32) -> *mut u8 {
     MMAP_CALLS.fetch_add(1, Relaxed);
-    // SAFETY: anonymous private mapping with no address hint has no preconditions.
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | flags;
+    // SAFETY: an anonymous mapping touches no file; the caller vouches for a fixed range.
+    let p = unsafe { libc::mmap(at as *mut libc::c_void, len, prot, flags, -1, 0) };
     if p == libc::MAP_FAILED {
         return ptr::null_mut();
     }
-    MAPPED_BYTES.fetch_add(len as u64, Relaxed);
     p as *mut u8
+}
+
+/// Map `len` bytes of fresh, zeroed, read-write memory. Null on failure (errno set by mmap).
+pub fn map(len: usize) -> *mut u8 {
+    // SAFETY: no address hint, no MAP_FIXED.
+    let p = unsafe { mmap_anon(ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, 0) };
+    if !p.is_null() {
+        MAPPED_BYTES.fetch_add(len as u64, Relaxed);
+    }
+    p
 }
 
 /// Set once a plain mapping came back misaligned: stop trying the one-syscall route.
@@ -182,22 +187,8 @@ pub fn protect_none(p: *mut u8, len: usize) {
 /// until read, and a read maps the shared zero page. Null on failure. Not counted in
 /// `MAPPED_BYTES` (no memory can live there until `commit` makes a part writable).
 pub fn reserve_readable(len: usize) -> *mut u8 {
-    MMAP_CALLS.fetch_add(1, Relaxed);
-    // SAFETY: anonymous private mapping with no address hint has no preconditions.
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return ptr::null_mut();
-    }
-    p as *mut u8
+    // SAFETY: no address hint, no MAP_FIXED.
+    unsafe { mmap_anon(ptr::null_mut(), len, libc::PROT_READ, 0) }
 }
 
 /// Does the process have a finite address-space limit (`RLIMIT_AS`)? The arena's commits
@@ -227,20 +218,9 @@ pub fn commit(p: *mut u8, len: usize) -> bool {
 /// range is never unmapped, so no other mapping can land there and a read never faults).
 /// Counted in `MAPPED_BYTES` by the caller.
 pub fn uncommit(p: *mut u8, len: usize) {
-    MMAP_CALLS.fetch_add(1, Relaxed);
     // SAFETY: the range is part of a reservation of ours that nobody uses any more;
     // MAP_FIXED over our own range replaces only it.
-    let q = unsafe {
-        libc::mmap(
-            p as *mut libc::c_void,
-            len,
-            libc::PROT_READ,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-            -1,
-            0,
-        )
-    };
-    if q == libc::MAP_FAILED {
+    if unsafe { mmap_anon(p, len, libc::PROT_READ, libc::MAP_FIXED) }.is_null() {
         // Out of mappings (max_map_count): at least drop the pages.
         decommit(p, len, Decommit::DontNeed);
     }
