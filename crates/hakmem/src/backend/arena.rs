@@ -1,21 +1,23 @@
 //! The SuperSlab arena (`HAKMEM_ARENA`): one reservation of address space that
 //! SuperSlab chunks are cut from, so the free path's first question, "could this be a
-//! SuperSlab block?", is three instructions (`contains`) instead of the region map's
-//! eight (bounds test, shift, byte load, compare).
+//! SuperSlab block?", takes four instructions with its branch (`contains`: load the base,
+//! xor, shift) instead of the region map's nine (bounds test, shift, byte load, compare).
 //!
-//! **Why a wrong "yes" is safe.** Every byte of `[base, base + span)` is mapped and
-//! readable at all times: the reservation is a read-only private mapping (zero pages, no
-//! commit charge), a chunk is made read-write when it is taken (`os::commit`), and given
-//! back it loses its pages but is never unmapped, so no other mapping can land inside: by
-//! `MADV_DONTNEED` (it reads as zeros and stays writable, taken again without a syscall),
-//! or, where writable memory is limited (`RLIMIT_DATA`, strict overcommit), by an mmap over
-//! it, read-only again (`os::uncommit`). A free of any address in the window can therefore read that chunk's header
-//! without faulting (a hardened chunk's guard page is its first page; the header is after it). A chunk that holds no live SuperSlab reads either zeros (never used,
-//! given back, decommitted: its unit records' block-start multiplier is 0, which passes no
-//! offset) or the header its last SuperSlab left with every unit free (`NO_OWNER`, which
-//! matches no thread), so the hit path sends such a free to the slow side, which consults
-//! the region map as before. Chunks mapped outside the arena (the box off, the span used
-//! up, or the reservation refused) are found through the region map on that same slow side.
+//! **Why a wrong "yes" is safe.** Every byte of the window `[base, base + 2^SHIFT)` is
+//! mapped and readable at all times. The reservation is a read-only private mapping (zero
+//! pages, no commit charge); a chunk is made read-write when it is taken (`os::commit`);
+//! given back, it loses its pages but is never unmapped, so no other mapping can land
+//! inside: by `MADV_DONTNEED` (it reads as zeros and stays writable, taken again without a
+//! syscall), or, where writable memory is limited (`RLIMIT_DATA`, strict overcommit), by an
+//! mmap over it, read-only again (`os::uncommit`). A free of any address in the window can
+//! therefore read that chunk's header without faulting (a hardened chunk's guard page is
+//! its first page; the header is after it). A chunk that holds no live SuperSlab reads
+//! either zeros (never used, given back, decommitted: its unit records' block-start
+//! multiplier is 0, which passes no offset) or the header its last SuperSlab left with
+//! every unit free (`NO_OWNER`, which matches no thread), so the hit path sends such a free
+//! to the slow side, which consults the region map as before. Chunks mapped outside the
+//! arena (the box off, the window used up, or the reservation refused) are found through
+//! the region map on that same slow side.
 //!
 //! **Limits.** A commit inside the reservation does not grow the address space, so it
 //! would slip past `RLIMIT_AS`: while that limit is finite, no reservation is made and new
@@ -24,12 +26,13 @@
 //! it becomes writable), so a commit the limit refuses falls back to an mmap that fails too.
 //!
 //! Owner: this module, under `ARENA`'s lock (a leaf lock: nothing is taken while holding
-//! it). Invariants: `next <= cap`; `free[..nfree]` are distinct chunk indices below `next`
-//! that are neither in use nor pooled, read-write and without pages; chunks below `next`
-//! and on no list are in use (or pooled) or were lost to a refused commit; `BASE` is written once, before any chunk of the
-//! arena is handed out (a thread that frees a block of it got the pointer through some
-//! synchronisation after that write; one that reads the old `BASE` takes the slow side,
-//! which finds the block through the region map).
+//! it). Invariants: `next <= cap`; `free[..nfree]` are distinct chunks below `next` that
+//! are neither in use nor pooled and hold no pages (read-write, or read-only when flagged
+//! `READ_ONLY`); a chunk below `next` on no list is in use or pooled, or was lost to a
+//! refused commit. `BASE` is written once, before any chunk of the arena is handed out (a
+//! thread that frees a block of it got the pointer through some synchronisation after that
+//! write; one that still read `NOWHERE` would take the slow side, which finds the block
+//! through the region map).
 
 use super::os;
 use crate::sync::{AtomicUsize, Ordering::Relaxed, SpinLock};

@@ -128,7 +128,7 @@ fn map_batch(n: usize) -> (usize, usize) {
         }
         got = n;
     }
-    let held = SS_MAPPED.fetch_add(got as u64, Relaxed) - SS_UNMAPPED.load(Relaxed);
+    let held = SS_MAPPED.fetch_add(got as u64, Relaxed).saturating_sub(SS_UNMAPPED.load(Relaxed));
     let t = crate::config::tuning();
     if t.on(crate::boxes::sw::THP) {
         // THP box: one advice for the batch; the kernel backs each aligned 2 MiB chunk with

@@ -325,9 +325,9 @@ pub unsafe fn alloc_huge<T: ThreadAccess>(n: usize, align: usize, zero: bool) ->
 /// As `malloc`; `p` is anything (bad input ends in a `hakmem:` line and abort).
 #[inline(always)]
 pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
-    // Arena box: one compare says "maybe a SuperSlab block" (every chunk of the arena can be
-    // read, and one without a live SuperSlab fails the tests below: `backend::arena`).
-    // Outside the arena, the region map decides (`free_not_superslab`).
+    // Arena box: one test (xor, shift) says "maybe a SuperSlab block" (every chunk of the
+    // arena can be read, and one without a live SuperSlab fails the tests below:
+    // `backend::arena`). Outside the arena, the region map decides (`free_not_superslab`).
     if !arena::contains(p as usize) {
         return free_not_superslab::<T>(p);
     }
