@@ -269,7 +269,7 @@ fn release_policy_hysteresis_avoids_map_unmap_churn() {
     let on = stats("oscillate", &env_on);
     let off = stats("oscillate", &env_off);
     // Chunks come four at a time, so the churn shows in the chunks given back to the OS (an
-    // munmap each, or an mmap over an arena chunk).
+    // madvise each in the arena, an munmap outside it).
     let released = |r: &Report| r.num("hakmem: superslabs", "released");
     assert!(on.box_hits("HAKMEM_SS_RELEASE_POLICY") > 0);
     assert!(
