@@ -2,8 +2,8 @@
 //! never blocks, slabs or heaps.
 //!
 //! - `os`: the only module that calls mmap / munmap / madvise / mremap (each call counted);
-//! - `arena`: the reservation SuperSlab chunks are cut from (one compare tells a pointer
-//!   that may be in a SuperSlab);
+//! - `arena`: the reservation SuperSlab chunks are cut from (an xor and a shift tell a
+//!   pointer that may be in a SuperSlab);
 //! - `region`: one byte per 2 MiB of address space, set for live SuperSlabs;
 //! - `warm_pool`: empty 2 MiB chunks kept for reuse, capped by the lean / release boxes;
 //! - `huge`: blocks with their own mapping, their registry and the huge cache.

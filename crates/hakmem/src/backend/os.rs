@@ -177,9 +177,28 @@ pub fn advise_hugepage(p: *mut u8, len: usize) {
 
 /// Make a page-aligned part of one of our mappings inaccessible (hardened guard pages).
 pub fn protect_none(p: *mut u8, len: usize) {
-    MPROTECT_CALLS.fetch_add(1, Relaxed);
     // SAFETY: the range is part of a mapping of ours that nobody reads or writes.
-    unsafe { libc::mprotect(p as *mut libc::c_void, len, libc::PROT_NONE) };
+    unsafe { protect(p, len, libc::PROT_NONE) };
+}
+
+/// One `mprotect`, counted; false when the kernel refuses.
+///
+/// # Safety
+/// `[p, p + len)` is page-aligned, part of a mapping of ours, and nobody uses it in a way
+/// the new protection forbids.
+unsafe fn protect(p: *mut u8, len: usize, prot: i32) -> bool {
+    MPROTECT_CALLS.fetch_add(1, Relaxed);
+    // SAFETY: as the caller promises.
+    unsafe { libc::mprotect(p as *mut libc::c_void, len, prot) == 0 }
+}
+
+/// Is resource limit `r` finite (or unreadable)? One `prlimit64`, not counted: it neither
+/// maps nor frees anything.
+fn rlimit_finite(r: libc::__rlimit_resource_t) -> bool {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: rl is a valid out-parameter.
+    let e = unsafe { libc::getrlimit(r, &mut rl) };
+    e != 0 || rl.rlim_cur != libc::RLIM_INFINITY
 }
 
 /// Reserve `len` bytes of address space that reads as zeros and cannot be written (the
@@ -192,21 +211,16 @@ pub fn reserve_readable(len: usize) -> *mut u8 {
 }
 
 /// Does the process have a finite address-space limit (`RLIMIT_AS`)? The arena's commits
-/// do not grow the address space, so they would slip past such a limit (one `prlimit64`,
-/// not counted: it neither maps nor frees anything).
+/// do not grow the address space, so they would slip past such a limit.
 pub fn address_space_limited() -> bool {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: rl is a valid out-parameter.
-    let r = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) };
-    r != 0 || rl.rlim_cur != libc::RLIM_INFINITY
+    rlimit_finite(libc::RLIMIT_AS)
 }
 
 /// Make part of a `reserve_readable` range read-write (fresh zero pages). False when the
 /// kernel refuses (commit limit, too many mappings).
 pub fn commit(p: *mut u8, len: usize) -> bool {
-    MPROTECT_CALLS.fetch_add(1, Relaxed);
     // SAFETY: the range is part of a reservation of ours that nobody uses yet.
-    let ok = unsafe { libc::mprotect(p as *mut libc::c_void, len, libc::PROT_READ | libc::PROT_WRITE) } == 0;
+    let ok = unsafe { protect(p, len, libc::PROT_READ | libc::PROT_WRITE) };
     if ok {
         MAPPED_BYTES.fetch_add(len as u64, Relaxed);
     }
@@ -228,7 +242,7 @@ pub fn uncommit(p: *mut u8, len: usize) {
 
 /// Is writable private memory limited for this process: a finite `RLIMIT_DATA`, or strict
 /// overcommit (`vm.overcommit_memory = 2`, read once)? Then memory given back must stop
-/// being writable to stop counting (one `prlimit64`, not counted).
+/// being writable to stop counting.
 pub fn writable_limited() -> bool {
     use core::sync::atomic::{AtomicU8, Ordering};
     static STRICT: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
@@ -239,13 +253,7 @@ pub fn writable_limited() -> bool {
         strict = if n > 0 && buf[0] == b'2' { 2 } else { 1 };
         STRICT.store(strict, Ordering::Relaxed);
     }
-    if strict == 2 {
-        return true;
-    }
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: rl is a valid out-parameter.
-    let r = unsafe { libc::getrlimit(libc::RLIMIT_DATA, &mut rl) };
-    r != 0 || rl.rlim_cur != libc::RLIM_INFINITY
+    strict == 2 || rlimit_finite(libc::RLIMIT_DATA)
 }
 
 /// Resize a mapping, letting the kernel move its pages (no copy). Null on failure.

@@ -129,17 +129,21 @@ fn map_batch(n: usize) -> (usize, usize) {
         got = n;
     }
     let held = SS_MAPPED.fetch_add(got as u64, Relaxed).saturating_sub(SS_UNMAPPED.load(Relaxed));
+    // One advice for the batch; the kernel backs each aligned 2 MiB chunk with a huge page
+    // when it can (fewer TLB misses, more RSS per touched chunk). The THP box advises every
+    // batch; the THP-after box only once the heap is large, where a touched chunk is likely
+    // to be used whole (a chunk of the arena keeps the advice when given back and taken
+    // again).
     let t = crate::config::tuning();
-    if t.on(crate::boxes::sw::THP) {
-        // THP box: one advice for the batch; the kernel backs each aligned 2 MiB chunk with
-        // a huge page when it can (fewer TLB misses, more RSS per touched chunk).
-        crate::boxes::hit(crate::boxes::sw::THP);
-        os::advise_hugepage(p as *mut u8, got * SS_SIZE);
+    let thp = if t.on(crate::boxes::sw::THP) {
+        Some(crate::boxes::sw::THP)
     } else if thp_after(t, held) {
-        // THP-after box: the heap is large, so a touched chunk is likely to be used whole;
-        // a small heap keeps 4 KiB pages. A chunk of the arena keeps the advice when it is
-        // given back and taken again.
-        crate::boxes::hit(crate::boxes::sw::THP_AFTER_MB);
+        Some(crate::boxes::sw::THP_AFTER_MB)
+    } else {
+        None
+    };
+    if let Some(why) = thp {
+        crate::boxes::hit(why);
         os::advise_hugepage(p as *mut u8, got * SS_SIZE);
     }
     (p, got)
