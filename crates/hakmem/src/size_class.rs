@@ -90,50 +90,90 @@ const fn in_table(bs: u32, t: Table) -> bool {
     }
 }
 
-/// Entry `i` is the smallest class of table `which` holding `i * 16` bytes (entry 0: one
-/// byte).
-const fn build_lookup(which: Table) -> [u8; SMALL_MAX / 16 + 1] {
+/// Largest size whose class is read from a byte-indexed table (`Lookup::direct`): the malloc
+/// hit then indexes by `n` itself, one instruction less than rounding it to 16 bytes, and
+/// one more compare sends bigger sizes to `Lookup::coarse` (out of line in `malloc`).
+pub const DIRECT_MAX: usize = 1024;
+
+/// One size -> class table: `direct[n]` is the class of `n <= DIRECT_MAX` bytes (1 KiB, the
+/// lines of the sizes a program uses); `coarse[i]` that of `i * 16` bytes (entry 0: one
+/// byte), for every size up to `SMALL_MAX` (2 KiB). Both give the smallest class of the
+/// table's set that holds the size.
+#[repr(C)]
+pub struct Lookup {
+    pub direct: [u8; DIRECT_MAX + 1],
+    pub coarse: [u8; SMALL_MAX / 16 + 1],
+}
+
+const fn smallest_class(n: u32, which: Table) -> u8 {
     let sizes = build_sizes();
-    let mut t = [0u8; SMALL_MAX / 16 + 1];
+    let mut c = 0;
+    while sizes[c] < n || !in_table(sizes[c], which) {
+        c += 1;
+    }
+    c as u8
+}
+
+const fn build_lookup(which: Table) -> Lookup {
+    let mut t = Lookup { direct: [0u8; DIRECT_MAX + 1], coarse: [0u8; SMALL_MAX / 16 + 1] };
     let mut i = 0;
-    while i < t.len() {
-        let n = if i == 0 { 1 } else { i * 16 } as u32;
-        let mut c = 0;
-        while sizes[c] < n || !in_table(sizes[c], which) {
-            c += 1;
-        }
-        t[i] = c as u8;
+    while i < t.direct.len() {
+        t.direct[i] = smallest_class(if i == 0 { 1 } else { i as u32 }, which);
+        i += 1;
+    }
+    i = 0;
+    while i < t.coarse.len() {
+        t.coarse[i] = smallest_class(if i == 0 { 1 } else { i as u32 * 16 }, which);
         i += 1;
     }
     t
 }
 
-/// The size -> class tables (2.0 KiB each, of which a program touches the lines for the
-/// sizes it uses).
-pub static LOOKUP_FINE: [u8; SMALL_MAX / 16 + 1] = build_lookup(Table::Eighth);
-pub static LOOKUP_QUARTER: [u8; SMALL_MAX / 16 + 1] = build_lookup(Table::Quarter);
-pub static LOOKUP_SEED: [u8; SMALL_MAX / 16 + 1] = build_lookup(Table::Seed);
+/// The size -> class tables, one per class set.
+pub static LOOKUP_FINE: Lookup = build_lookup(Table::Eighth);
+pub static LOOKUP_QUARTER: Lookup = build_lookup(Table::Quarter);
+pub static LOOKUP_SEED: Lookup = build_lookup(Table::Seed);
 
 /// The table in use: written once at global init (fine-classes and class-density boxes),
 /// read with a relaxed load (a plain `mov`, as cheap as the address of a static).
-static LOOKUP: AtomicPtr<u8> = AtomicPtr::new(LOOKUP_FINE.as_ptr() as *mut u8);
+static LOOKUP: AtomicPtr<Lookup> = AtomicPtr::new(&LOOKUP_FINE as *const Lookup as *mut Lookup);
 
 /// Choose the table (global init).
 pub fn set_table(which: Table) {
-    let t = match which {
-        Table::Seed => LOOKUP_SEED.as_ptr(),
-        Table::Quarter => LOOKUP_QUARTER.as_ptr(),
-        Table::Eighth => LOOKUP_FINE.as_ptr(),
+    let t: &'static Lookup = match which {
+        Table::Seed => &LOOKUP_SEED,
+        Table::Quarter => &LOOKUP_QUARTER,
+        Table::Eighth => &LOOKUP_FINE,
     };
-    LOOKUP.store(t as *mut u8, Relaxed);
+    LOOKUP.store(t as *const Lookup as *mut Lookup, Relaxed);
 }
 
-/// Class of a size `n <= SMALL_MAX` (0 maps to the smallest class): one load.
+/// Class of a size `n <= DIRECT_MAX` (0 maps to the smallest class): one load, indexed by
+/// `n` (the malloc hit's lookup).
+#[inline(always)]
+pub fn class_direct(n: usize) -> ClassIdx {
+    debug_assert!(n <= DIRECT_MAX);
+    // SAFETY: n <= DIRECT_MAX indexes `direct`; LOOKUP always points at one of the statics.
+    unsafe { *(*LOOKUP.load(Relaxed)).direct.as_ptr().add(n) as usize }
+}
+
+/// Class of a size `n <= SMALL_MAX` (0 maps to the smallest class): one load, indexed by
+/// `n` rounded up to 16 bytes.
+#[inline(always)]
+pub fn class_coarse(n: usize) -> ClassIdx {
+    debug_assert!(n <= SMALL_MAX);
+    // SAFETY: n <= SMALL_MAX, so (n + 15) >> 4 indexes `coarse`; LOOKUP points at a static.
+    unsafe { *(*LOOKUP.load(Relaxed)).coarse.as_ptr().add((n + 15) >> 4) as usize }
+}
+
+/// Class of a size `n <= SMALL_MAX` (0 maps to the smallest class).
 #[inline(always)]
 pub fn class_of(n: usize) -> ClassIdx {
-    debug_assert!(n <= SMALL_MAX);
-    // SAFETY: n <= SMALL_MAX, so (n + 15) >> 4 is inside either table.
-    unsafe { *LOOKUP.load(Relaxed).add((n + 15) >> 4) as usize }
+    if n <= DIRECT_MAX {
+        class_direct(n)
+    } else {
+        class_coarse(n)
+    }
 }
 
 /// Index of the class whose blocks are exactly `bs` bytes.
@@ -261,8 +301,26 @@ mod tests {
     }
 
     #[test]
+    fn both_halves_of_each_table_agree() {
+        for t in [&LOOKUP_FINE, &LOOKUP_QUARTER, &LOOKUP_SEED] {
+            for n in 0..=DIRECT_MAX {
+                assert_eq!(t.direct[n], t.coarse[(n + 15) >> 4], "n={n}");
+            }
+        }
+        for n in 0..=SMALL_MAX {
+            let c = if n <= DIRECT_MAX { class_direct(n) } else { class_coarse(n) };
+            assert_eq!(class_of(n), c, "n={n}");
+            assert_eq!(class_coarse(n), c, "n={n}");
+        }
+    }
+
+    #[test]
     fn waste_is_bounded_above_64_bytes() {
-        let bs = |t: &[u8], n: usize| BLOCK_SIZE[t[(n + 15) >> 4] as usize] as usize;
+        // Through the byte-indexed half where it covers the size, as the malloc hit reads it.
+        let bs = |t: &Lookup, n: usize| {
+            let c = if n <= DIRECT_MAX { t.direct[n] } else { t.coarse[(n + 15) >> 4] };
+            BLOCK_SIZE[c as usize] as usize
+        };
         for n in 65..=SMALL_MAX {
             let fine = bs(&LOOKUP_FINE, n);
             assert!(fine * 8 <= n * 9 + 120, "eighth classes waste >12.5%: n={n} bs={fine}");
