@@ -195,7 +195,7 @@ pub unsafe fn thread_snapshot<T: crate::ThreadAccess>() -> ThreadStats {
     for c in 0..NCLASS {
         t.classes[c] = class_counters(st, c);
         let limit = (*tb).lanes.limit[c] as i64;
-        t.lane_blocks[c] = (limit - (*tb).lanes.count[c].room as i64).max(0) as u32;
+        t.lane_blocks[c] = (limit - (*tb).lanes.room_left(c) as i64).max(0) as u32;
     }
     t.remote_queued = (*tb).rq.len;
     t.remote_sent = st.remote_sent.load(Relaxed);

@@ -64,12 +64,21 @@ pub struct Block {
 // ---- front: the thread block ----------------------------------------------------------------
 
 /// The FastLanes of a thread: per class, a LIFO of free blocks (`head`), the room left
-/// (`room = limit - length`) and the checked-malloc countdown (`check`). Counting down
-/// lets the free path test "over the limit", and the malloc hit "time for a checked
-/// allocation", with the flags of one decrement. Two arrays rather than one array of
-/// (head, room, check) triples: an 8-byte stride fits x86 addressing modes, so the class
-/// index needs no extra scaling on the hit paths; room and check share an 8-byte pair, so
-/// the malloc hit's two counter updates touch one line.
+/// (`room`, see below) and the checked-malloc countdown (`check`). Counting down lets the
+/// free path test "over the limit", and the malloc hit "time for a checked allocation",
+/// with the flags of one decrement. Two arrays rather than one array of (head, room, check)
+/// triples: an 8-byte stride fits x86 addressing modes, so the class index needs no extra
+/// scaling on the hit paths.
+///
+/// **Lazy room.** The malloc hit does not count its pop in `room`: it decrements `check`
+/// only, and `settled[c]` keeps the value `check` had when `room` was last made exact, so
+/// the pops since are `settled - check` and the room left is `room + settled - check`
+/// (`Lanes::room_left`). `room` alone is therefore never more than the room left, and the
+/// free hit's "went below 0" may be early: `lane::push_unchecked` then settles (`lane::settle`,
+/// inline, off the hit) and reports an overflow only if the lane really is over its limit.
+/// Everything else that reads or sets `room` settles first or sets `settled = check` with
+/// it; every other change of `check` goes through `lane::set_check`, `lane::count_turn` or
+/// `lane::not_popped`, which keep `settled - check` equal to the pops not yet counted.
 ///
 /// A lane ends at the thread block's own address (`front::lane::end`), not at null: an empty
 /// lane's head is that address, so the malloc hit prefetches the next head without a test
@@ -77,7 +86,7 @@ pub struct Block {
 /// yet) has null heads, which no pop reads: the countdown of 0 sends the first malloc of
 /// each class to `malloc_checked`, which attaches the heap (`lane::reset`) before popping.
 ///
-/// Invariants (`Lanes::check`): `room == limit[c] - length(head[c])` (the thread's limit),
+/// Invariants (`Lanes::check`): `room_left(c) == limit[c] - length(head[c])` (the thread's limit),
 /// `0 <= length <= limit` except transiently inside `lane::push_unchecked` (it may reach
 /// `limit + 1`, then it flushes); every block on lane `c` is a block of class `c` counted
 /// `used` by its slab, of the thread's own heap or, with the remote-keep box, of another
@@ -102,6 +111,7 @@ pub struct Block {
 pub struct Lanes {
     pub head: [*mut Block; NCLASS],
     pub count: [LaneCount; NCLASS],
+    pub settled: [i32; NCLASS],
     pub limit: [u16; NCLASS],
     pub refills: [u8; NCLASS],
     pub missed: [u64; 2],
@@ -120,11 +130,20 @@ impl Lanes {
     pub const EMPTY: Lanes = Lanes {
         head: [ptr::null_mut(); NCLASS],
         count: [LaneCount { room: 0, check: 0 }; NCLASS],
+        settled: [0; NCLASS],
         limit: [0; NCLASS],
         refills: [0; NCLASS],
         missed: [0; 2],
         grow_left: 0,
     };
+
+    /// The room lane `c` has left: `room` with the malloc hits since it was last made exact
+    /// (see "Lazy room" above). Reads only: statistics may call it.
+    #[inline]
+    pub fn room_left(&self, c: usize) -> i32 {
+        let k = &self.count[c];
+        k.room.wrapping_add(self.settled[c].wrapping_sub(k.check))
+    }
 
     /// Verify lane `c`'s invariant (its blocks end at `end`); abort with a `hakmem:` line if
     /// it fails.
@@ -142,7 +161,7 @@ impl Lanes {
             }
             b = (*b).next;
         }
-        if self.count[c].room as i64 != limit as i64 - n {
+        if self.room_left(c) as i64 != limit as i64 - n {
             crate::msg::fatal("check", "FastLane room does not match its length", self.head[c] as usize);
         }
     }

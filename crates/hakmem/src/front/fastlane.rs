@@ -91,6 +91,17 @@ pub unsafe fn malloc_class<T: ThreadAccess>(c: ClassIdx, n: usize) -> *mut u8 {
     if !b.is_null() {
         return b;
     }
+    malloc_empty(tb, c)
+}
+
+/// The malloc hit found lane `c` empty: its countdown decrement popped nothing.
+///
+/// # Safety
+/// As `malloc_miss`.
+#[cold]
+#[inline(never)]
+unsafe fn malloc_empty(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
+    lane::not_popped(tb, c);
     malloc_miss(tb, c)
 }
 
@@ -122,6 +133,8 @@ unsafe fn malloc_miss(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
 #[cold]
 #[inline(never)]
 unsafe fn malloc_checked(n: usize, c: ClassIdx, tb: *mut ThreadBlock) -> *mut u8 {
+    // The hit's decrement that sent us here popped nothing.
+    lane::not_popped(tb, c);
     let t = tuning();
     if t.on(sw::LANE_GUARD) && !t.on(sw::PROF) && !(*tb).heap.is_null() {
         // The lane guard's every malloc: the guarded pop, the countdown kept at 0.
@@ -152,7 +165,7 @@ unsafe fn malloc_checked_slow(tb: *mut ThreadBlock, c: ClassIdx, n: usize) -> *m
     }
     // Attach just set every countdown: this malloc counts against the new one as a hit
     // would, and is checked only if that runs out too.
-    if !attaching || !lane::take_turn(tb, c) {
+    if !attaching || !lane::count_turn(tb, c) {
         if tuning().on(sw::PROF) {
             if prof_count(tb, c) {
                 // Sampled with the class size's probability (the countdown counts blocks

@@ -1,7 +1,9 @@
 //! The FastLanes: the only code that writes `Lanes` (see `types::Lanes` for the
 //! invariants). A lane is a LIFO of free blocks of one class owned by the thread; `room`
 //! counts down from the class's limit, so the free path tests "over the limit" with the
-//! flags of one decrement. Everything that changes a lane's length goes through here:
+//! flags of one decrement. The malloc hit leaves `room` behind (it counts its pops in the
+//! checked-malloc countdown only): `settle` makes it exact, and everything here that reads
+//! it settles first ("Lazy room" in `types::Lanes`). Everything that changes a lane's length goes through here:
 //! pop_hit (malloc hit), pop (checked mallocs, refill), push_unchecked after the mark or
 //! top test (free hit), install (refill), split (flush), put (a drained remote block),
 //! reset (attach) and take_all (thread exit); so does everything that changes its limit
@@ -131,7 +133,61 @@ pub unsafe fn take_turn(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn set_check(tb: *mut ThreadBlock, c: ClassIdx, n: i32) {
+    settle(tb, c);
     (*tb).lanes.count[c].check = n;
+    (*tb).lanes.settled[c] = n;
+}
+
+/// The malloc hit decremented class `c`'s countdown but popped nothing (the countdown ran
+/// out, or the lane was empty): the malloc still counts against the countdown, but not as
+/// a pop (`settled - check` must count pops only).
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn not_popped(tb: *mut ThreadBlock, c: ClassIdx) {
+    (*tb).lanes.settled[c] -= 1;
+}
+
+/// Count one class-`c` malloc that pops through `pop` (which counts it in `room` itself)
+/// against the countdown, as `take_turn` does for the hit: false when the countdown ran
+/// out.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline]
+pub unsafe fn count_turn(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
+    let l = &mut (*tb).lanes;
+    l.count[c].check -= 1;
+    l.settled[c] -= 1;
+    l.count[c].check >= 0
+}
+
+/// Make class `c`'s `room` exact: add the malloc hits since it last was.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+#[inline(always)]
+pub unsafe fn settle(tb: *mut ThreadBlock, c: ClassIdx) {
+    let l = (*tb).lanes.count.as_mut_ptr().add(c);
+    let settled = (*tb).lanes.settled.as_mut_ptr().add(c);
+    // A volatile read of `room`: the free hit's decrement of it then stays one
+    // read-modify-write instruction (the compiler would otherwise keep the value in a
+    // register for this cold use, and load, decrement and store it in three).
+    let room = ptr::read_volatile(ptr::addr_of!((*l).room));
+    (*l).room = room.wrapping_add((*settled).wrapping_sub((*l).check));
+    *settled = (*l).check;
+}
+
+/// `refill::flush`'s check: settle lane `c` and say whether it is over its limit.
+/// `push_unchecked` settles before it reports an overflow, so this is a no-op that returns
+/// true on that path; it keeps `flush` right for any caller.
+///
+/// # Safety
+/// `tb` is the calling thread's block.
+pub unsafe fn settle_full(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
+    settle(tb, c);
+    (*tb).lanes.count[c].room < 0
 }
 
 /// The countdown without the prof box: every malloc checked with the lane guard, none
@@ -147,6 +203,8 @@ pub fn unsampled_check() -> i32 {
 
 /// Pop a block from class `c`'s lane on the malloc hit path; null when the lane is empty.
 /// Never runs with the lane guard on (its countdown sends every malloc to the checked path).
+/// The caller decremented the countdown for it (`take_turn`), which is how `room` learns
+/// of the pop.
 ///
 /// # Safety
 /// `tb` is the calling thread's block.
@@ -165,7 +223,7 @@ pub unsafe fn pop_hit(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
     // (`end`), which is in cache; null would have cost a page walk (random-mixed −2%).
     super::prefetch(next as usize);
     *mark_of(b as *mut u8) = 0;
-    (*(*tb).lanes.count.as_mut_ptr().add(c)).room += 1;
+    // No `room += 1`: the countdown's decrement counts this pop (lazy room, `settle`).
     b as *mut u8
 }
 
@@ -181,7 +239,11 @@ pub unsafe fn pop(tb: *mut ThreadBlock, c: ClassIdx) -> *mut u8 {
         guard_failed(b as usize);
         return ptr::null_mut();
     }
-    pop_hit(tb, c)
+    let p = pop_hit(tb, c);
+    if !p.is_null() {
+        (*tb).lanes.count[c].room += 1;
+    }
+    p
 }
 
 /// The lane-guard box's test of a block about to be popped: inside a live SuperSlab
@@ -273,12 +335,14 @@ pub unsafe fn top(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn under_half(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
+    settle(tb, c);
     (*tb).lanes.count[c].room > (limit(tb, c) / 2) as i32
 }
 
 /// Push block `p` of class `c`, which the caller checked is not on the lane already (the
 /// lane mark, or `is_top` without the free checks).
-/// Returns true when the lane went over its limit: the caller flushes.
+/// Returns true when the lane went over its limit (`room`, settled when its decrement went
+/// below 0): the caller flushes.
 ///
 /// # Safety
 /// `tb` is the calling thread's block; `p` is a block of class `c` of its heap.
@@ -290,7 +354,14 @@ pub unsafe fn push_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> b
     *slot = b;
     let room = &mut (*(*tb).lanes.count.as_mut_ptr().add(c)).room;
     *room -= 1;
-    *room < 0
+    if *room >= 0 {
+        return false;
+    }
+    // Lazy room: the malloc hits since the last settle are not in `room` yet. Settled here,
+    // inline (a call to `refill::flush` for this alone cost ~28 instructions, and it comes
+    // once per `room` frees: random-mixed, every ~90 frees).
+    settle(tb, c);
+    (*(*tb).lanes.count.as_ptr().add(c)).room < 0
 }
 
 /// Put a block that came back through the inbox on its lane if the lane has room.
@@ -300,6 +371,7 @@ pub unsafe fn push_unchecked(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> b
 /// As `push`.
 #[inline]
 pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> bool {
+    settle(tb, c);
     let l = &mut (*tb).lanes;
     if l.count[c].room <= 0 {
         return false;
@@ -324,6 +396,7 @@ pub unsafe fn put_if_room(tb: *mut ThreadBlock, c: ClassIdx, b: *mut Block) -> b
 /// its heap.
 pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) -> (*mut Block, i32) {
     let hint = (*tb).rq.prefetch;
+    settle(tb, c);
     let l = &mut (*tb).lanes;
     let room = l.count[c].room;
     let mut left = room;
@@ -360,6 +433,7 @@ pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) ->
 /// `tb` is the calling thread's block, lane `c` is empty, and lane `d`'s blocks are at least
 /// as big as class `c`'s.
 pub unsafe fn borrow(tb: *mut ThreadBlock, c: ClassIdx, d: ClassIdx, want: u32) -> *mut u8 {
+    settle(tb, d);
     let l = &mut (*tb).lanes;
     let len = l.limit[d] as i32 - l.count[d].room;
     let k = (want as i32).min(len / 2);
@@ -400,6 +474,7 @@ pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u3
     (*last).next = end(tb);
     l.head[c] = (*head).next;
     l.count[c].room = l.limit[c] as i32 - (n as i32 - 1);
+    l.settled[c] = l.count[c].check;
     *mark_of(head as *mut u8) = 0;
     head as *mut u8
 }
@@ -421,6 +496,7 @@ pub unsafe fn split(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     let rest = (*last).next;
     (*last).next = end(tb);
     l.count[c].room = (lim - keep) as i32;
+    l.settled[c] = l.count[c].check;
     rest
 }
 
@@ -435,6 +511,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
     for c in 0..NCLASS {
         l.head[c] = end(tb);
         l.count[c] = LaneCount { room: base_limit(c) as i32, check };
+        l.settled[c] = check;
         l.limit[c] = base_limit(c) as u16;
     }
     l.missed = [0; 2];
@@ -449,6 +526,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
 pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     let l = &mut (*tb).lanes;
     l.count[c].room = l.limit[c] as i32;
+    l.settled[c] = l.count[c].check;
     core::mem::replace(&mut l.head[c], end(tb))
 }
 
@@ -467,6 +545,79 @@ mod tests {
     use super::*;
     use crate::size_class::BLOCK_SIZE;
     use crate::types::ThreadBlock;
+
+    /// Lazy room: malloc hits leave `room` behind, yet the room left stays exact through
+    /// hits, frees, settles and a real overflow; the free's early "below 0" settles
+    /// without flushing, and a lane really over its limit (or near it) asks to flush.
+    #[test]
+    fn lazy_room_counts_hits_through_the_countdown() {
+        #[repr(C, align(16))]
+        struct B {
+            _words: [usize; 2],
+        }
+        let mut tb = ThreadBlock::ZERO;
+        let tb = &mut tb as *mut ThreadBlock;
+        let c = NCLASS - 1; // the smallest limit: fewer blocks to push
+        let mut blocks: Vec<B> = (0..2000).map(|_| B { _words: [0; 2] }).collect();
+        let ptrs: Vec<*mut u8> = blocks.iter_mut().map(|b| b as *mut B as *mut u8).collect();
+        // SAFETY: a thread block of this test's own; every block is 16 bytes, 16-aligned.
+        unsafe {
+            reset(tb);
+            let lim = limit(tb, c) as i32;
+            assert!(lim >= 16);
+            let len = |tb: *mut ThreadBlock| lim - (*tb).lanes.room_left(c);
+            // Install a chain of `n` blocks (`n - 1` stay on the lane), then take more hits
+            // than a quarter of the limit: room stays, the room left follows.
+            let hits = lim / 4 + 2;
+            let n = hits as usize + 6;
+            for i in 0..n - 1 {
+                (*(ptrs[i] as *mut Block)).next = ptrs[i + 1] as *mut Block;
+            }
+            (*(ptrs[n - 1] as *mut Block)).next = ptr::null_mut();
+            assert_eq!(install(tb, c, ptrs[0] as *mut Block, n as u32), ptrs[0]);
+            assert_eq!(len(tb), n as i32 - 1);
+            let room = (*tb).lanes.count[c].room;
+            let mut out = Vec::new();
+            for _ in 0..hits {
+                assert!(take_turn(tb, c));
+                out.push(pop_hit(tb, c));
+            }
+            assert_eq!((*tb).lanes.count[c].room, room, "the hit does not touch room");
+            assert_eq!(len(tb), n as i32 - 1 - hits);
+            (*tb).lanes.check(c, end(tb));
+            // Free them back, then free more until the push says "over the limit": with the
+            // hits uncounted, `room` goes below 0 early once; the push settles it there and
+            // does not report it.
+            let mut frees = out.into_iter().chain(ptrs[n..].iter().copied());
+            let mut settles = 0;
+            loop {
+                let p = frees.next().unwrap();
+                let settled_before = (*tb).lanes.settled[c];
+                let over = push_unchecked(tb, c, p);
+                if (*tb).lanes.settled[c] != settled_before {
+                    settles += 1;
+                    assert_eq!((*tb).lanes.count[c].room, lim - len(tb), "settled exactly");
+                }
+                if over {
+                    break;
+                }
+                (*tb).lanes.check(c, end(tb));
+            }
+            assert_eq!(settles, 1, "one early settle: the hits");
+            assert_eq!(len(tb), lim + 1, "over the limit, and only then");
+            assert!(settle_full(tb, c), "flush agrees");
+            let rest = split(tb, c);
+            assert!(!rest.is_null());
+            (*tb).lanes.check(c, end(tb));
+            // A countdown change keeps the uncounted pops (set_check settles first).
+            assert!(take_turn(tb, c));
+            pop_hit(tb, c);
+            let before = len(tb);
+            set_check(tb, c, 5);
+            assert_eq!(len(tb), before);
+            (*tb).lanes.check(c, end(tb));
+        }
+    }
 
     /// A lane over its limit grows only after a miss, by its base limit, up to 8 times it
     /// and within the budget; shrink gives the growth back.

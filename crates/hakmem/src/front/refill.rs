@@ -86,13 +86,19 @@ pub unsafe fn refill(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) -> *mut u8 {
     b
 }
 
-/// The FastLane of class `c` went over its limit: give the older half back to the slabs.
+/// The FastLane of class `c` went over its limit (or the free hit's test says so, which
+/// `lane::settle_full` decides): give the older half back to the slabs.
 ///
 /// # Safety
 /// `tb` is the calling thread's block and `h` its heap.
 #[cold]
 #[inline(never)]
 pub unsafe fn flush(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx) {
+    // The free's test reads a room that leaves out the malloc hits since it was last made
+    // exact (lazy room, `types::Lanes`): the lane may not be full at all.
+    if !lane::settle_full(tb, c) {
+        return;
+    }
     if h.local().purging {
         // Memory is flowing back that nobody asks for: no lane keeps grown room.
         lane::shrink(tb, c);
