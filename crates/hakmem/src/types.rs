@@ -71,7 +71,7 @@ pub struct Block {
 /// scaling on the hit paths.
 ///
 /// **Lazy room.** The malloc hit does not count its pop in `room`: it decrements `check`
-/// only, and `settled[c]` keeps the value `check` had when `room` was last made exact, so
+/// only, and `settled` keeps the value `check` had when `room` was last made exact, so
 /// the pops since are `settled - check` and the room left is `room + settled - check`
 /// (`Lanes::room_left`). `room` alone is therefore never more than the room left, and the
 /// free hit's "went below 0" may be early: `lane::push_unchecked` then settles (`lane::settle`,
@@ -111,26 +111,31 @@ pub struct Block {
 pub struct Lanes {
     pub head: [*mut Block; NCLASS],
     pub count: [LaneCount; NCLASS],
-    pub settled: [i32; NCLASS],
     pub limit: [u16; NCLASS],
     pub refills: [u8; NCLASS],
     pub missed: [u64; 2],
     pub grow_left: i64,
 }
 
-/// A lane's two counters (see `Lanes`).
+/// A lane's counters (see `Lanes`), 8 bytes, so the hit paths index them with the class as
+/// they index `head`. `room` and `settled` are 16 bits: a lane holds at most 8 times 2048
+/// blocks (`lane::grow`), and the pops not yet counted are at most its limit + 1 (a settle
+/// comes at the latest when the frees since the last one have used up the room it found),
+/// so both fit; `settled` keeps the low 16 bits of `check`, and `settled - check` is taken
+/// in 16 bits. Kept inside the 8 bytes because the thread block is static TLS, which a
+/// `dlopen` of the library must find room for.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct LaneCount {
-    pub room: i32,
+    pub room: i16,
+    pub settled: i16,
     pub check: i32,
 }
 
 impl Lanes {
     pub const EMPTY: Lanes = Lanes {
         head: [ptr::null_mut(); NCLASS],
-        count: [LaneCount { room: 0, check: 0 }; NCLASS],
-        settled: [0; NCLASS],
+        count: [LaneCount { room: 0, settled: 0, check: 0 }; NCLASS],
         limit: [0; NCLASS],
         refills: [0; NCLASS],
         missed: [0; 2],
@@ -142,7 +147,7 @@ impl Lanes {
     #[inline]
     pub fn room_left(&self, c: usize) -> i32 {
         let k = &self.count[c];
-        k.room.wrapping_add(self.settled[c].wrapping_sub(k.check))
+        k.room as i32 + k.settled.wrapping_sub(k.check as i16) as i32
     }
 
     /// Verify lane `c`'s invariant (its blocks end at `end`); abort with a `hakmem:` line if

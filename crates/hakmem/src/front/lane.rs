@@ -93,7 +93,7 @@ pub unsafe fn grow(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
         return false;
     }
     l.limit[c] = (lim + base) as u16;
-    l.count[c].room += base as i32;
+    l.count[c].room += base as i16;
     l.grow_left -= bytes;
     true
 }
@@ -112,7 +112,7 @@ pub unsafe fn shrink(tb: *mut ThreadBlock, c: ClassIdx) {
     }
     l.grow_left += extra as i64 * crate::size_class::BLOCK_SIZE[c] as i64;
     l.limit[c] = base as u16;
-    l.count[c].room -= extra as i32;
+    l.count[c].room -= extra as i16;
 }
 
 /// Count one class-`c` malloc against the checked-malloc countdown (`Lanes::check`):
@@ -135,7 +135,7 @@ pub unsafe fn take_turn(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
 pub unsafe fn set_check(tb: *mut ThreadBlock, c: ClassIdx, n: i32) {
     settle(tb, c);
     (*tb).lanes.count[c].check = n;
-    (*tb).lanes.settled[c] = n;
+    (*tb).lanes.count[c].settled = n as i16;
 }
 
 /// The malloc hit decremented class `c`'s countdown but popped nothing (the countdown ran
@@ -146,7 +146,8 @@ pub unsafe fn set_check(tb: *mut ThreadBlock, c: ClassIdx, n: i32) {
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn not_popped(tb: *mut ThreadBlock, c: ClassIdx) {
-    (*tb).lanes.settled[c] -= 1;
+    let k = &mut (*tb).lanes.count[c];
+    k.settled = k.settled.wrapping_sub(1);
 }
 
 /// Count one class-`c` malloc that pops through `pop` (which counts it in `room` itself)
@@ -157,10 +158,10 @@ pub unsafe fn not_popped(tb: *mut ThreadBlock, c: ClassIdx) {
 /// `tb` is the calling thread's block.
 #[inline]
 pub unsafe fn count_turn(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
-    let l = &mut (*tb).lanes;
-    l.count[c].check -= 1;
-    l.settled[c] -= 1;
-    l.count[c].check >= 0
+    let k = &mut (*tb).lanes.count[c];
+    k.check -= 1;
+    k.settled = k.settled.wrapping_sub(1);
+    k.check >= 0
 }
 
 /// Make class `c`'s `room` exact: add the malloc hits since it last was.
@@ -170,13 +171,13 @@ pub unsafe fn count_turn(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
 #[inline(always)]
 pub unsafe fn settle(tb: *mut ThreadBlock, c: ClassIdx) {
     let l = (*tb).lanes.count.as_mut_ptr().add(c);
-    let settled = (*tb).lanes.settled.as_mut_ptr().add(c);
     // A volatile read of `room`: the free hit's decrement of it then stays one
     // read-modify-write instruction (the compiler would otherwise keep the value in a
     // register for this cold use, and load, decrement and store it in three).
     let room = ptr::read_volatile(ptr::addr_of!((*l).room));
-    (*l).room = room.wrapping_add((*settled).wrapping_sub((*l).check));
-    *settled = (*l).check;
+    let check = (*l).check as i16;
+    (*l).room = room.wrapping_add((*l).settled.wrapping_sub(check));
+    (*l).settled = check;
 }
 
 /// `refill::flush`'s check: settle lane `c` and say whether it is over its limit.
@@ -336,7 +337,7 @@ pub unsafe fn top(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
 #[inline]
 pub unsafe fn under_half(tb: *mut ThreadBlock, c: ClassIdx) -> bool {
     settle(tb, c);
-    (*tb).lanes.count[c].room > (limit(tb, c) / 2) as i32
+    (*tb).lanes.count[c].room as i32 > (limit(tb, c) / 2) as i32
 }
 
 /// Push block `p` of class `c`, which the caller checked is not on the lane already (the
@@ -398,7 +399,7 @@ pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) ->
     let hint = (*tb).rq.prefetch;
     settle(tb, c);
     let l = &mut (*tb).lanes;
-    let room = l.count[c].room;
+    let room = l.count[c].room as i32;
     let mut left = room;
     let mut head = l.head[c];
     while left > 0 && !b.is_null() {
@@ -409,7 +410,7 @@ pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) ->
         }
         if is_marked(tb, b as *mut u8) {
             l.head[c] = head;
-            l.count[c].room = left;
+            l.count[c].room = left as i16;
             if contains(tb, c, b as *mut u8) {
                 crate::msg::fatal("free", "double free detected (block freed twice by other threads)", b as usize);
             }
@@ -421,7 +422,7 @@ pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) ->
         b = next;
     }
     l.head[c] = head;
-    l.count[c].room = left;
+    l.count[c].room = left as i16;
     (b, room - left)
 }
 
@@ -435,7 +436,7 @@ pub unsafe fn put_chain(tb: *mut ThreadBlock, c: ClassIdx, mut b: *mut Block) ->
 pub unsafe fn borrow(tb: *mut ThreadBlock, c: ClassIdx, d: ClassIdx, want: u32) -> *mut u8 {
     settle(tb, d);
     let l = &mut (*tb).lanes;
-    let len = l.limit[d] as i32 - l.count[d].room;
+    let len = l.limit[d] as i32 - l.count[d].room as i32;
     let k = (want as i32).min(len / 2);
     if k <= 0 {
         return ptr::null_mut();
@@ -446,7 +447,7 @@ pub unsafe fn borrow(tb: *mut ThreadBlock, c: ClassIdx, d: ClassIdx, want: u32) 
         last = (*last).next;
     }
     l.head[d] = (*last).next;
-    l.count[d].room += k;
+    l.count[d].room += k as i16;
     (*last).next = ptr::null_mut();
     install(tb, c, first, k as u32)
 }
@@ -473,8 +474,8 @@ pub unsafe fn install(tb: *mut ThreadBlock, c: ClassIdx, head: *mut Block, n: u3
     }
     (*last).next = end(tb);
     l.head[c] = (*head).next;
-    l.count[c].room = l.limit[c] as i32 - (n as i32 - 1);
-    l.settled[c] = l.count[c].check;
+    l.count[c].room = (l.limit[c] as i32 - (n as i32 - 1)) as i16;
+    l.count[c].settled = l.count[c].check as i16;
     *mark_of(head as *mut u8) = 0;
     head as *mut u8
 }
@@ -495,8 +496,8 @@ pub unsafe fn split(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     }
     let rest = (*last).next;
     (*last).next = end(tb);
-    l.count[c].room = (lim - keep) as i32;
-    l.settled[c] = l.count[c].check;
+    l.count[c].room = (lim - keep) as i16;
+    l.count[c].settled = l.count[c].check as i16;
     rest
 }
 
@@ -510,8 +511,7 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
     let l = &mut (*tb).lanes;
     for c in 0..NCLASS {
         l.head[c] = end(tb);
-        l.count[c] = LaneCount { room: base_limit(c) as i32, check };
-        l.settled[c] = check;
+        l.count[c] = LaneCount { room: base_limit(c) as i16, settled: check as i16, check };
         l.limit[c] = base_limit(c) as u16;
     }
     l.missed = [0; 2];
@@ -525,8 +525,8 @@ pub unsafe fn reset(tb: *mut ThreadBlock) {
 /// `tb` is the calling thread's block.
 pub unsafe fn take_all(tb: *mut ThreadBlock, c: ClassIdx) -> *mut Block {
     let l = &mut (*tb).lanes;
-    l.count[c].room = l.limit[c] as i32;
-    l.settled[c] = l.count[c].check;
+    l.count[c].room = l.limit[c] as i16;
+    l.count[c].settled = l.count[c].check as i16;
     core::mem::replace(&mut l.head[c], end(tb))
 }
 
@@ -566,8 +566,8 @@ mod tests {
             let lim = limit(tb, c) as i32;
             assert!(lim >= 16);
             let len = |tb: *mut ThreadBlock| lim - (*tb).lanes.room_left(c);
-            // Install a chain of `n` blocks (`n - 1` stay on the lane), then take more hits
-            // than a quarter of the limit: room stays, the room left follows.
+            // Install a chain of `n` blocks (`n - 1` stay on the lane), then take more
+            // hits than a quarter of the limit: room stays, the room left follows.
             let hits = lim / 4 + 2;
             let n = hits as usize + 6;
             for i in 0..n - 1 {
@@ -592,11 +592,11 @@ mod tests {
             let mut settles = 0;
             loop {
                 let p = frees.next().unwrap();
-                let settled_before = (*tb).lanes.settled[c];
+                let settled_before = (*tb).lanes.count[c].settled;
                 let over = push_unchecked(tb, c, p);
-                if (*tb).lanes.settled[c] != settled_before {
+                if (*tb).lanes.count[c].settled != settled_before {
                     settles += 1;
-                    assert_eq!((*tb).lanes.count[c].room, lim - len(tb), "settled exactly");
+                    assert_eq!((*tb).lanes.count[c].room as i32, lim - len(tb), "settled exactly");
                 }
                 if over {
                     break;
@@ -651,7 +651,7 @@ mod tests {
             assert_eq!((*tb).lanes.grow_left, budget - want * bytes);
             shrink(tb, c);
             assert_eq!(limit(tb, c), base);
-            assert_eq!((*tb).lanes.count[c].room, base as i32);
+            assert_eq!((*tb).lanes.count[c].room, base as i16);
             assert_eq!((*tb).lanes.grow_left, budget);
         }
     }
