@@ -189,9 +189,8 @@ pub const fn class_index(bs: u32) -> ClassIdx {
 /// The 1 KiB class (the C7-ultra box deepens its lane).
 pub const C7: ClassIdx = class_index(TINY_MAX as u32);
 
-/// `DIV[c]` = ceil(2^64 / block size): an offset `n < 2^32` is a multiple of the block size
-/// exactly when `n * DIV[c]` (wrapping) is below `DIV[c]` (Lemire's divisibility test: one
-/// multiply and one compare, the free path's block-start check).
+/// `DIV[c]` = ceil(2^64 / block size), the multiplier of the free path's block-start test
+/// (`types::UnitRec::starts_block`, after Lemire's divisibility test).
 pub static DIV: [u64; NCLASS] = {
     let s = build_sizes();
     let mut t = [0u64; NCLASS];
@@ -202,13 +201,6 @@ pub static DIV: [u64; NCLASS] = {
     }
     t
 };
-
-/// Is `off` (an offset in a slab whose class has multiplier `div = DIV[c]`) the start
-/// of a block?
-#[inline(always)]
-pub fn is_block_offset(div: u64, off: u32) -> bool {
-    (off as u64).wrapping_mul(div) < div
-}
 
 /// Slab units (64 KiB each) a slab of this class spans: enough for >= 8 blocks.
 #[inline]
@@ -355,16 +347,6 @@ mod tests {
         }
         assert!(class_for_aligned(100, 4096).is_some());
         assert!(class_for_aligned(40000, 16).is_none());
-    }
-
-    #[test]
-    fn block_offset_test_matches_division() {
-        for c in 0..NCLASS {
-            let bs = BLOCK_SIZE[c];
-            for off in (0..4 * 65536u32).step_by(1).filter(|o| o % 7 == 0 || o % bs == 0 || o % bs == 1) {
-                assert_eq!(is_block_offset(DIV[c], off), off % bs == 0, "class {c} off {off}");
-            }
-        }
     }
 
     #[test]

@@ -471,37 +471,61 @@ pub const NO_OWNER: *mut Heap = ptr::dangling_mut();
 /// What the free fast path reads about a unit: one 32-byte record.
 ///
 /// Invariant: `owner != NO_OWNER` ⇔ `class < NCLASS` ⇔ the unit is part of a live class
-/// slab of heap `owner`; then `slab_off` is the distance from the slab's first block to
-/// this unit's first byte (0 for the head unit), so `(p % UNIT_SIZE) + slab_off` is `p`'s
-/// offset in its slab. Written only by the owner while no block of the unit is live in
-/// anyone's hands, so a thread freeing a live block reads a stable record.
+/// slab of heap `owner`; then `mul` and `start` make `starts_block` true exactly at the
+/// slab's block starts (`block_start_test`). Written only by the owner while no block of
+/// the unit is live in anyone's hands, so a thread freeing a live block reads a stable
+/// record. An all-zero record (a chunk of the arena without a SuperSlab) fails
+/// `starts_block`.
 #[repr(C, align(32))]
 #[derive(Clone, Copy)]
 pub struct UnitRec {
     pub owner: *mut Heap,
-    /// `size_class::DIV[class]` (the block-start check's multiplier); `PASS_DIV` when not
-    /// a class slab, or with the free-check box off.
-    pub div: u64,
-    pub slab_off: u32,
+    /// The block-start test's multiplier, `size_class::DIV[class]`; 0 (`PASS`) when not a
+    /// class slab, or with the free-check box off.
+    pub mul: u64,
+    /// The block-start test's offset: `first * mul + START_SLACK` (wrapping), `first` the
+    /// address of the slab's first block; `START_SLACK` with `PASS`.
+    pub start: u64,
     /// Class of the unit's slab, or `UC_FREE` / `UC_LARGE`.
     pub class: u8,
 }
 
-/// The block-start multiplier of units that are not class slabs (and of class slabs with the
-/// free-check box off): every offset passes but 1, which no block starts at (blocks are
-/// 16-byte aligned). The free hit path runs the block-start test before it knows whose unit
-/// it is, so such a unit must pass it and reach the owner's slow checks (a large span's
-/// start, a free unit's "invalid pointer").
-pub const PASS_DIV: u64 = u64::MAX;
+/// `starts_block(a)` is `a * mul - start >= START_MIN` (wrapping). With `mul = ceil(2^64 /
+/// size)` = `size * mul - 2^64 = e`, `0 <= e < size`, and `first` the slab's first block:
+/// - at a block start, `a = first + k * size`, `a * mul - first * mul = k * e`, below the
+///   slab's bytes (`< 2^18`), so subtracting `START_SLACK` too lands in
+///   `[2^64 - START_SLACK, 2^64)`, at or above `START_MIN`;
+/// - elsewhere in the slab, `a = first + k * size + r` with `0 < r < size`, the product is
+///   `r * mul + k * e`, between `mul >= 2^49` (sizes are at most 32 KiB) and
+///   `2^64 - mul + e + k * e` (no wrap), so after subtracting `START_SLACK` it is below
+///   `START_MIN`;
+/// - `PASS` (`mul = 0`, `start = START_SLACK`) gives exactly `START_MIN`: every address
+///   passes; an all-zero record gives 0: none does.
+///
+/// Against a multiplier applied to the offset in the slab, this takes the address itself
+/// (no offset to form) and compares with a constant (no second use of the multiplier): 5
+/// instructions on the free hit instead of 6. The constant is `2^31 - 1` rather than `2^31`
+/// so that `START_MIN - 1`, which the compiler compares with, is a sign-extended 32-bit
+/// immediate (`-2^31`).
+pub const START_SLACK: u64 = (1 << 31) - 1;
+/// See `START_SLACK`.
+pub const START_MIN: u64 = START_SLACK.wrapping_neg();
 
 impl UnitRec {
-    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, div: PASS_DIV, slab_off: 0, class: UC_FREE };
+    pub const FREE: UnitRec = UnitRec { owner: NO_OWNER, mul: 0, start: START_SLACK, class: UC_FREE };
 
-    /// Does address `a`, inside this unit, start a block? (one multiply:
-    /// `size_class::is_block_offset`; true for every offset but 1 when `div` is `PASS_DIV`)
+    /// The record of a unit of a class slab of `owner` whose first block is at `first`;
+    /// `check` false (free-check box off) makes every address pass, as `FREE` does.
+    pub fn class_slab(owner: *mut Heap, class: u8, first: usize, check: bool) -> UnitRec {
+        let mul = if check { crate::size_class::DIV[class as usize] } else { 0 };
+        UnitRec { owner, mul, start: (first as u64).wrapping_mul(mul).wrapping_add(START_SLACK), class }
+    }
+
+    /// Does address `a`, inside this unit, start a block? One multiply, one subtract, one
+    /// compare (see `START_SLACK`).
     #[inline(always)]
     pub fn starts_block(&self, a: usize) -> bool {
-        crate::size_class::is_block_offset(self.div, (a as u32 & (UNIT_SIZE as u32 - 1)) + self.slab_off)
+        (a as u64).wrapping_mul(self.mul).wrapping_sub(self.start) >= START_MIN
     }
 }
 
@@ -596,6 +620,33 @@ pub fn unit_of(p: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The block-start test holds exactly at block starts, for every class, in every unit
+    /// of a slab, at arena-like and low addresses; `PASS` passes everything and an
+    /// all-zero record nothing.
+    #[test]
+    fn block_start_test_matches_division() {
+        use crate::size_class::{slab_units, BLOCK_SIZE, NCLASS};
+        let owner = 0x1000 as *mut Heap;
+        for chunk in [0x4000_0000_0000usize, 0x7f12_3440_0000, 0x20_0000] {
+            for c in 0..NCLASS {
+                let bs = BLOCK_SIZE[c] as usize;
+                let first = chunk + 3 * UNIT_SIZE;
+                let rec = UnitRec::class_slab(owner, c as u8, first, true);
+                let end = first + slab_units(c) * UNIT_SIZE;
+                for a in (first..end).filter(|a| (a - first) % 7 == 0 || (a - first) % bs <= 1 || a % 16 == 0) {
+                    assert_eq!(rec.starts_block(a), (a - first) % bs == 0, "class {c} first {first:#x} a {a:#x}");
+                }
+                let pass = UnitRec::class_slab(owner, c as u8, first, false);
+                assert!(pass.starts_block(first + 1) && pass.starts_block(first + bs));
+            }
+        }
+        let zero = UnitRec { owner: ptr::null_mut(), mul: 0, start: 0, class: 0 };
+        for a in [0usize, 16, 0x4000_0000_0000, 0x4000_0001_0010, usize::MAX] {
+            assert!(UnitRec::FREE.starts_block(a), "{a:#x}");
+            assert!(!zero.starts_block(a), "{a:#x}");
+        }
+    }
 
     #[test]
     fn address_arithmetic_finds_header_and_unit() {

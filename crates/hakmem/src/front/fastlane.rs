@@ -377,10 +377,10 @@ unsafe fn free_in_superslab<T: ThreadAccess>(p: *mut u8) {
     // One read of the unit record (a copy: its fields are loaded from the chunk base with
     // constant offsets).
     let rec = *(*ss).units.as_ptr().add(unit_of(a));
-    // Free-check box: the pointer must start a block (one multiply). Tested before the
-    // owner compare, so remote frees are checked here too; units that are not class slabs
-    // (and every unit with the box off) carry `PASS_DIV`, which passes any block-aligned
-    // offset on to the owner's slow checks.
+    // Free-check box: the pointer must start a block (one multiply, `UnitRec::starts_block`).
+    // Tested before the owner compare, so remote frees are checked here too; units that are
+    // not class slabs (and every unit with the box off) pass any address on to the owner's
+    // slow checks; an arena chunk without a SuperSlab (all zeros) passes none.
     if !rec.starts_block(a) {
         // A call that does not return (not a tail jump): with frame pointers on
         // (.cargo/config.toml, for the prof box's stack walk) it gives the compiler a block

@@ -18,7 +18,7 @@ use crate::backend::{self, region};
 use crate::size_class::NCLASS;
 use crate::sync::Ordering;
 use crate::types::{
-    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, NO_OWNER, PASS_DIV, UNITS, UNIT_SIZE,
+    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, UNITS, UNIT_SIZE,
     USABLE_UNITS_MASK,
 };
 use core::ptr;
@@ -105,15 +105,15 @@ pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: Unit
     let mask = (((1u64 << k) - 1) << first) as u32;
     debug_assert_eq!((*ss).free_units & mask, mask);
     (*ss).free_units &= !mask;
-    let owner = if (uclass as usize) < NCLASS { (*ss).owner.load(Ordering::Relaxed) } else { NO_OWNER };
     // The free-check box off: every class block passes the block-start test.
-    let div = if (uclass as usize) < NCLASS && crate::config::tuning().on(crate::boxes::sw::FREE_CHECK) {
-        crate::size_class::DIV[uclass as usize]
+    let rec = if (uclass as usize) < NCLASS {
+        let check = crate::config::tuning().on(crate::boxes::sw::FREE_CHECK);
+        UnitRec::class_slab((*ss).owner.load(Ordering::Relaxed), uclass, chunk_of(ss) + first * UNIT_SIZE, check)
     } else {
-        PASS_DIV
+        UnitRec { class: uclass, ..UnitRec::FREE }
     };
     for u in first..first + k {
-        (*ss).units[u] = UnitRec { owner, div, slab_off: ((u - first) * UNIT_SIZE) as u32, class: uclass };
+        (*ss).units[u] = rec;
         (*ss).slabs[u].kind = if u == first { kind } else { UnitKind::Tail };
         (*ss).slabs[u].head = first as u8;
     }
@@ -182,7 +182,7 @@ mod tests {
             assert_eq!((*p).units[3].class, 9);
             assert!(release_units(p, 1));
             assert_eq!((*p).units[3].class, UC_FREE);
-            assert_eq!((*p).units[3].owner, NO_OWNER);
+            assert_eq!((*p).units[3].owner, crate::types::NO_OWNER);
             crate::backend::os::unmap(chunk as *mut u8, SS_SIZE);
         }
     }
