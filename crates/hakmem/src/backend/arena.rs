@@ -3,6 +3,17 @@
 //! SuperSlab block?", takes four instructions with its branch (`contains`: load the base,
 //! xor, shift) instead of the region map's nine (bounds test, shift, byte load, compare).
 //!
+//! **The unit-record table.** The window's first `TABLE_CHUNKS` chunks hold the unit
+//! records (`types::UnitRec`) of every 64 KiB unit of the window, in address order: the
+//! record of address `a` is at `base + ((a - base) >> UNIT_SHIFT) * 32` (`rec_at`). The free
+//! hit finds its record with one subtract, one shift and one bound test (the bound is the
+//! window test too), where the chunk header's records took the window test, the chunk base
+//! and the unit offset (`front::fastlane::free`). Records of arena chunks live only here
+//! (`heap::superslab::unit_rec`); chunks outside the arena keep theirs in their header. The
+//! table is committed 64 KiB at a time as chunks are first handed out (`take`), and a chunk
+//! given back has its records zeroed (`give`): a record reads as zeros unless its chunk
+//! holds a SuperSlab (the table's own chunks never do).
+//!
 //! **Why a wrong "yes" is safe.** Every byte of the window `[base, base + 2^SHIFT)` is
 //! mapped and readable at all times. The reservation is a read-only private mapping (zero
 //! pages, no commit charge); a chunk is made read-write when it is taken (`os::commit`);
@@ -36,13 +47,20 @@
 
 use super::os;
 use crate::sync::{AtomicUsize, Ordering::Relaxed, SpinLock};
-use crate::types::{SS_SHIFT, SS_SIZE};
+use crate::types::{UnitRec, SS_SHIFT, SS_SIZE, UNITS, UNIT_SHIFT};
 
 /// log2 of the arena's size (16 GiB), which is also its alignment. Reserving it takes twice
 /// that much address space (valgrind refuses reservations over 32 GiB).
 pub const SHIFT: usize = 34;
 /// The arena's chunks.
 pub const CHUNKS: usize = 1 << (SHIFT - SS_SHIFT);
+/// The window's units (records in the table).
+pub const WINDOW_UNITS: usize = 1 << (SHIFT - UNIT_SHIFT);
+/// Chunks at the window's start that hold the unit-record table (8 MiB).
+pub const TABLE_CHUNKS: usize = (WINDOW_UNITS * core::mem::size_of::<UnitRec>()) >> SS_SHIFT;
+/// The table is made writable this many bytes at a time (the records of 64 chunks).
+const TABLE_GRAIN: usize = 64 << 10;
+const _: () = assert!(core::mem::size_of::<UnitRec>() == 32 && TABLE_CHUNKS * SS_SIZE == WINDOW_UNITS * 32);
 
 /// Without an arena: an address whose window `[NOWHERE, NOWHERE + 2^SHIFT)` holds only
 /// non-canonical addresses, which no mapping can have (see `contains`).
@@ -66,9 +84,13 @@ struct Arena {
     /// over read-only, to be committed again).
     free: [u32; CHUNKS],
     nfree: usize,
+    /// Bytes of the unit-record table made writable (a multiple of `TABLE_GRAIN`): the
+    /// records of every chunk below `next`.
+    table: usize,
 }
 
-static ARENA: SpinLock<Arena> = SpinLock::new(Arena { tried: false, cap: 0, next: 0, free: [0; CHUNKS], nfree: 0 });
+static ARENA: SpinLock<Arena> =
+    SpinLock::new(Arena { tried: false, cap: 0, next: 0, free: [0; CHUNKS], nfree: 0, table: 0 });
 
 /// Chunks handed out (fresh or again) and given back, for the stats report.
 pub static TAKEN: AtomicUsize = AtomicUsize::new(0);
@@ -82,6 +104,19 @@ pub static GIVEN: AtomicUsize = AtomicUsize::new(0);
 #[inline(always)]
 pub fn contains(p: usize) -> bool {
     (p ^ BASE.load(Relaxed)) >> SHIFT == 0
+}
+
+/// The window's base (`NOWHERE` without an arena): the free hit computes its record from it.
+#[inline(always)]
+pub fn base() -> usize {
+    BASE.load(Relaxed)
+}
+
+/// The unit record of address `a`, which is in the window (`contains`).
+#[inline(always)]
+pub fn rec_at(a: usize) -> *mut UnitRec {
+    let base = base();
+    (base + ((a - base) >> UNIT_SHIFT) * core::mem::size_of::<UnitRec>()) as *mut UnitRec
 }
 
 /// The arena's size in GiB, 0 without one (stats).
@@ -107,7 +142,23 @@ fn reserve(a: &mut Arena) {
         return;
     }
     a.cap = CHUNKS;
+    // The table's chunks are never handed out.
+    a.next = TABLE_CHUNKS;
     BASE.store((raw + size - 1) & !(size - 1), Relaxed);
+}
+
+/// Make the table's records of chunks below `upto` writable (under the lock). False when
+/// the kernel refuses (the commit limits).
+fn table_cover(a: &mut Arena, upto: usize) -> bool {
+    let need = (upto * UNITS * core::mem::size_of::<UnitRec>()).next_multiple_of(TABLE_GRAIN);
+    if need <= a.table {
+        return true;
+    }
+    if !os::commit((BASE.load(Relaxed) + a.table) as *mut u8, need - a.table) {
+        return false;
+    }
+    a.table = need;
+    true
 }
 
 /// Up to `n` adjacent read-write chunks: `(first, count)`, `count` 0 when the arena is off,
@@ -131,6 +182,9 @@ pub fn take(n: usize) -> (usize, usize) {
         } else {
             let got = n.min(a.cap - a.next);
             let first = a.next;
+            if got > 0 && !table_cover(&mut a, first + got) {
+                return (0, 0);
+            }
             a.next += got;
             (first, got, true)
         }
@@ -165,6 +219,8 @@ pub fn take(n: usize) -> (usize, usize) {
 /// `chunk` came from `take`, is not in use, and nobody will write it.
 pub unsafe fn give(chunk: usize) {
     debug_assert!(contains(chunk) && chunk % SS_SIZE == 0);
+    // Its records read as zeros again (no SuperSlab: every free of it takes the slow side).
+    core::ptr::write_bytes(rec_at(chunk), 0, UNITS);
     let mut e = ((chunk - BASE.load(Relaxed)) >> SS_SHIFT) as u32;
     if os::writable_limited() {
         os::uncommit(chunk as *mut u8, SS_SIZE);
@@ -204,6 +260,17 @@ mod tests {
         assert!(contains(c) && contains(c + 2 * SS_SIZE - 1));
         assert_eq!(c % SS_SIZE, 0);
         let base = BASE.load(Relaxed);
+        assert!(c >= base + TABLE_CHUNKS * SS_SIZE, "the table's chunks are not handed out");
+        // The records of both chunks are in the table, writable, and read as zeros.
+        for u in 0..2 * UNITS {
+            let r = rec_at(c + (u << UNIT_SHIFT));
+            assert!((r as usize) >= base && (r as usize) < c);
+            // SAFETY: the table covers every chunk handed out.
+            unsafe {
+                assert_eq!((*r).mul, 0);
+                (*r).class = 5;
+            }
+        }
         assert_eq!(base % (1 << SHIFT), 0);
         assert!(!contains(base - 1) && !contains(base + (1 << SHIFT)));
         assert!(!contains(0) && !contains(usize::MAX) && !contains(NOWHERE - 1));
@@ -212,8 +279,10 @@ mod tests {
             *((c + 100) as *mut u64) = 7;
             *((c + SS_SIZE + 8) as *mut u64) = 9;
             give(c);
-            // Given back: still readable, zero again.
+            // Given back: still readable, zero again, and so are its records.
             assert_eq!(*((c + 100) as *const u64), 0);
+            assert_eq!((*rec_at(c + 100)).class, 0);
+            assert_eq!((*rec_at(c + SS_SIZE + 100)).class, 5);
             // The far end of the window was never used: readable zeros too.
             assert_eq!(*((base + (1 << SHIFT) - 8) as *const u64), 0);
             assert_eq!(*((c + SS_SIZE + 8) as *const u64), 9);

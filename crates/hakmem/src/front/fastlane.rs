@@ -15,7 +15,8 @@ use crate::prof;
 use crate::size_class::{class_coarse, class_direct, ClassIdx, BLOCK_SIZE, DIRECT_MAX, NCLASS, SMALL_MAX};
 use crate::sync::Ordering;
 use crate::types::{
-    ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, LARGE_MAX, NO_OWNER, UC_FREE, UC_LARGE, UNIT_SIZE,
+    ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, UnitRec, LARGE_MAX, NO_OWNER, UC_FREE, UC_LARGE,
+    UNIT_SHIFT, UNIT_SIZE,
 };
 
 // ---- malloc ------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ pub unsafe fn sample_stands_for(p: *mut u8, usable: usize) -> Option<usize> {
     }
     let a = p as usize;
     let ss = ss_of(a);
-    if (*ss).units[unit_of(a)].class != UC_LARGE || !(*superslab::meta_of(ss, a)).sampled {
+    if (*superslab::unit_rec(ss, unit_of(a))).class != UC_LARGE || !(*superslab::meta_of(ss, a)).sampled {
         return None;
     }
     let prob = prof::sampled_prob(a)?;
@@ -355,28 +356,46 @@ pub unsafe fn alloc_huge<T: ThreadAccess>(n: usize, align: usize, zero: bool) ->
 /// As `malloc`; `p` is anything (bad input ends in a `hakmem:` line and abort).
 #[inline(always)]
 pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
-    // Arena box: one test (xor, shift) says "maybe a SuperSlab block" (every chunk of the
-    // arena can be read, and one without a live SuperSlab fails the tests below:
-    // `backend::arena`). Outside the arena, the region map decides (`free_not_superslab`).
-    if !arena::contains(p as usize) {
+    // Arena box: the unit's record is in the arena's table, at `base + ((p - base) >> 16) *
+    // 32`; the index's bound is the window test (every record of the window can be read,
+    // and one without a live SuperSlab fails the tests below: `backend::arena`). Outside the
+    // arena, the region map decides (`free_not_superslab`).
+    let base = arena::base();
+    let u = unit_index((p as usize).wrapping_sub(base));
+    if u >= arena::WINDOW_UNITS {
         return free_not_superslab::<T>(p);
     }
-    free_in_superslab::<T>(p)
+    // One read of the record (a copy: its fields are loaded with constant offsets).
+    free_with_rec::<T>(p, *((base + u * core::mem::size_of::<UnitRec>()) as *const UnitRec))
 }
 
-/// The free of a pointer whose chunk may be read as a SuperSlab (in the arena, or live in
-/// the region map).
+/// `d >> UNIT_SHIFT`, hidden from the optimiser on x86-64: seen through, the bound test on
+/// the index becomes `d >> 34 != 0`, which needs a copy of `d` (one instruction more on the
+/// free hit than a compare of the index with a constant).
+#[inline(always)]
+fn unit_index(d: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut u = d;
+        // SAFETY: a shift of a register; no memory, no stack.
+        unsafe { core::arch::asm!("shr {0}, {s}", inout(reg) u, s = const UNIT_SHIFT, options(pure, nomem, nostack)) };
+        u
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        d >> UNIT_SHIFT
+    }
+}
+
+/// The free of a pointer whose unit record `rec` was read (from the arena's table, or from
+/// a live SuperSlab's header).
 ///
 /// # Safety
-/// As `free`; `p`'s chunk is mapped and readable.
+/// As `free`; `rec` is the record of `p`'s unit, read just now.
 #[inline(always)]
-unsafe fn free_in_superslab<T: ThreadAccess>(p: *mut u8) {
+unsafe fn free_with_rec<T: ThreadAccess>(p: *mut u8, rec: UnitRec) {
     let a = p as usize;
-    let ss = ss_of(a);
     let tb = T::block();
-    // One read of the unit record (a copy: its fields are loaded from the chunk base with
-    // constant offsets).
-    let rec = *(*ss).units.as_ptr().add(unit_of(a));
     // Free-check box: the pointer must start a block (one multiply, `UnitRec::starts_block`).
     // Tested before the owner compare, so remote frees are checked here too; units that are
     // not class slabs (and every unit with the box off) pass any address on to the owner's
@@ -390,7 +409,7 @@ unsafe fn free_in_superslab<T: ThreadAccess>(p: *mut u8) {
     // One compare settles "a class slab of this thread's heap" (free units and large
     // spans carry NO_OWNER, which matches no thread).
     if rec.owner != (*tb).fast_heap {
-        return free_other(p, tb, ss, rec.owner);
+        return free_other(p, tb, rec.owner);
     }
     let c = rec.class as usize;
     // Free-check box (with it off, `fast_heap` is null and local frees reach
@@ -496,7 +515,8 @@ unsafe fn is_free_here(tb: *mut ThreadBlock, c: ClassIdx, p: *mut u8) -> bool {
 /// `tb` is the calling thread's block; `p` lies in the live SuperSlab `ss`, whose unit
 /// record names `owner`.
 #[inline(never)]
-unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap) {
+unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, owner: *mut Heap) {
+    let ss = ss_of(p as usize);
     // The common remote free first: another heap's small block for the queue that is open
     // (`rq.owner` is a heap only while a queue is open, never this thread's heap). The hit
     // path has run the block-start test.
@@ -519,7 +539,7 @@ unsafe fn free_other(p: *mut u8, tb: *mut ThreadBlock, ss: *mut SuperSlab, owner
 #[inline(never)]
 unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut Heap, p: *mut u8) {
     let a = p as usize;
-    let rec = (*ss).units[unit_of(a)];
+    let rec = *superslab::unit_rec(ss, unit_of(a));
     // The hit path has run the block-start test (class slabs; other units pass it).
     if owner == (*tb).heap && !(*tb).heap.is_null() && !tuning().on(sw::HARDEN) {
         // A class block of this thread's heap that the hit path sent here: the free-check
@@ -565,7 +585,7 @@ unsafe fn free_other_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, owner: *mut 
 unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
     let a = p as usize;
     let owner = (*ss).owner.load(Ordering::Acquire);
-    let uc = (*ss).units[unit_of(a)].class;
+    let uc = (*superslab::unit_rec(ss, unit_of(a))).class;
     if owner.is_null() || uc == UC_FREE {
         msg::fatal("free", "invalid pointer or double free (not inside a live slab)", a);
     }
@@ -613,7 +633,7 @@ unsafe fn free_slow(tb: *mut ThreadBlock, ss: *mut SuperSlab, p: *mut u8) {
 #[inline(never)]
 unsafe fn free_not_superslab<T: ThreadAccess>(p: *mut u8) {
     if region::is_superslab(p as usize) {
-        return free_in_superslab::<T>(p);
+        return free_with_rec::<T>(p, *superslab::rec_of(p as usize));
     }
     if p.is_null() || bootstrap::contains(p) {
         return;
@@ -638,7 +658,7 @@ unsafe fn free_not_superslab<T: ThreadAccess>(p: *mut u8) {
 pub unsafe fn check_realloc<T: ThreadAccess>(p: *mut u8) {
     let a = p as usize;
     let ss = ss_of(a);
-    let rec = (*ss).units[unit_of(a)];
+    let rec = *superslab::unit_rec(ss, unit_of(a));
     let c = rec.class as usize;
     if c >= NCLASS {
         return;
@@ -668,7 +688,7 @@ pub unsafe fn usable_size(p: *mut u8) -> usize {
     let a = p as usize;
     if region::is_superslab(a) {
         let ss = ss_of(a);
-        let uc = (*ss).units[unit_of(a)].class;
+        let uc = (*superslab::unit_rec(ss, unit_of(a))).class;
         if uc == UC_FREE || (*ss).owner.load(Ordering::Relaxed).is_null() {
             return 0;
         }

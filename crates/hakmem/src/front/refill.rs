@@ -6,9 +6,9 @@
 use super::lane::{self, base_limit};
 use crate::boxes::{self, harden, sw};
 use crate::config::tuning;
-use crate::heap;
+use crate::heap::{self, superslab};
 use crate::size_class::{ClassIdx, NCLASS};
-use crate::types::{bump, ss_of, unit_of, Block, Heap, ThreadBlock};
+use crate::types::{bump, Block, Heap, ThreadBlock};
 use core::ptr;
 
 /// Class-borrow box: the most blocks one refill takes from the next class's lane (a walk
@@ -134,7 +134,7 @@ unsafe fn give_back(tb: *mut ThreadBlock, h: &Heap, c: ClassIdx, mut b: *mut Blo
     let mut sent = 0;
     while b != end {
         let next = (*b).next;
-        let owner = (*ss_of(b as usize)).units[unit_of(b as usize)].owner;
+        let owner = (*superslab::rec_of(b as usize)).owner;
         if owner == me {
             (*b).next = own;
             own = b;
@@ -183,7 +183,7 @@ pub unsafe fn drain_inbox_to_lanes(tb: *mut ThreadBlock, h: &Heap) {
         if ahead {
             super::prefetch(*(b as *const usize).add(1));
         }
-        let c = (*ss_of(b as usize)).units[unit_of(b as usize)].class as usize;
+        let c = (*superslab::rec_of(b as usize)).class as usize;
         if c < NCLASS && lane::put_if_room(tb, c, b) {
             to_lanes += 1;
         } else if heap::is_slab_node(b) {

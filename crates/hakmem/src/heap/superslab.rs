@@ -6,9 +6,14 @@
 //!
 //! ```text
 //!   ss   = p & !(2 MiB - 1)            -> SuperSlab header
-//!   unit = (p >> 16) & 31              -> ss.units[unit] {owner, class} (fast free),
+//!   unit = (p >> 16) & 31              -> the unit's record {owner, class, block-start
+//!                                         test} (fast free: `unit_rec`),
 //!                                         ss.slabs[ss.slabs[unit].head] (the slab's meta)
 //! ```
+//!
+//! A unit's record is in the arena's unit-record table when the chunk is the arena's
+//! (`backend::arena::rec_at`: `base + ((p - base) >> 16) * 32`), else in `ss.units[unit]`;
+//! `unit_rec` is the one way to it.
 //!
 //! Owner: the heap that owns the SuperSlab (`heap` layer). Headers are written through raw
 //! places (never a `&mut SuperSlab`), because other threads may read `units[u]` of a unit
@@ -18,8 +23,7 @@ use crate::backend::{self, region};
 use crate::size_class::NCLASS;
 use crate::sync::Ordering;
 use crate::types::{
-    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, UNITS, UNIT_SIZE,
-    USABLE_UNITS_MASK,
+    chunk_of, Heap, SlabMeta, SuperSlab, UnitKind, UnitRec, HEADER_OFF, UNITS, UNIT_SIZE, USABLE_UNITS_MASK,
 };
 use core::ptr;
 
@@ -73,7 +77,7 @@ pub unsafe fn decommit_units(ss: *mut SuperSlab, first: usize, k: usize) {
 /// `ss` points to a mapped, 2 MiB-aligned chunk no one else uses.
 pub unsafe fn init(ss: *mut SuperSlab, owner: *mut Heap) {
     for u in 0..UNITS {
-        (*ss).units[u] = UnitRec::FREE;
+        *unit_rec(ss, u) = UnitRec::FREE;
         (*ss).slabs[u] = SlabMeta::EMPTY;
         crate::types::SlabRemote::init(ptr::addr_of_mut!((*ss).remote[u]));
     }
@@ -113,7 +117,7 @@ pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: Unit
         UnitRec { class: uclass, ..UnitRec::FREE }
     };
     for u in first..first + k {
-        (*ss).units[u] = rec;
+        *unit_rec(ss, u) = rec;
         (*ss).slabs[u].kind = if u == first { kind } else { UnitKind::Tail };
         (*ss).slabs[u].head = first as u8;
     }
@@ -130,11 +134,35 @@ pub unsafe fn claim_units(ss: *mut SuperSlab, first: usize, k: usize, kind: Unit
 pub unsafe fn release_units(ss: *mut SuperSlab, first: usize) -> bool {
     let k = (*ss).slabs[first].units as usize;
     for u in first..first + k {
-        (*ss).units[u] = UnitRec::FREE;
+        *unit_rec(ss, u) = UnitRec::FREE;
         (*ss).slabs[u] = SlabMeta::EMPTY;
     }
     (*ss).free_units |= (((1u64 << k) - 1) << first) as u32;
     (*ss).free_units == USABLE_UNITS_MASK
+}
+
+/// The record of unit `u` of `ss`: in the arena's unit-record table for a chunk of the
+/// arena (`backend::arena`, where the free hit reads it), else in the chunk's header.
+///
+/// # Safety
+/// `ss` is a SuperSlab header (of a mapped chunk); `u < UNITS`.
+#[inline(always)]
+pub unsafe fn unit_rec(ss: *mut SuperSlab, u: usize) -> *mut UnitRec {
+    let unit = chunk_of(ss) + u * UNIT_SIZE;
+    if backend::arena::contains(unit) {
+        backend::arena::rec_at(unit)
+    } else {
+        ptr::addr_of_mut!((*ss).units[u])
+    }
+}
+
+/// The record of the unit holding address `a`, which is inside a SuperSlab's chunk.
+///
+/// # Safety
+/// As `unit_rec`.
+#[inline(always)]
+pub unsafe fn rec_of(a: usize) -> *mut UnitRec {
+    unit_rec(crate::types::ss_of(a), crate::types::unit_of(a))
 }
 
 /// Meta of the slab or span containing address `p`.
@@ -179,10 +207,10 @@ mod tests {
             for off in [0usize, 1, UNIT_SIZE, 4 * UNIT_SIZE - 1] {
                 assert_eq!(meta_of(p, (*m).start + off), m);
             }
-            assert_eq!((*p).units[3].class, 9);
+            assert_eq!((*unit_rec(p, 3)).class, 9);
             assert!(release_units(p, 1));
-            assert_eq!((*p).units[3].class, UC_FREE);
-            assert_eq!((*p).units[3].owner, crate::types::NO_OWNER);
+            assert_eq!((*unit_rec(p, 3)).class, UC_FREE);
+            assert_eq!((*unit_rec(p, 3)).owner, crate::types::NO_OWNER);
             crate::backend::os::unmap(chunk as *mut u8, SS_SIZE);
         }
     }
