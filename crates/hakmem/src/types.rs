@@ -626,11 +626,11 @@ mod tests {
     /// all-zero record nothing.
     #[test]
     fn block_start_test_matches_division() {
-        use crate::size_class::{slab_units, BLOCK_SIZE, NCLASS};
+        use crate::size_class::{slab_units, BLOCK_SIZE};
         let owner = 0x1000 as *mut Heap;
         for chunk in [0x4000_0000_0000usize, 0x7f12_3440_0000, 0x20_0000] {
-            for c in 0..NCLASS {
-                let bs = BLOCK_SIZE[c] as usize;
+            for (c, &bs) in BLOCK_SIZE.iter().enumerate() {
+                let bs = bs as usize;
                 let first = chunk + 3 * UNIT_SIZE;
                 let rec = UnitRec::class_slab(owner, c as u8, first, true);
                 let end = first + slab_units(c) * UNIT_SIZE;
