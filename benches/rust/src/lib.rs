@@ -76,6 +76,14 @@ pub const WORKLOADS: &[Workload] = &[
         run: strings,
     },
     Workload {
+        name: "random-mixed",
+        about: "the headline pattern through #[global_allocator]: 8192 slots, xorshift32 \
+                (seed 1234567); each op drops a full slot's Box<[u8]> or allocates 16..1039 \
+                bytes into an empty one and writes its first byte",
+        default_n: 10_000_000,
+        run: random_mixed,
+    },
+    Workload {
         name: "churn",
         about: "Vec of 4096 boxed byte slices, n random slot replacements, sizes 8 B..32 KiB \
                 log-uniform (uninitialised but for the first and last byte)",
@@ -212,6 +220,37 @@ pub fn strings(n: u64) -> u64 {
         }
     }
     sum + kept.iter().map(|s| s.len() as u64).sum::<u64>()
+}
+
+/// random-mixed as `hakmem-workload` and the C program run it (8192 slots, xorshift32,
+/// free a full slot or allocate `16 + (r & 1023)` bytes into an empty one), written again
+/// for `#[global_allocator]`: a third program for the headline pattern, whose allocations
+/// go through Rust's `alloc`/`dealloc` with their `Layout` instead of `LD_PRELOAD`'s malloc.
+/// No warm-up: the runner times the whole process.
+pub fn random_mixed(n: u64) -> u64 {
+    const WS: usize = 8192;
+    let mut x: u32 = 1_234_567;
+    let mut slots: Vec<Option<Box<[MaybeUninit<u8>]>>> = (0..WS).map(|_| None).collect();
+    let (mut mallocs, mut sum) = (0u64, 0u64);
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let slot = &mut slots[x as usize % WS];
+        match slot.take() {
+            Some(old) => {
+                // SAFETY: the first byte of every block is written before it is stored.
+                sum = sum.wrapping_add(unsafe { old[0].assume_init() } as u64);
+            }
+            None => {
+                let mut block = Box::<[u8]>::new_uninit_slice(16 + (x & 1023) as usize);
+                block[0].write(x as u8);
+                *slot = Some(block);
+                mallocs += 1;
+            }
+        }
+    }
+    mallocs.wrapping_mul(31).wrapping_add(sum)
 }
 
 pub fn churn(n: u64) -> u64 {
