@@ -50,6 +50,11 @@ pub unsafe fn limit(tb: *mut ThreadBlock, c: ClassIdx) -> u32 {
 /// A lane grows to at most this many times its base limit.
 const GROW_MAX: u32 = 8;
 
+// `LaneCount::room` and the pops not yet counted are 16-bit: the pops are at most the limit
+// + 1, and the lazy room is at least minus that; the largest base limit is 512 blocks
+// (`size_class::fastlane_limit`) times 4 (the C7-ultra box), grown at most `GROW_MAX` times.
+const _: () = assert!(512 * 4 * GROW_MAX + 2 <= i16::MAX as u32);
+
 /// A refill of class `c`: its lane ran empty (see `grow`); one more refill counted.
 ///
 /// # Safety
