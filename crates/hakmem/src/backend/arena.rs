@@ -116,7 +116,38 @@ pub fn base() -> usize {
 #[inline(always)]
 pub fn rec_at(a: usize) -> *mut UnitRec {
     let base = base();
-    (base + ((a - base) >> UNIT_SHIFT) * core::mem::size_of::<UnitRec>()) as *mut UnitRec
+    (base + unit_index(a - base) * core::mem::size_of::<UnitRec>()) as *mut UnitRec
+}
+
+/// The free hit's lookup: the record of `p`'s unit if `p` is in the window, else `None`
+/// (without an arena, `None` for every canonical address: see `contains`). Subtract,
+/// shift, compare the index with the window's units, scale: the bound is the window test.
+#[inline(always)]
+pub fn rec_in_window(p: usize) -> Option<*const UnitRec> {
+    let base = base();
+    let u = unit_index(p.wrapping_sub(base));
+    if u >= WINDOW_UNITS {
+        return None;
+    }
+    Some((base + u * core::mem::size_of::<UnitRec>()) as *const UnitRec)
+}
+
+/// `d >> UNIT_SHIFT`, hidden from the optimiser on x86-64: seen through, `rec_in_window`'s
+/// bound on the index becomes `d >> 34 != 0`, which needs a copy of `d` (one instruction
+/// more on the free hit than a compare of the index with a constant).
+#[inline(always)]
+fn unit_index(d: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut u = d;
+        // SAFETY: a shift of a register; no memory, no stack.
+        unsafe { core::arch::asm!("shr {0}, {s}", inout(reg) u, s = const UNIT_SHIFT, options(pure, nomem, nostack)) };
+        u
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        d >> UNIT_SHIFT
+    }
 }
 
 /// The arena's size in GiB, 0 without one (stats).

@@ -16,7 +16,7 @@ use crate::size_class::{class_coarse, class_direct, ClassIdx, BLOCK_SIZE, DIRECT
 use crate::sync::Ordering;
 use crate::types::{
     ss_of, unit_of, Block, Heap, SuperSlab, ThreadBlock, UnitKind, UnitRec, LARGE_MAX, NO_OWNER, UC_FREE, UC_LARGE,
-    UNIT_SHIFT, UNIT_SIZE,
+    UNIT_SIZE,
 };
 
 // ---- malloc ------------------------------------------------------------------------------
@@ -356,34 +356,14 @@ pub unsafe fn alloc_huge<T: ThreadAccess>(n: usize, align: usize, zero: bool) ->
 /// As `malloc`; `p` is anything (bad input ends in a `hakmem:` line and abort).
 #[inline(always)]
 pub unsafe fn free<T: ThreadAccess>(p: *mut u8) {
-    // Arena box: the unit's record is in the arena's table, at `base + ((p - base) >> 16) *
-    // 32`; the index's bound is the window test (every record of the window can be read,
-    // and one without a live SuperSlab fails the tests below: `backend::arena`). Outside the
+    // Arena box: the unit's record is in the arena's table, found with a subtract, a shift
+    // and a bound that is also the window test (every record of the window can be read, and
+    // one without a live SuperSlab fails the tests below: `backend::arena`). Outside the
     // arena, the region map decides (`free_not_superslab`).
-    let base = arena::base();
-    let u = unit_index((p as usize).wrapping_sub(base));
-    if u >= arena::WINDOW_UNITS {
-        return free_not_superslab::<T>(p);
-    }
-    // One read of the record (a copy: its fields are loaded with constant offsets).
-    free_with_rec::<T>(p, *((base + u * core::mem::size_of::<UnitRec>()) as *const UnitRec))
-}
-
-/// `d >> UNIT_SHIFT`, hidden from the optimiser on x86-64: seen through, the bound test on
-/// the index becomes `d >> 34 != 0`, which needs a copy of `d` (one instruction more on the
-/// free hit than a compare of the index with a constant).
-#[inline(always)]
-fn unit_index(d: usize) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut u = d;
-        // SAFETY: a shift of a register; no memory, no stack.
-        unsafe { core::arch::asm!("shr {0}, {s}", inout(reg) u, s = const UNIT_SHIFT, options(pure, nomem, nostack)) };
-        u
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        d >> UNIT_SHIFT
+    match arena::rec_in_window(p as usize) {
+        // One read of the record (a copy: its fields are loaded with constant offsets).
+        Some(rec) => free_with_rec::<T>(p, *rec),
+        None => free_not_superslab::<T>(p),
     }
 }
 

@@ -3,7 +3,8 @@
 //! counts down from the class's limit, so the free path tests "over the limit" with the
 //! flags of one decrement. The malloc hit leaves `room` behind (it counts its pops in the
 //! checked-malloc countdown only): `settle` makes it exact, and everything here that reads
-//! it settles first ("Lazy room" in `types::Lanes`). Everything that changes a lane's length goes through here:
+//! it settles first ("Lazy room" in `types::Lanes`). Everything that changes a lane's
+//! length goes through here:
 //! pop_hit (malloc hit), pop (checked mallocs, refill), push_unchecked after the mark or
 //! top test (free hit), install (refill), split (flush), put (a drained remote block),
 //! reset (attach) and take_all (thread exit); so does everything that changes its limit
