@@ -20,15 +20,14 @@
 //! given back, it loses its pages but is never unmapped, so no other mapping can land
 //! inside: by `MADV_DONTNEED` (it reads as zeros and stays writable, taken again without a
 //! syscall), or, where writable memory is limited (`RLIMIT_DATA`, strict overcommit), by an
-//! mmap over it, read-only again (`os::uncommit`). A free of any address in the window can
-//! therefore read that chunk's header without faulting (a hardened chunk's guard page is
-//! its first page; the header is after it). A chunk that holds no live SuperSlab reads
-//! either zeros (never used, given back, decommitted: its unit records' block-start
-//! multiplier is 0, which passes no offset) or the header its last SuperSlab left with
-//! every unit free (`NO_OWNER`, which matches no thread), so the hit path sends such a free
-//! to the slow side, which consults the region map as before. Chunks mapped outside the
-//! arena (the box off, the window used up, or the reservation refused) are found through
-//! the region map on that same slow side.
+//! mmap over it, read-only again (`os::uncommit`). The table's pages are never given back.
+//! A free of any address in the window can therefore read its unit's record without
+//! faulting. The records of a chunk that holds no live SuperSlab are either zeros (never
+//! used, given back: an all-zero record fails the block-start test) or those its last
+//! SuperSlab left with every unit free (`NO_OWNER`, which matches no thread), so the hit
+//! path sends such a free to the slow side, which consults the region map as before. Chunks
+//! mapped outside the arena (the box off, the window used up, or the reservation refused)
+//! are found through the region map on that same slow side.
 //!
 //! **Limits.** A commit inside the reservation does not grow the address space, so it
 //! would slip past `RLIMIT_AS`: while that limit is finite, no reservation is made and new
@@ -112,24 +111,31 @@ pub fn base() -> usize {
     BASE.load(Relaxed)
 }
 
+/// The record of unit `u` of the window at `base`.
+#[inline(always)]
+fn record(base: usize, u: usize) -> *mut UnitRec {
+    (base + u * core::mem::size_of::<UnitRec>()) as *mut UnitRec
+}
+
 /// The unit record of address `a`, which is in the window (`contains`).
 #[inline(always)]
 pub fn rec_at(a: usize) -> *mut UnitRec {
     let base = base();
-    (base + unit_index(a - base) * core::mem::size_of::<UnitRec>()) as *mut UnitRec
+    record(base, unit_index(a - base))
 }
 
-/// The free hit's lookup: the record of `p`'s unit if `p` is in the window, else `None`
-/// (without an arena, `None` for every canonical address: see `contains`). Subtract,
-/// shift, compare the index with the window's units, scale: the bound is the window test.
+/// The record of `p`'s unit if `p` is in the window, else `None` (without an arena, `None`
+/// for every canonical address: see `contains`): the free hit's lookup, and
+/// `superslab::unit_rec`'s. Subtract, shift, compare the index with the window's units,
+/// scale: the bound is the window test.
 #[inline(always)]
-pub fn rec_in_window(p: usize) -> Option<*const UnitRec> {
+pub fn rec_in_window(p: usize) -> Option<*mut UnitRec> {
     let base = base();
     let u = unit_index(p.wrapping_sub(base));
     if u >= WINDOW_UNITS {
         return None;
     }
-    Some((base + u * core::mem::size_of::<UnitRec>()) as *const UnitRec)
+    Some(record(base, u))
 }
 
 /// `d >> UNIT_SHIFT`, hidden from the optimiser on x86-64: seen through, `rec_in_window`'s

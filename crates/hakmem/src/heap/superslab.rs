@@ -12,7 +12,7 @@
 //! ```
 //!
 //! A unit's record is in the arena's unit-record table when the chunk is the arena's
-//! (`backend::arena::rec_at`: `base + ((p - base) >> 16) * 32`), else in `ss.units[unit]`;
+//! (`backend::arena::rec_in_window`: `base + ((p - base) >> 16) * 32`), else in `ss.units[unit]`;
 //! `unit_rec` is the one way to it.
 //!
 //! Owner: the heap that owns the SuperSlab (`heap` layer). Headers are written through raw
@@ -148,11 +148,9 @@ pub unsafe fn release_units(ss: *mut SuperSlab, first: usize) -> bool {
 /// `ss` is a SuperSlab header (of a mapped chunk); `u < UNITS`.
 #[inline(always)]
 pub unsafe fn unit_rec(ss: *mut SuperSlab, u: usize) -> *mut UnitRec {
-    let unit = chunk_of(ss) + u * UNIT_SIZE;
-    if backend::arena::contains(unit) {
-        backend::arena::rec_at(unit)
-    } else {
-        ptr::addr_of_mut!((*ss).units[u])
+    match backend::arena::rec_in_window(chunk_of(ss) + u * UNIT_SIZE) {
+        Some(rec) => rec,
+        None => ptr::addr_of_mut!((*ss).units[u]),
     }
 }
 
